@@ -1,0 +1,155 @@
+package levee
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EventKind names what happened in an [Event].
+type EventKind uint8
+
+// The kinds of event policies emit.
+const (
+	// EventStateChange: a policy moved between states (a breaker opening,
+	// an alert firing). From, To and Reason say how and why; Value and
+	// Threshold carry the measurement that caused it.
+	EventStateChange EventKind = iota + 1
+	// EventRejected: a gate refused a call. Err is the rejection; Wait is
+	// its retry-after when known.
+	EventRejected
+	// EventRetry: a retry will be made after Wait. Attempt is the attempt
+	// that failed; Reason says why the delay was chosen.
+	EventRetry
+	// EventLimitChange: an adaptive limit or a rate changed. Value is the
+	// new limit, Threshold the old one.
+	EventLimitChange
+	// EventFallback: a fallback replaced the result of a call. Reason names
+	// the trigger; Err is the error it replaced.
+	EventFallback
+	// EventPanic: the guarded call panicked. Err is a [*PanicError] with the
+	// value and the stack.
+	EventPanic
+	// EventHedge: a hedged attempt was started. Attempt is its number.
+	EventHedge
+	// EventInfo: anything else worth a log line (a limiter falling back to
+	// local state, a budget running out). Reason says what.
+	EventInfo
+)
+
+// String returns the kind's name in snake case, for logs and metric labels.
+func (k EventKind) String() string {
+	switch k {
+	case EventStateChange:
+		return "state_change"
+	case EventRejected:
+		return "rejected"
+	case EventRetry:
+		return "retry"
+	case EventLimitChange:
+		return "limit_change"
+	case EventFallback:
+		return "fallback"
+	case EventPanic:
+		return "panic"
+	case EventHedge:
+		return "hedge"
+	case EventInfo:
+		return "info"
+	}
+	return "unknown"
+}
+
+// Event is one thing a policy reports to its listeners. It is a plain value
+// so that emitting it costs no allocation; fields that do not apply to a kind
+// are zero.
+type Event struct {
+	Kind EventKind
+	// Policy is the kind of policy: "breaker", "ratelimit", "retry", …
+	Policy string
+	// Name is the policy's configured name (may be empty).
+	Name string
+	// Time is when it happened, on the policy's clock.
+	Time time.Time
+
+	From, To  string
+	Reason    string
+	Value     float64
+	Threshold float64
+	Wait      time.Duration
+	Attempt   int
+	Err       error
+}
+
+// A Listener receives events. Listeners are called synchronously, outside
+// any lock of the policy, from the goroutine that caused the event: they must
+// be cheap and must not block. Hand slow work to a goroutine of your own.
+type Listener func(Event)
+
+// Listeners is a set of listeners that a policy embeds. Adding and removing
+// are rare and copy the set; emitting is a single atomic load, and when no
+// listener is registered [Listeners.Active] lets the policy skip building the
+// event at all. The zero value is an empty set ready to use.
+type Listeners struct {
+	mu   sync.Mutex
+	next uint64
+	set  atomic.Pointer[[]listenerEntry]
+}
+
+type listenerEntry struct {
+	id uint64
+	fn Listener
+}
+
+// Add registers fn and returns a function that removes it.
+func (l *Listeners) Add(fn Listener) (remove func()) {
+	if fn == nil {
+		return func() {}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next++
+	id := l.next
+	var cur []listenerEntry
+	if p := l.set.Load(); p != nil {
+		cur = *p
+	}
+	nxt := make([]listenerEntry, len(cur), len(cur)+1)
+	copy(nxt, cur)
+	nxt = append(nxt, listenerEntry{id, fn})
+	l.set.Store(&nxt)
+	return func() { l.remove(id) }
+}
+
+func (l *Listeners) remove(id uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p := l.set.Load()
+	if p == nil {
+		return
+	}
+	nxt := make([]listenerEntry, 0, len(*p))
+	for _, e := range *p {
+		if e.id != id {
+			nxt = append(nxt, e)
+		}
+	}
+	l.set.Store(&nxt)
+}
+
+// Active reports whether any listener is registered.
+func (l *Listeners) Active() bool {
+	p := l.set.Load()
+	return p != nil && len(*p) > 0
+}
+
+// Emit calls every listener with e, in the order they were added.
+func (l *Listeners) Emit(e Event) {
+	p := l.set.Load()
+	if p == nil {
+		return
+	}
+	for _, entry := range *p {
+		entry.fn(e)
+	}
+}

@@ -1,0 +1,3 @@
+module github.com/levee-go/levee
+
+go 1.26
