@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -475,5 +476,41 @@ func BenchmarkBare(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_, _ = fn(ctx)
+	}
+}
+
+func TestCriticality(t *testing.T) {
+	if got := levee.CriticalityFrom(context.Background()); got != levee.Critical {
+		t.Errorf("CriticalityFrom(empty) = %v, want CRITICAL", got)
+	}
+	for _, c := range []levee.Criticality{levee.CriticalPlus, levee.Critical, levee.SheddablePlus, levee.Sheddable} {
+		if got := levee.CriticalityFrom(levee.WithCriticality(context.Background(), c)); got != c {
+			t.Errorf("CriticalityFrom(WithCriticality(%v)) = %v", c, got)
+		}
+		if got, ok := levee.ParseCriticality(strings.ToLower(c.String())); !ok || got != c {
+			t.Errorf("ParseCriticality(%q) = %v, %v", c.String(), got, ok)
+		}
+	}
+	if _, ok := levee.ParseCriticality("urgent"); ok {
+		t.Error(`ParseCriticality("urgent") ok = true`)
+	}
+	if got, ok := levee.ParseCriticality(" sheddable-plus "); !ok || got != levee.SheddablePlus {
+		t.Errorf("ParseCriticality(sheddable-plus) = %v, %v", got, ok)
+	}
+	if !(levee.Sheddable.Rank() < levee.SheddablePlus.Rank() && levee.SheddablePlus.Rank() < levee.Critical.Rank() && levee.Critical.Rank() < levee.CriticalPlus.Rank()) {
+		t.Error("Rank does not order SHEDDABLE < SHEDDABLE_PLUS < CRITICAL < CRITICAL_PLUS")
+	}
+}
+
+func TestGoRecovers(t *testing.T) {
+	got := make(chan *levee.PanicError, 1)
+	levee.Go(func() { panic("in goroutine") }, func(pe *levee.PanicError) { got <- pe })
+	select {
+	case pe := <-got:
+		if pe.Value != "in goroutine" || !strings.Contains(string(pe.Stack), "TestGoRecovers") {
+			t.Errorf("onPanic got %v with stack lacking the test function", pe.Value)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("onPanic not called")
 	}
 }
