@@ -1,0 +1,146 @@
+package leveehttp
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/levee-go/levee"
+)
+
+// Options configures the gate and pipeline middleware. The zero value is
+// ready to use.
+type Options struct {
+	// Classify turns the status a handler wrote into an outcome for the
+	// gates. Nil means [ClassifyStatus]: 5xx is a failure, anything else a
+	// success.
+	Classify func(status int) levee.Result
+	// Reject writes the response for a rejected request. Nil means
+	// [WriteRejection], with a problem+json body when ProblemJSON is set.
+	Reject func(w http.ResponseWriter, r *http.Request, err error)
+	// ProblemJSON makes the default rejection body an RFC 9457
+	// application/problem+json document instead of plain text.
+	ProblemJSON bool
+}
+
+// ClassifyStatus is the default status classifier: 5xx responses are
+// failures, every other status a success (a client error says nothing bad
+// about the server).
+func ClassifyStatus(status int) levee.Result {
+	if status >= 500 {
+		return levee.Failure
+	}
+	return levee.Success
+}
+
+func (o *Options) classify(status int) levee.Result {
+	if o.Classify != nil {
+		return o.Classify(status)
+	}
+	return ClassifyStatus(status)
+}
+
+func (o *Options) reject(w http.ResponseWriter, r *http.Request, err error) {
+	if o.Reject != nil {
+		o.Reject(w, r, err)
+		return
+	}
+	WriteRejection(w, err, o.ProblemJSON)
+}
+
+// Gate returns middleware that admits each request through g and reports
+// its outcome from the status the handler wrote. A rejected request gets
+// opts.Reject's response (by default 429 or 503 with Retry-After). A panic in
+// the handler is recorded as a failure and passed on to the middleware above
+// (see [Recover]). Gate allocates nothing per admitted request.
+func Gate(g levee.Gate, opts Options) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			permit, err := g.Acquire(r.Context())
+			if err != nil {
+				opts.reject(w, r, err)
+				return
+			}
+			serveGated(w, r, next, permit, &opts)
+		})
+	}
+}
+
+// A KeyedGate admits calls per key: a keyed rate limiter, a breaker per
+// tenant. It is the one method [Keyed] needs.
+type KeyedGate interface {
+	AcquireKey(ctx context.Context, key string) (levee.Permit, error)
+}
+
+// Keyed returns middleware that admits each request through g under the key
+// key(r) picks, such as [KeyRoute], [KeyHeader] or a [ClientIP] resolver.
+func Keyed(g KeyedGate, key func(*http.Request) string, opts Options) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			permit, err := g.AcquireKey(r.Context(), key(r))
+			if err != nil {
+				opts.reject(w, r, err)
+				return
+			}
+			serveGated(w, r, next, permit, &opts)
+		})
+	}
+}
+
+func serveGated(w http.ResponseWriter, r *http.Request, next http.Handler, permit levee.Permit, opts *Options) {
+	rw, owned := wrap(w)
+	defer func() {
+		if v := recover(); v != nil {
+			permit.Record(levee.Outcome{Result: levee.Failure, Err: errPanicked})
+			if owned {
+				rw.release()
+			}
+			panic(v)
+		}
+	}()
+	next.ServeHTTP(rw, r)
+	permit.Record(levee.Outcome{Result: opts.classify(rw.Status())})
+	if owned {
+		rw.release()
+	}
+}
+
+var errPanicked = errors.New("leveehttp: handler panicked")
+
+// StatusError is the error a [Handler] pipeline sees for a response whose
+// status the classifier counts as a failure.
+type StatusError struct{ Code int }
+
+func (e *StatusError) Error() string { return "leveehttp: status " + strconv.Itoa(e.Code) }
+
+// Handler returns middleware that runs each request through the pipeline p:
+// gates, time limits and fallbacks apply as in [levee.Do]. Retries and hedges
+// make no sense around a handler that has written its response and must not
+// be in p. A time limit's deadline is put on the request's context. Unlike
+// [Gate], Handler allocates per request (the call closure).
+func Handler(p *levee.Pipeline, opts Options) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rw, owned := wrap(w)
+			if owned {
+				defer rw.release()
+			}
+			err := p.Run(r.Context(), func(ctx context.Context) error {
+				req := r
+				if ctx != r.Context() {
+					req = r.WithContext(ctx)
+				}
+				next.ServeHTTP(rw, req)
+				if st := rw.Status(); opts.classify(st) == levee.Failure {
+					return &StatusError{Code: st}
+				}
+				return nil
+			})
+			var se *StatusError
+			if err != nil && !errors.As(err, &se) && !rw.wroteHeader {
+				opts.reject(rw, r, err)
+			}
+		})
+	}
+}
