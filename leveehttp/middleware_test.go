@@ -33,7 +33,7 @@ func (g *testGate) Acquire(context.Context) (levee.Permit, error) {
 	return levee.NewPermit(g, 0, 0), nil
 }
 func (g *testGate) Release(_ levee.Permit, o levee.Outcome) { g.results[o.Result].Add(1) }
-func (g *testGate) reject(err error)                         { g.refuse.Store(&err) }
+func (g *testGate) reject(err error)                        { g.refuse.Store(&err) }
 func (g *testGate) AcquireKey(ctx context.Context, key string) (levee.Permit, error) {
 	if key == "blocked" {
 		return levee.Permit{}, levee.Reject(levee.ErrLimited, 3*time.Second)
