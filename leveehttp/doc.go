@@ -17,6 +17,21 @@
 //   - [NewServer] returns an http.Server with safe timeouts.
 //   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates.
 //
+// Client side:
+//   - [Transport] is an http.RoundTripper that sends each request through a
+//     pipeline (one per host with [PerHost]: breaker, retry with budget,
+//     hedge, time limit, rate limit, bulkhead). It keeps the RoundTripper
+//     contract: statuses are classified ([ClassifyResponse]), never turned
+//     into errors; bodies of retried responses are closed; request bodies
+//     are replayed only when GetBody allows or they fit MaxBufferedBody;
+//     POST and PATCH are not repeated unless allowed or an Idempotency-Key
+//     is present; a server's Retry-After reaches the retry policy through
+//     [levee.RetryAfter]; the remaining budget and criticality are written
+//     on each attempt; httptrace timings (DNS, connect, TLS, first byte,
+//     connection reuse) arrive as events.
+//   - [NewHTTPTransport] returns an *http.Transport with safe timeouts and
+//     pool sizes.
+//
 // The middleware's ResponseWriter keeps http.Flusher, http.Hijacker,
 // io.ReaderFrom and http.Pusher working and unwraps for
 // http.ResponseController, so streaming and WebSockets pass through. Gate

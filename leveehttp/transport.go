@@ -1,0 +1,359 @@
+package leveehttp
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+)
+
+// TransportConfig configures [NewTransport]. The zero value is a transport
+// with safe timeouts and no policy.
+type TransportConfig struct {
+	// Base sends the requests. Nil means [NewHTTPTransport] with its
+	// defaults.
+	Base http.RoundTripper
+	// Pipeline picks the pipeline a request runs through: one per host
+	// ([PerHost]), per route, or a single shared one. Nil, or a nil result,
+	// sends the request without policies.
+	Pipeline func(*http.Request) *levee.Pipeline
+	// Classify decides whether a response counts as a failure for the
+	// policies (and so may be retried). Nil means [ClassifyResponse]: 5xx
+	// and 429 fail, everything else succeeds.
+	Classify func(*http.Response) levee.Result
+	// RetryNonIdempotent lets retries and hedges repeat requests whose
+	// method is not idempotent (POST, PATCH). Without it such a request is
+	// sent at most once, unless it carries an Idempotency-Key header.
+	RetryNonIdempotent bool
+	// MaxBufferedBody is how many bytes of a request body without GetBody
+	// may be buffered in memory so it can be replayed. Zero means none: such
+	// a request is sent once.
+	MaxBufferedBody int64
+	// BudgetMargin is subtracted from the context's remaining time when
+	// writing the budget headers ([WriteBudget]). Zero means 5ms; negative
+	// disables writing budget and criticality headers.
+	BudgetMargin time.Duration
+	// MaxRetryAfter caps a server's Retry-After. Zero means 1 minute.
+	MaxRetryAfter time.Duration
+	// OnEvent receives timing events from httptrace for each attempt
+	// (Kind EventInfo, Policy "http", Reason "dns", "connect", "tls",
+	// "first_byte" with Wait the duration, or "conn" with Value 1 when the
+	// connection was reused). Nil means no tracing, at no cost.
+	OnEvent levee.Listener
+	// Clock measures the trace timings. Nil means the real clock.
+	Clock clock.Clock
+}
+
+// Transport is an http.RoundTripper that sends each request through a
+// pipeline of policies. It honours the RoundTripper contract: a response
+// with any status is returned as a response, never as an error (its status
+// is classified for the policies only); an error means no response. The
+// bodies of responses that are retried are drained and closed.
+type Transport struct {
+	cfg  TransportConfig
+	base http.RoundTripper
+}
+
+// NewTransport returns a Transport configured by cfg.
+func NewTransport(cfg TransportConfig) *Transport {
+	base := cfg.Base
+	if base == nil {
+		base = NewHTTPTransport(HTTPTransportConfig{})
+	}
+	if cfg.BudgetMargin == 0 {
+		cfg.BudgetMargin = 5 * time.Millisecond
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = time.Minute
+	}
+	return &Transport{cfg: cfg, base: base}
+}
+
+// ClassifyResponse is the default response classifier: 5xx and 429 are
+// failures (the server is unwell or overloaded), other statuses successes.
+func ClassifyResponse(resp *http.Response) levee.Result {
+	if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+		return levee.Failure
+	}
+	return levee.Success
+}
+
+// ResponseError is what the policies see for a response classified as a
+// failure. It carries the server's Retry-After, so retries wait as asked.
+// The caller never sees it: RoundTrip returns the response itself.
+type ResponseError struct {
+	Response   *http.Response
+	retryAfter time.Duration
+}
+
+func (e *ResponseError) Error() string {
+	return "leveehttp: " + e.Response.Request.Method + " " + e.Response.Request.URL.Redacted() + ": " + e.Response.Status
+}
+
+// RetryAfter returns the server's Retry-After, capped; zero when the server
+// sent none.
+func (e *ResponseError) RetryAfter() time.Duration { return e.retryAfter }
+
+// ErrNotReplayable is returned by a second attempt of a request whose body
+// cannot be sent again or whose method may not be repeated; it is marked
+// with [levee.Ignore] so it counts against no dependency. RoundTrip returns
+// the first attempt's result instead.
+var ErrNotReplayable = errors.New("leveehttp: request may not be sent again")
+
+// RoundTrip implements http.RoundTripper.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	var p *levee.Pipeline
+	if t.cfg.Pipeline != nil {
+		p = t.cfg.Pipeline(req)
+	}
+	if p == nil && t.cfg.BudgetMargin < 0 && t.cfg.OnEvent == nil {
+		return t.base.RoundTrip(req)
+	}
+	repeatable := t.cfg.RetryNonIdempotent || isIdempotent(req)
+	getBody := req.GetBody
+	if req.Body == nil || req.Body == http.NoBody {
+		getBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+	} else if getBody == nil && repeatable && t.cfg.MaxBufferedBody > 0 {
+		buf, err := io.ReadAll(io.LimitReader(req.Body, t.cfg.MaxBufferedBody+1))
+		req.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(buf)) > t.cfg.MaxBufferedBody {
+			// Too large to buffer: send what we read and the rest is lost,
+			// so refuse rather than send a truncated body.
+			return nil, errors.New("leveehttp: request body exceeds MaxBufferedBody and has no GetBody")
+		}
+		getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+		req = req.Clone(req.Context())
+		req.Body, _ = getBody()
+		req.GetBody = getBody
+	}
+
+	var (
+		mu       sync.Mutex
+		attempts int
+		winners  []*http.Response // responses received, to close the losers
+		lastErr  error            // the last transport error of a real attempt
+	)
+	attempt := func(ctx context.Context) (*http.Response, error) {
+		mu.Lock()
+		attempts++
+		n := attempts
+		mu.Unlock()
+		out := req
+		if n > 1 {
+			if !repeatable || getBody == nil {
+				return nil, levee.Ignore(ErrNotReplayable)
+			}
+			body, err := getBody()
+			if err != nil {
+				return nil, err
+			}
+			out = req.Clone(ctx)
+			out.Body = body
+		} else if ctx != req.Context() {
+			out = req.WithContext(ctx)
+		}
+		if t.cfg.BudgetMargin >= 0 {
+			if _, ok := ctx.Deadline(); ok || levee.CriticalityFrom(ctx) != levee.Critical {
+				if out == req {
+					out = req.Clone(ctx)
+				}
+				WriteBudget(out, t.cfg.BudgetMargin)
+			}
+		}
+		if t.cfg.OnEvent != nil {
+			if out == req {
+				out = req.Clone(ctx)
+			}
+			out = out.WithContext(httptrace.WithClientTrace(out.Context(), t.trace(out)))
+		}
+		resp, err := t.base.RoundTrip(out)
+		if err != nil {
+			mu.Lock()
+			lastErr = err
+			mu.Unlock()
+			return nil, err
+		}
+		mu.Lock()
+		winners = append(winners, resp)
+		mu.Unlock()
+		if t.classify(resp) == levee.Failure {
+			re := &ResponseError{Response: resp}
+			if v := resp.Header.Get("Retry-After"); v != "" {
+				if d, ok := parseRetryAfterValue(v, time.Now(), t.cfg.MaxRetryAfter); ok {
+					re.retryAfter = d
+				}
+			}
+			return resp, re
+		}
+		return resp, nil
+	}
+
+	resp, err := levee.Do(req.Context(), p, attempt)
+	var re *ResponseError
+	if errors.As(err, &re) {
+		resp, err = re.Response, nil
+	}
+	if errors.Is(err, ErrNotReplayable) && resp == nil {
+		// The pipeline's last word was a refused repeat: hand back the
+		// first attempt's answer.
+		mu.Lock()
+		if len(winners) > 0 {
+			resp, err = winners[len(winners)-1], nil
+		} else if lastErr != nil {
+			err = lastErr
+		}
+		mu.Unlock()
+	}
+	// Close every response the caller will not get.
+	mu.Lock()
+	for _, w := range winners {
+		if w != resp {
+			drainClose(w.Body)
+		}
+	}
+	mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+func (t *Transport) classify(resp *http.Response) levee.Result {
+	if t.cfg.Classify != nil {
+		return t.cfg.Classify(resp)
+	}
+	return ClassifyResponse(resp)
+}
+
+func drainClose(b io.ReadCloser) {
+	if b == nil {
+		return
+	}
+	_, _ = io.CopyN(io.Discard, b, 64<<10)
+	b.Close()
+}
+
+func isIdempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
+}
+
+// parseRetryAfterValue reads a Retry-After value in either form
+// (delta-seconds or HTTP-date), relative to now, capped at limit.
+func parseRetryAfterValue(v string, now time.Time, limit time.Duration) (time.Duration, bool) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		if n > int64(limit/time.Second) {
+			return limit, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(t.Sub(now), 0), limit), true
+}
+
+func (t *Transport) trace(req *http.Request) *httptrace.ClientTrace {
+	clk := clock.Or(t.cfg.Clock)
+	emit := t.cfg.OnEvent
+	host := req.URL.Host
+	var dnsStart, connStart, tlsStart int64
+	start := clk.Nanotime()
+	ev := func(reason string, since int64, value float64) {
+		emit(levee.Event{Kind: levee.EventInfo, Policy: "http", Name: host, Time: clk.Now(),
+			Reason: reason, Wait: time.Duration(clk.Nanotime() - since), Value: value})
+	}
+	return &httptrace.ClientTrace{
+		DNSStart:          func(httptrace.DNSStartInfo) { dnsStart = clk.Nanotime() },
+		DNSDone:           func(httptrace.DNSDoneInfo) { ev("dns", dnsStart, 0) },
+		ConnectStart:      func(string, string) { connStart = clk.Nanotime() },
+		ConnectDone:       func(string, string, error) { ev("connect", connStart, 0) },
+		TLSHandshakeStart: func() { tlsStart = clk.Nanotime() },
+		TLSHandshakeDone:  func(tls.ConnectionState, error) { ev("tls", tlsStart, 0) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			reused := 0.0
+			if info.Reused {
+				reused = 1
+			}
+			ev("conn", start, reused)
+		},
+		GotFirstResponseByte: func() { ev("first_byte", start, 0) },
+	}
+}
+
+// PerHost returns a pipeline picker that builds one pipeline per host with
+// newPipeline, on first use, and reuses it: a breaker per host isolates one
+// failing host from the others. The set of hosts a client talks to must be
+// bounded.
+func PerHost(newPipeline func(host string) *levee.Pipeline) func(*http.Request) *levee.Pipeline {
+	var m sync.Map
+	return func(r *http.Request) *levee.Pipeline {
+		if p, ok := m.Load(r.URL.Host); ok {
+			return p.(*levee.Pipeline)
+		}
+		p, _ := m.LoadOrStore(r.URL.Host, newPipeline(r.URL.Host))
+		return p.(*levee.Pipeline)
+	}
+}
+
+// HTTPTransportConfig holds the limits of [NewHTTPTransport]. Zero fields
+// take the documented defaults; a negative duration disables that limit.
+type HTTPTransportConfig struct {
+	DialTimeout           time.Duration // default 5s
+	KeepAlive             time.Duration // TCP keep-alive period, default 30s
+	TLSHandshakeTimeout   time.Duration // default 5s
+	ResponseHeaderTimeout time.Duration // time to the response headers, default 30s
+	IdleConnTimeout       time.Duration // default 90s
+	ExpectContinueTimeout time.Duration // default 1s
+	MaxIdleConns          int           // all hosts, default 256
+	MaxIdleConnsPerHost   int           // default 64 (the standard library's 2 forces new connections under load)
+	MaxConnsPerHost       int           // default 0: unlimited
+}
+
+// NewHTTPTransport returns an *http.Transport with safe limits: the
+// standard library's zero Transport has no dial, header or handshake
+// timeouts and keeps only two idle connections per host.
+func NewHTTPTransport(cfg HTTPTransportConfig) *http.Transport {
+	d := &net.Dialer{Timeout: pick(cfg.DialTimeout, 5*time.Second), KeepAlive: pick(cfg.KeepAlive, 30*time.Second)}
+	maxIdle, perHost := cfg.MaxIdleConns, cfg.MaxIdleConnsPerHost
+	if maxIdle <= 0 {
+		maxIdle = 256
+	}
+	if perHost <= 0 {
+		perHost = 64
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		ForceAttemptHTTP2:     true,
+		TLSHandshakeTimeout:   pick(cfg.TLSHandshakeTimeout, 5*time.Second),
+		ResponseHeaderTimeout: pick(cfg.ResponseHeaderTimeout, 30*time.Second),
+		IdleConnTimeout:       pick(cfg.IdleConnTimeout, 90*time.Second),
+		ExpectContinueTimeout: pick(cfg.ExpectContinueTimeout, time.Second),
+		MaxIdleConns:          maxIdle,
+		MaxIdleConnsPerHost:   perHost,
+		MaxConnsPerHost:       max(cfg.MaxConnsPerHost, 0),
+	}
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
