@@ -1,6 +1,7 @@
 package levee
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +80,11 @@ type Event struct {
 	Wait      time.Duration
 	Attempt   int
 	Err       error
+	// Context is the context of the call the event happened on (a
+	// rejection, a retry, a fallback, a panic), so listeners can reach the
+	// active trace span; nil for events that belong to no call, such as a
+	// breaker opening on schedule.
+	Context context.Context
 }
 
 // A Listener receives events. Listeners are called synchronously, outside

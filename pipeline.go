@@ -217,7 +217,7 @@ func call[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, 
 			pe := NewPanicError(r)
 			if p.listeners.Active() {
 				p.listeners.Emit(Event{Kind: EventPanic, Policy: "pipeline", Name: p.cfg.Name,
-					Time: clock.Or(p.cfg.Clock).Now(), Err: pe})
+					Time: clock.Or(p.cfg.Clock).Now(), Err: pe, Context: ctx})
 			}
 			var zero T
 			v, err = zero, pe
