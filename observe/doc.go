@@ -1,0 +1,26 @@
+// Package observe turns the events and outcomes of Levee's policies into
+// Prometheus metrics, OpenTelemetry metrics and span events, and slog lines.
+//
+// Every policy reports what it does as [levee.Event] values to listeners
+// registered with its OnEvent method. This package provides the listeners:
+//
+//   - [Metrics.Listener] updates Prometheus collectors, all prefixed levee_,
+//     in base units, with bounded labels (policy, name, state, reason,
+//     outcome: never paths, addresses or user ids).
+//   - [OTel.Listener] records the same counts as OpenTelemetry metrics and
+//     adds span events (rejections, retries, fallbacks, hedges, panics) to
+//     the span active on the call's context.
+//   - [Slog] writes one structured line per state change and panic, and
+//     summarises bursts of rejections instead of logging each one.
+//
+// [Metrics.Requests] is a gate that records each call's latency and outcome
+// (levee_request_duration_seconds, levee_requests_total) and the events of
+// an SLO (levee_slo_events_total), for pipelines and HTTP middleware alike.
+//
+// The folder also ships a Grafana dashboard (dashboards/levee.json) and
+// Prometheus alert rules (alerts/levee.rules.yml); a test checks that every
+// metric they use is one this package exports.
+//
+// This module is the only part of Levee that imports Prometheus or
+// OpenTelemetry.
+package observe
