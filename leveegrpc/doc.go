@@ -1,0 +1,22 @@
+// Package leveegrpc adapts Levee's policies to gRPC: interceptors for
+// clients and servers, unary and streaming, a tap handle that refuses calls
+// before a stream is set up, status mapping with retry pushback, and
+// criticality propagation.
+//
+// Rejections map to status codes as gRPC clients expect: a rate limit is
+// RESOURCE_EXHAUSTED, an open breaker, shedding or a full bulkhead is
+// UNAVAILABLE, a time limit is DEADLINE_EXCEEDED; a rejection that knows its
+// wait sends it in the grpc-retry-pushback-ms trailer, which gRPC's own retry
+// policy and Levee's client interceptor both honour.
+//
+// Outcomes are classified from status codes ([ClassifyCode]): codes that say
+// the server is unwell (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN,
+// DATA_LOSS, RESOURCE_EXHAUSTED) are failures; codes that say the request was
+// wrong (INVALID_ARGUMENT, NOT_FOUND, …) are successes for the server's
+// health; CANCELED is ignored.
+//
+// Deadlines travel natively in gRPC (grpc-timeout); criticality travels in
+// the x-criticality metadata key.
+//
+// This module is the only part of Levee that imports grpc-go.
+package leveegrpc
