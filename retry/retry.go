@@ -69,7 +69,9 @@ type Config struct {
 	// When it refuses a retry the call returns a [*BudgetError]. Nil means
 	// no budget.
 	Budget Budget
-	// Clock times the waits and stamps events. Nil means [clock.Real].
+	// Clock times the waits and stamps events. Nil means [clock.Real]. The
+	// deadline check compares the clock's Now with the context's deadline,
+	// so a fake clock used with deadlines should start at the real time.
 	Clock clock.Clock
 }
 
