@@ -51,3 +51,21 @@ func ExampleTrigger() {
 	// 0 <nil>
 	// -1 bad request
 }
+
+func ExampleFunc() {
+	// The alternate call runs through a pipeline of its own.
+	replica := levee.New()
+	chain, _ := fallback.New(fallback.Config{Name: "prices"},
+		fallback.Func(func(ctx context.Context, err error) (string, error) {
+			return levee.Do(ctx, replica, func(context.Context) (string, error) {
+				return "from the replica", nil
+			})
+		}),
+	)
+	v, err := levee.Do(context.Background(), levee.New(chain), func(context.Context) (string, error) {
+		return "", levee.ErrOpen // the primary's breaker is open
+	})
+	fmt.Println(v, err)
+	// Output:
+	// from the replica <nil>
+}

@@ -31,3 +31,12 @@ func Example() {
 	// hedge: attempt 2 after 10ms
 	// answer from the second replica <nil>
 }
+
+func ExampleConfig_percentile() {
+	// Hedge the slowest 5% of calls: wait for the p95 of recent latencies,
+	// 50ms until 20 latencies are known.
+	h, _ := hedge.New(hedge.Config{Percentile: 0.95, Delay: 50 * time.Millisecond, MaxHedges: 2})
+	fmt.Println(h.Delay())
+	// Output:
+	// 50ms
+}
