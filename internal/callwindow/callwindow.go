@@ -129,7 +129,7 @@ type Time struct {
 	buckets []bucket
 	_       pad
 	mu      sync.Mutex
-	head    atomic.Int64 // newest epoch rolled in
+	head    atomic.Int64           // newest epoch rolled in
 	cur     atomic.Pointer[bucket] // the head bucket
 	_       pad
 	calls   atomic.Int64
