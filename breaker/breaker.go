@@ -573,8 +573,9 @@ func (b *Breaker) stopTimerLocked() {
 // OnEvent registers a listener for the breaker's events: every state
 // change (with its reason and, for a trip, the measured value and
 // threshold) and every rejection. Listeners run outside the breaker's
-// locks, in the order the events happened; they may call any method of the
-// breaker.
+// locks and may call any method of the breaker. State changes reach them
+// in the order they happened, even when a listener itself causes one;
+// rejections are emitted by the rejected caller as they happen.
 func (b *Breaker) OnEvent(fn levee.Listener) (remove func()) { return b.listeners.Add(fn) }
 
 func (b *Breaker) queueLocked(e levee.Event) {

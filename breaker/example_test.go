@@ -173,3 +173,25 @@ func Example_pipeline() {
 	// dependency down
 	// levee: circuit breaker open
 }
+
+// After recovering, a breaker with a RecoveryRamp lets traffic back
+// gradually: the admitted share grows linearly to 100%.
+func Example_recoveryRamp() {
+	clk := clocktest.New(time.Time{})
+	b, _ := breaker.New(breaker.Config{Clock: clk, ConsecutiveFailures: 1, OpenWait: time.Second,
+		HalfOpenProbes: 1, RecoveryRamp: 10 * time.Second})
+	p, _ := b.Allow()
+	p.Done(errDown) // open
+	clk.Advance(time.Second)
+	p, _ = b.Allow()
+	p.Done(nil) // the probe succeeds: closed, ramping
+	for range 3 {
+		clk.Advance(4 * time.Second)
+		s := b.Snapshot()
+		fmt.Printf("%v, admitting %.0f%%\n", s.State, 100*s.RampShare)
+	}
+	// Output:
+	// closed, admitting 40%
+	// closed, admitting 80%
+	// closed, admitting 100%
+}
