@@ -458,6 +458,9 @@ func (b *Breaker) openLocked(from *gen, t Trip) {
 	t.Time, t.Wait, t.RetryAfter = g.since, wait, fromRA
 	g.lastTrip = t
 	g.until = nano + int64(wait)
+	if g.until < nano { // a wait of centuries
+		g.until = math.MaxInt64
+	}
 	g.wait = wait
 	g.reject = levee.RejectUntil(levee.ErrOpen, b.clk, g.until)
 	b.stopTimerLocked()
@@ -476,12 +479,15 @@ func (b *Breaker) openWait(n int, err error) (time.Duration, bool) {
 	}
 	w := float64(b.s.openWait)
 	if b.s.mult > 1 {
-		w *= math.Pow(b.s.mult, float64(n-1))
+		w = min(w*math.Pow(b.s.mult, float64(n-1)), float64(b.s.waitMax)) // Pow may overflow to +Inf
 	}
 	if b.s.jitter > 0 {
 		w *= 1 + b.s.jitter*(2*rand.Float64()-1)
 	}
 	w = min(w, float64(b.s.waitMax))
+	if w >= math.MaxInt64 {
+		return math.MaxInt64, false
+	}
 	return max(time.Duration(w), 1), false
 }
 

@@ -275,6 +275,9 @@ func validate(c Config) (settings, error) {
 		return s, badf("OpenWaitMax", c.OpenWaitMax, "must not be negative")
 	case c.OpenWaitMax == 0:
 		s.waitMax = s.openWait * DefaultOpenWaitMaxFactor
+		if s.waitMax/DefaultOpenWaitMaxFactor != s.openWait {
+			s.waitMax = math.MaxInt64
+		}
 	case c.OpenWaitMax < s.openWait:
 		return s, badf("OpenWaitMax", c.OpenWaitMax, "below OpenWait %v", s.openWait)
 	default:

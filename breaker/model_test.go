@@ -2,6 +2,7 @@ package breaker_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -263,4 +264,32 @@ func FuzzNew(f *testing.F) {
 		}
 		_ = b.Snapshot()
 	})
+}
+
+func TestHugeWaits(t *testing.T) {
+	b, clk := newBreaker(t, breaker.Config{ConsecutiveFailures: 1, HalfOpenProbes: 1, OpenWait: math.MaxInt64 / 4,
+		OpenWaitMultiplier: 1e300, OpenWaitJitter: 1})
+	for i := range 3 {
+		clk.Advance(time.Duration(math.MaxInt64 / 8))
+		p, err := b.Allow()
+		if err != nil {
+			if i == 0 {
+				t.Fatalf("Allow() = %v on a new breaker", err)
+			}
+			break
+		}
+		p.Done(errBoom)
+		if ra, _ := levee.RetryAfter(mustReject(t, b)); ra <= 0 {
+			t.Fatalf("trip %d: RetryAfter = %v, want a positive wait", i+1, ra)
+		}
+	}
+}
+
+func mustReject(t *testing.T, b *breaker.Breaker) error {
+	t.Helper()
+	_, err := b.Allow()
+	if err == nil {
+		t.Fatal("Allow() admitted a call while open")
+	}
+	return err
 }
