@@ -98,9 +98,10 @@ type Trip struct {
 // failing, so the dependency gets room to recover and callers fail fast.
 // See the package documentation for the state machine.
 //
-// Call [Breaker.Allow] before a call and settle the returned permit with
-// its outcome; or put the breaker in a [levee.Pipeline]. A Breaker is safe
-// for concurrent use; admitting and recording cost no allocation.
+// Create one with [New]. Call [Breaker.Allow] before a call and settle the
+// returned permit with its outcome; or put the breaker in a
+// [levee.Pipeline]. A Breaker is safe for concurrent use; admitting and
+// recording cost no allocation.
 type Breaker struct {
 	cur atomic.Pointer[gen]
 	s   settings

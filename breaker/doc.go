@@ -103,7 +103,8 @@
 // [Breaker.OnEvent] listeners receive a [levee.Event] (Policy "breaker")
 // for every state change — Reason says why, and for a trip Value and
 // Threshold give the measurement — and for every rejection. Listeners run
-// outside the breaker's locks, in order, and may call the breaker.
+// outside the breaker's locks and may call the breaker; state changes reach
+// them in order.
 // [Breaker.Snapshot] returns the state, the window's counts and rates, the
 // time of the last transition and the last trip.
 //
