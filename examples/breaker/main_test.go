@@ -9,11 +9,11 @@ import (
 	"github.com/levee-go/levee/breaker"
 )
 
-// TestRun plays the scenario ten times faster and checks that the breaker
+// TestRun plays the scenario five times faster and checks that the breaker
 // opened, probed, and closed again once the server recovered.
 func TestRun(t *testing.T) {
 	var out bytes.Buffer
-	states, err := run(t.Context(), &out, 150*time.Millisecond)
+	states, err := run(t.Context(), &out, 200*time.Millisecond)
 	if err != nil {
 		t.Fatalf("run() = %v", err)
 	}
