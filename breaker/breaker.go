@@ -169,7 +169,8 @@ func (b *Breaker) newWindow(g *gen) {
 }
 
 // newGenLocked makes the next generation in state st. It carries the last
-// trip over from the current generation.
+// trip over from the current generation, and its window too unless
+// freshWindow is set; closed and metrics-only generations always get one.
 func (b *Breaker) newGenLocked(st State, freshWindow bool) *gen {
 	b.nextID++
 	g := &gen{id: b.nextID, state: st, since: b.clk.Now(), trips: b.trips, reject: levee.ErrOpen}
@@ -206,7 +207,7 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 	g := b.cur.Load()
 	switch g.state {
 	case Closed:
-		if g.ramping.Load() || b.s.adaptive {
+		if b.s.adaptive || g.ramping.Load() {
 			if err := b.throttle(g); err != nil {
 				return levee.Permit{}, err
 			}
