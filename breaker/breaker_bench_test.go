@@ -2,6 +2,7 @@ package breaker_test
 
 import (
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -228,5 +229,46 @@ func TestAllocsHalfOpen(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("half-open Allow+ignored Record allocates %v times, want 0", allocs)
+	}
+}
+
+// countingClock counts the readings taken from it.
+type countingClock struct {
+	*clocktest.Fake
+	reads atomic.Int64
+}
+
+func (c *countingClock) Now() time.Time  { c.reads.Add(1); return c.Fake.Now() }
+func (c *countingClock) Nanotime() int64 { c.reads.Add(1); return c.Fake.Nanotime() }
+
+// TestClockReads pins how often each closed path reads the clock.
+func TestClockReads(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  breaker.Config
+		want int64 // per Allow + Done
+	}{
+		{"count window", breaker.Config{}, 0},
+		{"count window, consecutive failures", breaker.Config{ConsecutiveFailures: 5}, 0},
+		{"time window", breaker.Config{WindowDuration: time.Minute}, 1},
+		{"slow-call tracking", breaker.Config{SlowCallDuration: time.Second}, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &countingClock{Fake: clocktest.New(time.Time{})}
+			tt.cfg.Clock = clk
+			br := mustNew(t, tt.cfg)
+			clk.reads.Store(0)
+			for range 100 {
+				p, err := br.Allow()
+				if err != nil {
+					t.Fatal(err)
+				}
+				p.Done(nil)
+			}
+			if got := clk.reads.Load(); got != 100*tt.want {
+				t.Errorf("100 calls read the clock %d times, want %d", got, 100*tt.want)
+			}
+		})
 	}
 }
