@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -433,5 +434,38 @@ func BenchmarkEvaluate(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = s.Evaluate()
+	}
+}
+
+// TestConcurrentRecordLosesNothing records from several goroutines while
+// time moves into new buckets, and checks that every event was counted.
+func TestConcurrentRecordLosesNothing(t *testing.T) {
+	s, clk := newSLO(t, slo.Config{})
+	const workers, each = 8, 5000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 2000 {
+			clk.Advance(time.Minute)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if (i+w)%10 == 0 {
+					s.Record(bad)
+				} else {
+					s.Record(good)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
+	if c := s.Counts(0); c.Total != workers*each || c.Bad() != workers*each/10 {
+		t.Fatalf("Counts(0) = %+v, want %d events, %d bad", c, workers*each, workers*each/10)
 	}
 }
