@@ -14,17 +14,27 @@ import (
 // goodInc (1<<32 | 1) for a good event, 1 for a bad one. A bucket holds at
 // most 2^32-1 events; more would carry the total into the good count.
 //
-// cur is the number of the newest bucket (time / width). Recording into the
-// current bucket or a recent one touches only that bucket's word. Moving into
-// a new bucket zeroes the buckets skipped over under mu, then publishes the
-// new cur; adders only ever write to buckets numbered at most cur, which the
-// advance has already cleared, so no increment is lost to a reset.
+// head is the newest bucket. Recording into the current bucket or a recent
+// one touches only that bucket's word. Moving into a new bucket zeroes the
+// buckets skipped over under mu, then publishes the new head; adders only
+// ever write to buckets numbered at most head's, which the advance has
+// already cleared, so no increment is lost to a reset.
 type ring struct {
 	width   int64 // bucket width in nanoseconds
 	n       int64 // number of buckets
-	cur     atomic.Int64
+	head    atomic.Pointer[head]
 	mu      sync.Mutex
 	buckets []atomic.Uint64
+}
+
+// head describes the newest bucket. It is replaced, never modified, when
+// time moves into a new bucket (once per bucket width at most), so that
+// recording into the current bucket needs one pointer load and one
+// comparison, with no division.
+type head struct {
+	bucket int64 // time / width
+	start  int64 // bucket × width, in nanoseconds
+	slot   int64 // bucket mod n
 }
 
 const (
@@ -35,7 +45,7 @@ const (
 
 func newRing(width, n, now int64) *ring {
 	r := &ring{width: width, n: n, buckets: make([]atomic.Uint64, n)}
-	r.cur.Store(floorDiv(now, width))
+	r.head.Store(r.newHead(floorDiv(now, width)))
 	return r
 }
 
@@ -47,6 +57,12 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+func (r *ring) newHead(b int64) *head {
+	return &head{bucket: b, start: b * r.width, slot: r.slot(b)}
+}
+
+func (r *ring) cur() int64 { return r.head.Load().bucket }
+
 func (r *ring) slot(b int64) int64 {
 	s := b % r.n
 	if s < 0 {
@@ -57,16 +73,20 @@ func (r *ring) slot(b int64) int64 {
 
 // add counts one event at nanotime now.
 func (r *ring) add(now int64, good bool) {
-	b := floorDiv(now, r.width)
-	c := r.cur.Load()
-	if b > c {
-		r.advance(b)
-	} else if b <= c-r.n {
-		return // older than the window: it would land in a reused bucket
-	}
 	var inc uint64 = totalInc
 	if good {
 		inc = goodInc
+	}
+	h := r.head.Load()
+	if d := now - h.start; d >= 0 && d < r.width {
+		r.buckets[h.slot].Add(inc)
+		return
+	}
+	b := floorDiv(now, r.width)
+	if b > h.bucket {
+		r.advance(b)
+	} else if b <= h.bucket-r.n {
+		return // older than the window: it would land in a reused bucket
 	}
 	r.buckets[r.slot(b)].Add(inc)
 }
@@ -74,7 +94,7 @@ func (r *ring) add(now int64, good bool) {
 // advance makes b the newest bucket, zeroing the buckets in between.
 func (r *ring) advance(b int64) {
 	r.mu.Lock()
-	c := r.cur.Load()
+	c := r.cur()
 	if b > c {
 		from := c + 1
 		if b-from >= r.n {
@@ -83,7 +103,7 @@ func (r *ring) advance(b int64) {
 		for i := from; i <= b; i++ {
 			r.buckets[r.slot(i)].Store(0)
 		}
-		r.cur.Store(b)
+		r.head.Store(r.newHead(b))
 	}
 	r.mu.Unlock()
 }
@@ -107,7 +127,7 @@ func unpack(v uint64) Counts { return Counts{Good: v >> 32, Total: v & lowMask} 
 // span's length.
 func (r *ring) sums(now int64, spans []int64, out []Counts) {
 	r.advance(floorDiv(now, r.width))
-	c := r.cur.Load()
+	c := r.cur()
 	var longest int64
 	for _, s := range spans {
 		longest = max(longest, min(s, r.n))
@@ -150,7 +170,7 @@ func (r *ring) mark(now int64) mark {
 // window still holds.
 func (r *ring) since(now int64, m mark) Counts {
 	r.advance(floorDiv(now, r.width))
-	c := r.cur.Load()
+	c := r.cur()
 	var acc Counts
 	from := max(m.bucket, c-r.n+1)
 	for b := from; b <= c; b++ {
