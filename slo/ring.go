@@ -24,6 +24,7 @@ type ring struct {
 	n       int64 // number of buckets
 	head    atomic.Pointer[head]
 	mu      sync.Mutex
+	expired Counts // events of buckets that left the window; guarded by mu
 	buckets []atomic.Uint64
 }
 
@@ -101,7 +102,9 @@ func (r *ring) advance(b int64) {
 			from = b - r.n + 1
 		}
 		for i := from; i <= b; i++ {
-			r.buckets[r.slot(i)].Store(0)
+			v := unpack(r.buckets[r.slot(i)].Swap(0))
+			r.expired.Good += v.Good
+			r.expired.Total += v.Total
 		}
 		r.head.Store(r.newHead(b))
 	}
@@ -179,6 +182,21 @@ func (r *ring) since(now int64, m mark) Counts {
 			v.Good -= min(v.Good, m.value.Good)
 			v.Total -= min(v.Total, m.value.Total)
 		}
+		acc.Good += v.Good
+		acc.Total += v.Total
+	}
+	return acc
+}
+
+// totals returns every event counted since the ring was made: those of the
+// buckets that left the window plus those the ring holds. It never
+// decreases, so exporters can publish it as counters.
+func (r *ring) totals() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	acc := r.expired
+	for i := range r.buckets {
+		v := unpack(r.buckets[i].Load())
 		acc.Good += v.Good
 		acc.Total += v.Total
 	}

@@ -271,6 +271,10 @@ func TestWindowRolloverAcrossDays(t *testing.T) {
 	if c := s.Counts(time.Minute); c.Total != 3 {
 		t.Fatalf("Counts(1m) after the jump = %+v, want 3", c)
 	}
+	// Totals keep every event counted since the start.
+	if c := s.Totals(); c.Total != 155 || c.Bad() != 101 {
+		t.Fatalf("Totals() = %+v, want 155 events, 101 bad", c)
+	}
 }
 
 func TestRecordAtOlderThanWindowIsDropped(t *testing.T) {
@@ -323,6 +327,9 @@ func TestConstantMemory(t *testing.T) {
 	}
 	if c := s.Counts(0); c.Total == 0 || c.Total >= events {
 		t.Fatalf("Counts(30d) = %+v, want the last 30 days only", c)
+	}
+	if c := s.Totals(); c.Total != events+20 || c.Bad() != events/1000+10 {
+		t.Fatalf("Totals() = %+v, want %d events, %d bad", c, events+20, events/1000+10)
 	}
 }
 
@@ -423,6 +430,17 @@ func BenchmarkStatus(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = s.Status()
+	}
+}
+
+func BenchmarkTotals(b *testing.B) {
+	s, err := slo.New(slo.Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = s.Totals()
 	}
 }
 

@@ -3,6 +3,7 @@ package slo
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/levee-go/levee"
@@ -29,6 +30,7 @@ type TightenerConfig struct {
 // policies that poll. See the package example for wiring to a retry budget.
 type Tightener struct {
 	cfg    TightenerConfig
+	idx    []int // the severity's index in each SLO
 	mu     sync.Mutex
 	active bool
 	remove []func()
@@ -51,6 +53,9 @@ func NewTightener(cfg TightenerConfig) (*Tightener, error) {
 		}
 	}
 	t := &Tightener{cfg: cfg}
+	for _, s := range cfg.SLOs {
+		t.idx = append(t.idx, severityIndex(s.sevs, cfg.Severity))
+	}
 	for _, s := range cfg.SLOs {
 		t.remove = append(t.remove, s.OnEvent(t.onEvent))
 	}
@@ -102,8 +107,8 @@ func (t *Tightener) Active() bool {
 // (1 − Pressure()).
 func (t *Tightener) Pressure() float64 {
 	var p float64
-	for _, s := range t.cfg.SLOs {
-		p = max(p, s.Pressure(t.cfg.Severity))
+	for i, s := range t.cfg.SLOs {
+		p = max(p, math.Float64frombits(s.pressure[t.idx[i]].Load()))
 	}
 	return p
 }
