@@ -235,6 +235,9 @@ func TestTightener(t *testing.T) {
 	record(a, 1000-5, 5) // burn 5: under every page line
 	a.Evaluate()
 	check("a at 5×", false, 1, 1, 5/6.0)
+	if got := testing.AllocsPerRun(1000, func() { _ = tg.Pressure() }); got != 0 {
+		t.Errorf("AllocsPerRun(Pressure) = %v, want 0", got)
+	}
 
 	tg.Close()
 	record(a, 0, 1000)

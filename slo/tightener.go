@@ -27,7 +27,11 @@ type TightenerConfig struct {
 // package cannot import: while the fast-burn alert fires, it asks them to
 // be stricter — cut a retry budget or a hedge rate, shed sheddable traffic
 // earlier — through plain functions, and it offers [Tightener.Pressure] for
-// policies that poll. See the package example for wiring to a retry budget.
+// policies that poll. The Tightener example wires it to a retry budget; a
+// shedder that drops sheddable requests above a CPU threshold can start
+// earlier as the burn nears the paging rate:
+//
+//	threshold := func() float64 { return 0.9 - 0.2*t.Pressure() } // 90% → 70%
 type Tightener struct {
 	cfg    TightenerConfig
 	idx    []int // the severity's index in each SLO
