@@ -18,7 +18,11 @@ import (
 // one touches only that bucket's word. Moving into a new bucket zeroes the
 // buckets skipped over under mu, then publishes the new head; adders only
 // ever write to buckets numbered at most head's, which the advance has
-// already cleared, so no increment is lost to a reset.
+// already cleared, so no increment is lost to a reset. (The one exception
+// needs a record stamped a whole window before a concurrent bucket change:
+// it may be counted in the new bucket instead of being dropped. Records
+// stamped with the clock's current time never are.) A bucket change
+// allocates the new head, 24 bytes, never more than once per bucket width.
 type ring struct {
 	width   int64 // bucket width in nanoseconds
 	n       int64 // number of buckets
