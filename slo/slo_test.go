@@ -216,6 +216,10 @@ func TestGroupRecordsEveryObjective(t *testing.T) {
 	if len(g.SLOs()) != 2 || g.Stage() != slo.StageSLO {
 		t.Errorf("SLOs() = %d, Stage() = %d; want 2 and %d", len(g.SLOs()), g.Stage(), slo.StageSLO)
 	}
+	empty := slo.NewGroup()
+	if err := levee.New(empty).Run(context.Background(), func(context.Context) error { return nil }); err != nil || empty.Stage() != slo.StageSLO {
+		t.Errorf("an empty group: Run = %v, Stage() = %d; want nil and %d", err, empty.Stage(), slo.StageSLO)
+	}
 }
 
 func TestPipelineGateMeasuresLatency(t *testing.T) {
