@@ -113,8 +113,7 @@ func ExampleTightener() {
 		OnStop:  func() { setRatio(0.10) },
 	})
 	defer t.Close()
-	// A retry budget would read this on every call, for example
-	// retry.Config{Budget: func() float64 { ... }}.
+	// The retry budget reads the ratio through a func on every call.
 	ratio := func() float64 { return math.Float64frombits(retryRatio.Load()) }
 
 	for range 1000 {
