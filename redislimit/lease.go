@@ -100,8 +100,17 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 			e.next = min(max(e.used, 1), int64(l.cfg.Lease))
 		}
 	}
-	ask := max(e.next, want)
-	r, err := l.roundTrip(ctx, key, ask, want)
+	// A hot key asks for at least half a lease, so that under saturation a
+	// round trip does not come back with the one token that has trickled
+	// in since the last; when fewer are free, the refusal's retry-after
+	// tells this instance when to come back, and callers meanwhile are
+	// refused locally. Tokens are not lost while it waits: the key keeps
+	// earning them in Redis, up to Burst.
+	ask, least := max(e.next, want), want
+	if e.next > want {
+		least = max(want, e.next/2)
+	}
+	r, err := l.roundTrip(ctx, key, ask, least)
 	if err != nil {
 		e.mu.Unlock()
 		if cerr := ctx.Err(); cerr != nil {
@@ -127,10 +136,8 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 			d.RetryAfter = 0
 		}
 	} else {
-		e.tokens, e.used, e.expires = 0, 0, 0
-		if want == 1 {
-			e.blocked = now + int64(r.retryAfter)
-		}
+		e.tokens = 0 // keep used: it sizes the next lease
+		e.blocked = now + int64(r.retryAfter)
 		d.Remaining = int(r.remaining)
 		d.RetryAfter = r.retryAfter
 	}
