@@ -181,7 +181,7 @@ func startProxy(tb testing.TB, target string) *slowProxy {
 	return p
 }
 
-func (p *slowProxy) addr() string              { return p.ln.Addr().String() }
+func (p *slowProxy) addr() string             { return p.ln.Addr().String() }
 func (p *slowProxy) setDelay(d time.Duration) { p.delay.Store(int64(d)) }
 
 func (p *slowProxy) serve() {
