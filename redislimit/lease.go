@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -137,7 +138,14 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 		}
 	} else {
 		e.tokens = 0 // keep used: it sizes the next lease
-		e.blocked = now + int64(r.retryAfter)
+		wait := int64(r.retryAfter)
+		if k := int64(l.cfg.Instances); k > 1 && least > 1 {
+			// Instances refused together would all come back at the
+			// instant least tokens are free, and all but one be refused
+			// again. Spread them over the time the others' leases take.
+			wait += rand.Int64N(least*(k-1)*int64(l.interval*1e3) + 1)
+		}
+		e.blocked = now + wait
 		d.Remaining = int(r.remaining)
 		d.RetryAfter = r.retryAfter
 	}
