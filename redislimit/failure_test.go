@@ -135,7 +135,7 @@ func TestRedisRestart(t *testing.T) {
 		t.Errorf("state changes while stopped = %v, want [redis>local_share]", got)
 	}
 
-	srv = startRedisServer(t, port)
+	startRedisServer(t, port) // same port: the client reconnects to it
 	d = waitForRedis(t, l, "k", 5*time.Second)
 	if got := events.changes(); len(got) != 2 || got[1] != "local_share>redis" {
 		t.Errorf("state changes after the restart = %v, want [redis>local_share local_share>redis]", got)
