@@ -22,12 +22,14 @@ type leaseEntry struct {
 // leaseTable maps keys to entries, holding at most max of them.
 type leaseTable struct {
 	max     int
+	every   int64 // Nanotime between sweeps of a full table
 	mu      sync.RWMutex
 	entries map[string]*leaseEntry
+	swept   int64 // Nanotime of the last sweep
 }
 
-func newLeaseTable(max int) *leaseTable {
-	return &leaseTable{max: max, entries: make(map[string]*leaseEntry)}
+func newLeaseTable(max int, every time.Duration) *leaseTable {
+	return &leaseTable{max: max, every: int64(every), entries: make(map[string]*leaseEntry)}
 }
 
 // get returns key's entry, making one if there is room. When the table is
@@ -45,6 +47,12 @@ func (t *leaseTable) get(key string, now int64) *leaseEntry {
 		return e
 	}
 	if len(t.entries) >= t.max {
+		// A sweep costs a pass over the table: at most one per lease TTL,
+		// so a flood of new keys cannot make every call pay for one.
+		if now-t.swept < t.every {
+			return nil
+		}
+		t.swept = now
 		for k, v := range t.entries {
 			if v.mu.TryLock() {
 				idle := now >= v.expires && now >= v.blocked

@@ -107,3 +107,29 @@ func TestLeasing(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaseTableFull checks that keys beyond MaxKeys are still decided, by a
+// round trip each, and exactly.
+func TestLeaseTableFull(t *testing.T) {
+	c := requireRedis(t)
+	fake := clocktest.New(time.Unix(1_700_000_000, 0))
+	l, err := redislimit.New(redislimit.Config{Client: c, Limit: 2, Period: time.Hour, Lease: 2, MaxKeys: 2,
+		Prefix: testPrefix(t, c), Clock: fake, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, key := range []string{"a", "b", "c", "d"} {
+		var got []bool
+		for range 3 {
+			d, err := l.AllowKey(ctx, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, d.Allowed)
+		}
+		if !got[0] || !got[1] || got[2] {
+			t.Errorf("AllowKey(%s) x3 = %v, want [true true false]", key, got)
+		}
+	}
+}

@@ -40,6 +40,7 @@ func TestNewValidates(t *testing.T) {
 		{"lease above burst", redislimit.Config{Client: ok, Limit: 10, Burst: 5, Lease: 6}, "Lease"},
 		{"negative lease ttl", redislimit.Config{Client: ok, Limit: 1, LeaseTTL: -1}, "LeaseTTL"},
 		{"negative max keys", redislimit.Config{Client: ok, Limit: 1, MaxKeys: -1}, "MaxKeys"},
+		{"hash tag in prefix", redislimit.Config{Client: ok, Limit: 1, Prefix: "rl:{x}:"}, "Prefix"},
 		{"unknown fallback", redislimit.Config{Client: ok, Limit: 1, Fallback: 9}, "Fallback"},
 		{"client ignores deadlines", redislimit.Config{Client: noCtx, Limit: 1}, "ContextTimeoutEnabled"},
 		{"client ignores deadlines, no timeout", redislimit.Config{Client: noCtx, Limit: 1, Timeout: -1}, ""},
