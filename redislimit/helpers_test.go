@@ -112,19 +112,22 @@ type redisServer struct {
 }
 
 // startRedisServer starts a redis-server without persistence on port, or
-// skips (fails in CI) when the binary is missing.
-func startRedisServer(tb testing.TB, port int) *redisServer {
+// skips (fails in CI) when the binary is missing. Extra arguments follow
+// the defaults.
+func startRedisServer(tb testing.TB, port int, extra ...string) *redisServer {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			tb.Fatalf("redis-server is required in CI: %v", err)
-		}
-		tb.Skipf("redis-server not installed (%v)", err)
-	}
+	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"}, extra...)
+	return startRedisProcess(tb, port, args...)
+}
+
+// startRedisProcess runs redis-server with args and waits for port to accept
+// connections.
+func startRedisProcess(tb testing.TB, port int, args ...string) *redisServer {
+	tb.Helper()
+	bin := lookPath(tb, "redis-server")
 	s := &redisServer{tb: tb, port: port}
-	s.cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	s.cmd = exec.Command(bin, args...)
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
 	if err := s.cmd.Start(); err != nil {
 		tb.Fatalf("start redis-server: %v", err)
@@ -143,6 +146,19 @@ func startRedisServer(tb testing.TB, port int) *redisServer {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// lookPath finds a Redis tool, or skips (fails in CI) when it is missing.
+func lookPath(tb testing.TB, name string) string {
+	tb.Helper()
+	bin, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			tb.Fatalf("%s is required in CI: %v", name, err)
+		}
+		tb.Skipf("%s not installed (%v)", name, err)
+	}
+	return bin
 }
 
 func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
