@@ -79,8 +79,8 @@ type Limiter struct {
 	clk      clock.Clock
 	script   *redis.Script
 	interval float64 // µs per token
-	intArg   string
-	burstArg string
+	intArg   any // strings boxed once, not per call
+	burstArg any
 	local    *gcra.Local // LocalShare fallback
 	leases   *leaseTable // nil without leasing
 
