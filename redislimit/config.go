@@ -100,7 +100,10 @@ type Config struct {
 	// a key's lease, the instance's other callers of that key wait for it
 	// (at most Timeout) rather than each making a round trip. Burst should
 	// be at least Instances×Lease, or leases come back smaller under load.
-	// Negative is refused.
+	// A key whose leases keep running out asks for at least half a lease,
+	// so under saturation a call may be refused while fewer tokens than
+	// that are free; the key's throughput stays at the limit. Negative is
+	// refused.
 	Lease int
 	// LeaseTTL is how long leased tokens may be used before they are
 	// dropped. Zero means Period/100 (at least one millisecond), which holds
