@@ -132,14 +132,14 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		maxKeys = DefaultMaxKeys
 	}
 	k := &Keyed{
-		shards:   make([]shard, n),
-		mask:     uint64(n - 1),
-		maxKeys:  int64(maxKeys),
-		idle:     int64(cfg.IdleTimeout),
-		seed:     maphash.MakeSeed(),
-		clk:      clock.Or(cfg.Clock),
-		name:     cfg.Name,
-		key:      cfg.Key,
+		shards:  make([]shard, n),
+		mask:    uint64(n - 1),
+		maxKeys: int64(maxKeys),
+		idle:    int64(cfg.IdleTimeout),
+		seed:    maphash.MakeSeed(),
+		clk:     clock.Or(cfg.Clock),
+		name:    cfg.Name,
+		key:     cfg.Key,
 	}
 	if k.key == nil {
 		k.key = KeyFromContext
