@@ -33,8 +33,10 @@ type KeyedConfig struct {
 	MaxKeys int
 	// IdleTimeout is how long a key's bucket must have been full before the
 	// key may be dropped. A full bucket is exactly what a new key starts
-	// with, so dropping it loses nothing; a positive timeout only keeps keys
-	// (and their memory) longer. Zero means at once; negative is an error.
+	// with, so dropping it loses nothing; the timeout only saves a busy key
+	// from being dropped and inserted again (a write lock and a copy of the
+	// key) between its calls. Zero means [DefaultIdleTimeout]; negative is
+	// an error.
 	IdleTimeout time.Duration
 	// Shards is the number of independently locked parts of the key table,
 	// rounded up to a power of two. Zero means [DefaultShards]; negative or
@@ -61,8 +63,9 @@ type Override struct {
 
 // Defaults of [KeyedConfig].
 const (
-	DefaultMaxKeys = 1 << 20
-	DefaultShards  = 256
+	DefaultMaxKeys     = 1 << 20
+	DefaultShards      = 256
+	DefaultIdleTimeout = time.Minute
 )
 
 // Keyed is a GCRA limiter per key (tenant, client address, route …) with
@@ -127,6 +130,10 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		n = DefaultShards
 	}
 	n = 1 << bits.Len(uint(n-1))
+	idle := cfg.IdleTimeout
+	if idle == 0 {
+		idle = DefaultIdleTimeout
+	}
 	maxKeys := cfg.MaxKeys
 	if maxKeys == 0 {
 		maxKeys = DefaultMaxKeys
@@ -135,7 +142,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		shards:  make([]shard, n),
 		mask:    uint64(n - 1),
 		maxKeys: int64(maxKeys),
-		idle:    int64(cfg.IdleTimeout),
+		idle:    int64(idle),
 		seed:    maphash.MakeSeed(),
 		clk:     clock.Or(cfg.Clock),
 		name:    cfg.Name,
