@@ -1,6 +1,8 @@
 package ratelimit_test
 
 import (
+	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -115,4 +117,26 @@ func BenchmarkKeyed(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkKeyedMemory reports the heap held per key with 1M keys.
+func BenchmarkKeyedMemory(b *testing.B) {
+	const n = 1 << 20
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%07d", i)
+	}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		k := mustKeyed(b, ratelimit.KeyedConfig{Rate: ratelimit.PerSecond(10), MaxKeys: n})
+		for _, key := range keys {
+			k.DecideKeyAt(key, 0)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key")
+		runtime.KeepAlive(k)
+	}
 }
