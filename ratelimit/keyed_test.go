@@ -291,3 +291,37 @@ func TestKeyedMemory(t *testing.T) {
 	}
 	runtime.KeepAlive(k)
 }
+
+// FuzzKeyed drives the keyed limiter's index (inserts, evictions under a
+// tight MaxKeys, sweeps) with arbitrary operations; keys that were never
+// evicted while holding state must match their own GCRA.
+func FuzzKeyed(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 200, 6, 7, 255, 1})
+	f.Add([]byte{0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		cfg := ratelimit.Config{Rate: ratelimit.PerSecond(1000), Burst: 2}
+		k := mustKeyed(t, ratelimit.KeyedConfig{Rate: cfg.Rate, Burst: cfg.Burst, Shards: 1, IdleTimeout: time.Nanosecond})
+		ref := map[string]*ratelimit.GCRA{}
+		now := int64(0)
+		for _, op := range ops {
+			switch {
+			case op >= 250:
+				k.SweepAt(now)
+			case op >= 200:
+				now += int64(op-200) * int64(time.Millisecond) / 10
+			default:
+				key := "k" + strconv.Itoa(int(op%64))
+				if ref[key] == nil {
+					ref[key] = mustGCRA(t, cfg)
+				}
+				got, want := k.DecideKeyAt(key, now), ref[key].DecideAt(now)
+				if got != want {
+					t.Fatalf("DecideKeyAt(%q, %d) = %+v, want %+v", key, now, got, want)
+				}
+			}
+		}
+		if k.Len() > 64 {
+			t.Fatalf("Len() = %d, want <= 64 keys", k.Len())
+		}
+	})
+}
