@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/ratelimit"
 )
 
@@ -53,6 +54,28 @@ func BenchmarkGCRAAllow(b *testing.B) {
 			g.Decide()
 		}
 	})
+	// The limiter's own cost, without the clock read (which is a vDSO call
+	// whose price depends on the machine).
+	b.Run("at", func(b *testing.B) {
+		b.ReportAllocs()
+		now := int64(0)
+		for b.Loop() {
+			now++
+			g.AllowAt(now)
+		}
+	})
+}
+
+// BenchmarkClock is the price of the clock read every call pays, for
+// comparison with the limiters.
+func BenchmarkClock(b *testing.B) {
+	c := clock.Real
+	var sink int64
+	b.ReportAllocs()
+	for b.Loop() {
+		sink += c.Nanotime()
+	}
+	_ = sink
 }
 
 func BenchmarkGCRAReject(b *testing.B) {
