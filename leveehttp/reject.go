@@ -28,11 +28,7 @@ func StatusFor(err error) int {
 // RetryAfterSeconds formats a wait as Retry-After delta-seconds: rounded up,
 // and never 0 while any wait is due.
 func RetryAfterSeconds(d time.Duration) string {
-	if d <= 0 {
-		return "0"
-	}
-	s := int64((d + time.Second - 1) / time.Second)
-	return strconv.FormatInt(s, 10)
+	return strconv.FormatInt(ceilSeconds(d), 10)
 }
 
 // WriteRejection answers a request refused by a policy: the status of

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"strconv"
 	"sync"
 	"time"
 
@@ -191,10 +190,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		mu.Unlock()
 		if t.classify(resp) == levee.Failure {
 			re := &ResponseError{Response: resp}
-			if v := resp.Header.Get("Retry-After"); v != "" {
-				if d, ok := parseRetryAfterValue(v, time.Now(), t.cfg.MaxRetryAfter); ok {
-					re.retryAfter = d
-				}
+			if d, ok := RetryAfterHeader(resp.Header, time.Now(), t.cfg.MaxRetryAfter); ok {
+				re.retryAfter = d
 			}
 			return resp, re
 		}
@@ -252,25 +249,6 @@ func isIdempotent(req *http.Request) bool {
 		return true
 	}
 	return req.Header.Get("Idempotency-Key") != "" || req.Header.Get("X-Idempotency-Key") != ""
-}
-
-// parseRetryAfterValue reads a Retry-After value in either form
-// (delta-seconds or HTTP-date), relative to now, capped at limit.
-func parseRetryAfterValue(v string, now time.Time, limit time.Duration) (time.Duration, bool) {
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n < 0 {
-			return 0, false
-		}
-		if n > int64(limit/time.Second) {
-			return limit, true
-		}
-		return time.Duration(n) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	return min(max(t.Sub(now), 0), limit), true
 }
 
 func (t *Transport) trace(req *http.Request) *httptrace.ClientTrace {
