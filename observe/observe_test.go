@@ -354,3 +354,31 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 	}
 	t.Logf("promtool check rules: %s", strings.TrimSpace(string(out)))
 }
+
+func TestWatch(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := observe.NewMetrics(reg, observe.MetricsOptions{ConstLabels: prometheus.Labels{"service": "shop"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := 7.5
+	if err := m.Watch("retry", "payments", "budget_tokens", func() float64 { return tokens }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Watch("concurrency", "db", "in_flight", func() float64 { return 3 }); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Watch("retry", "payments", "budget_tokens", func() float64 { return 0 }); err == nil {
+		t.Error("watching the same quantity twice succeeded, want an error")
+	}
+	tokens = 4
+	want := `
+# HELP levee_policy_value A live quantity of a policy (budget tokens, in-flight calls, remaining quota), read at scrape time.
+# TYPE levee_policy_value gauge
+levee_policy_value{name="db",policy="concurrency",quantity="in_flight",service="shop"} 3
+levee_policy_value{name="payments",policy="retry",quantity="budget_tokens",service="shop"} 4
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "levee_policy_value"); err != nil {
+		t.Error(err)
+	}
+}

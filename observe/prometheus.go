@@ -43,6 +43,9 @@ type Metrics struct {
 
 	mu     sync.Mutex
 	states map[[2]string]string // policy,name → current state
+
+	reg         prometheus.Registerer
+	constLabels prometheus.Labels
 }
 
 // NewMetrics creates the collectors and registers them with reg (nil means
@@ -77,9 +80,11 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) (*Metrics, error
 		infos:     counter("levee_policy_events_total", "Other notable policy events (a limiter falling back to local state, chaos injections), by reason.", "policy", "name", "reason"),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "levee_request_duration_seconds",
 			Help: "Latency of calls through a Requests gate, by outcome.", Buckets: buckets, ConstLabels: cl}, []string{"name", "outcome"}),
-		requests:  counter("levee_requests_total", "Calls through a Requests gate, by outcome (success, failure, ignored).", "name", "outcome"),
-		sloEvents: counter("levee_slo_events_total", "Events counted by an SLO, good or not.", "slo", "good"),
-		states:    map[[2]string]string{},
+		requests:    counter("levee_requests_total", "Calls through a Requests gate, by outcome (success, failure, ignored).", "name", "outcome"),
+		sloEvents:   counter("levee_slo_events_total", "Events counted by an SLO, good or not.", "slo", "good"),
+		states:      map[[2]string]string{},
+		reg:         reg,
+		constLabels: cl,
 	}
 	for _, c := range []prometheus.Collector{m.state, m.transitions, m.rejections, m.retries, m.retryDelay,
 		m.limit, m.hedges, m.fallbacks, m.panics, m.infos, m.duration, m.requests, m.sloEvents} {
@@ -256,3 +261,25 @@ func (g *RequestsGate) Release(p levee.Permit, o levee.Outcome) {
 }
 
 var _ levee.Gate = (*RequestsGate)(nil)
+
+// Watch exports fn's value, read at every scrape, as
+// levee_policy_value{policy, name, quantity}: a policy's live quantity that
+// no event reports, such as a retry budget's tokens
+// (m.Watch("retry", "payments", "budget_tokens", budget.Tokens)), a bulkhead's
+// in-flight calls or a limiter's remaining quota. Watching the same
+// (policy, name, quantity) twice returns an error.
+func (m *Metrics) Watch(policy, name, quantity string, fn func() float64) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "levee_policy_value",
+		Help:        "A live quantity of a policy (budget tokens, in-flight calls, remaining quota), read at scrape time.",
+		ConstLabels: m.labels(prometheus.Labels{"policy": policy, "name": name, "quantity": quantity}),
+	}, fn)
+	return m.reg.Register(g)
+}
+
+func (m *Metrics) labels(l prometheus.Labels) prometheus.Labels {
+	for k, v := range m.constLabels {
+		l[k] = v
+	}
+	return l
+}
