@@ -338,9 +338,18 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 		l.stop("failure: " + err.Error())
 	}
 
+	// A process started by an upgrade shares its listening sockets with
+	// its parent: it must not accept connections before it is healthy, or
+	// a child killed for failing to get ready would reset them.
+	start := !l.HasParent() || l.awaitReady(ctx)
+
 	served := make([]chan struct{}, len(servers))
 	for i, s := range servers {
 		served[i] = make(chan struct{})
+		if !start {
+			close(served[i])
+			continue
+		}
 		go func() {
 			defer close(served[i])
 			if err := s.Serve(); err != nil {
@@ -353,6 +362,10 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	worked := make([]chan struct{}, len(workers))
 	for i, w := range workers {
 		worked[i] = make(chan struct{})
+		if !start {
+			close(worked[i])
+			continue
+		}
 		go func() {
 			defer close(worked[i])
 			err := w.fn(workCtx)
@@ -364,7 +377,9 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	l.setStage(Running, "started")
+	if start {
+		l.setStage(Running, "started")
+	}
 	l.log.Info("lifecycle: running", "servers", len(servers), "workers", len(workers),
 		"hooks", len(hooks), "upgrades", l.upg != nil, "inherited", l.HasParent())
 
@@ -408,6 +423,29 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	failMu.Lock()
 	defer failMu.Unlock()
 	return errors.Join(append([]error{failure}, cut...)...)
+}
+
+// awaitReady waits until readiness passes; it returns false if a stop came
+// first.
+func (l *Lifecycle) awaitReady(ctx context.Context) bool {
+	h := l.cfg.Health
+	if h == nil {
+		return true
+	}
+	l.log.Info("lifecycle: waiting for readiness before serving inherited listeners")
+	for !h.Check(ctx, health.Readiness).OK() {
+		t := l.clk.NewTimer(100 * time.Millisecond)
+		select {
+		case <-t.C():
+		case <-l.stopC:
+			t.Stop()
+			return false
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	return true
 }
 
 // signalReady tells a parent process (and the PID file) that this one is
