@@ -307,6 +307,8 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	servers, workers, hooks := l.servers, l.workers, l.hooks
 	l.mu.Unlock()
 
+	quit := make(chan struct{})
+	defer close(quit)
 	if sigs := l.cfg.stopSignals(); len(sigs) > 0 {
 		ch := make(chan os.Signal, 2)
 		signal.Notify(ch, sigs...)
@@ -316,7 +318,7 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 				select {
 				case s := <-ch:
 					l.stop("signal " + s.String())
-				case <-l.forceC:
+				case <-quit:
 					return
 				}
 			}
@@ -476,10 +478,11 @@ func (l *Lifecycle) shutdown(reason string, upgraded bool, servers []Server, ser
 	}
 
 	// Draining: readiness false, keep-alives off, still serving.
-	done := l.begin(Draining, reason)
+	// Readiness fails before anyone hears of the new stage.
 	if h := l.cfg.Health; h != nil {
 		h.Drain()
 	}
+	done := l.begin(Draining, reason)
 	for _, s := range servers {
 		if d, ok := s.(Drainer); ok {
 			d.Drain()

@@ -520,3 +520,34 @@ func TestStageString(t *testing.T) {
 		}
 	}
 }
+
+// nopWriter is a ResponseWriter that keeps nothing, so that allocation
+// counts measure the middleware alone.
+type nopWriter struct{ h http.Header }
+
+func (w nopWriter) Header() http.Header       { return w.h }
+func (nopWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (nopWriter) WriteHeader(int)             {}
+
+func TestMiddlewareAllocations(t *testing.T) {
+	l, _ := lifecycle.New(lifecycle.Config{})
+	hd := l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	w := nopWriter{http.Header{}}
+	r, _ := http.NewRequest("GET", "http://x/", nil)
+	if n := testing.AllocsPerRun(1000, func() { hd.ServeHTTP(w, r) }); n != 0 {
+		t.Errorf("Middleware allocations per request = %v, want 0", n)
+	}
+}
+
+func BenchmarkMiddlewareParallel(b *testing.B) {
+	l, _ := lifecycle.New(lifecycle.Config{})
+	hd := l.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := nopWriter{http.Header{}}
+		r, _ := http.NewRequest("GET", "http://x/", nil)
+		for pb.Next() {
+			hd.ServeHTTP(w, r)
+		}
+	})
+}

@@ -582,3 +582,45 @@ func TestProcessFailedUpgradeKeepsServing(t *testing.T) {
 		})
 	}
 }
+
+func TestProcessSecondSIGTERMForcesStop(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	p := startServer(t, "TS_DRAIN=8s")
+	ln := p.await(20*time.Second, "listening")
+	url := "http://" + ln["addr"]
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(url + "/work?ms=30000")
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	// The slow request must be in flight before the signals.
+	ld := startLoad(url, 1, 5*time.Millisecond, nil, nil)
+	ld.waitOK(t, 20)
+	ld.stop()
+
+	start := time.Now()
+	p.signal(ln["pid"], syscall.SIGTERM)
+	p.await(10*time.Second, "stage", "to", "draining")
+	p.signal(ln["pid"], syscall.SIGTERM)
+	exit := p.await(10*time.Second, "exit")
+	took := time.Since(start)
+	for _, want := range []string{"drain delay 8s cut short", "closed with work in flight"} {
+		if !strings.Contains(exit["err"], want) {
+			t.Errorf("exit err = %q, want it to contain %q", exit["err"], want)
+		}
+	}
+	if took > 6*time.Second {
+		t.Errorf("forced stop took %v, want well under the 8s drain delay", took)
+	}
+	if err := <-slow; err == nil {
+		t.Errorf("30s request succeeded, want it cut off by the forced stop")
+	}
+	if err := p.cmd.Wait(); err == nil {
+		t.Errorf("exit status 0 after a forced stop, want 1")
+	}
+}
