@@ -330,7 +330,8 @@ func TestFlushHooksTimeoutsAndBudget(t *testing.T) {
 		ran = append(ran, n)
 		mu.Unlock()
 	}
-	hs.l.OnFlush("stuck", 2*time.Second, func(context.Context) error { mark("stuck"); select {} })
+	stuckStarted := make(chan struct{})
+	hs.l.OnFlush("stuck", 2*time.Second, func(context.Context) error { mark("stuck"); close(stuckStarted); select {} })
 	hs.l.OnFlush("failing", 0, func(context.Context) error { mark("failing"); return errors.New("broker gone") })
 	slowStarted := make(chan struct{})
 	hs.l.OnFlush("slow", 0, func(ctx context.Context) error {
@@ -345,6 +346,7 @@ func TestFlushHooksTimeoutsAndBudget(t *testing.T) {
 	hs.expect(lifecycle.Draining)
 	hs.expect(lifecycle.Stopping)
 	hs.expect(lifecycle.Flushing)
+	<-stuckStarted
 	hs.fc.BlockUntil(1)
 	hs.fc.Advance(2 * time.Second) // "stuck" reaches its own timeout
 	<-slowStarted
