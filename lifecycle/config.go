@@ -72,7 +72,8 @@ type UpgradeConfig struct {
 	// them. Listeners must then come from [Lifecycle.Listen] so they can
 	// be passed on.
 	Enabled bool
-	// Signals trigger an upgrade. Nil means SIGHUP and SIGUSR2.
+	// Signals trigger an upgrade. Nil means SIGHUP and SIGUSR2 (Unix only:
+	// tableflip does not support Windows).
 	Signals []os.Signal
 	// Timeout is how long the new process may take to report ready before
 	// it is killed and the old one goes on serving. Zero means one minute;
@@ -134,7 +135,7 @@ func (c *Config) stopSignals() []os.Signal {
 
 func (c *UpgradeConfig) signals() []os.Signal {
 	if c.Signals == nil {
-		return []os.Signal{syscall.SIGHUP, syscall.SIGUSR2}
+		return defaultUpgradeSignals
 	}
 	return c.Signals
 }

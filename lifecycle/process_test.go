@@ -1,3 +1,5 @@
+//go:build !windows
+
 package lifecycle_test
 
 // Tests against real processes: the test binary re-executes itself in
