@@ -381,9 +381,9 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 	}
 	if start {
 		l.setStage(Running, "started")
+		l.log.Info("lifecycle: running", "servers", len(servers), "workers", len(workers),
+			"hooks", len(hooks), "upgrades", l.upg != nil, "inherited", l.HasParent())
 	}
-	l.log.Info("lifecycle: running", "servers", len(servers), "workers", len(workers),
-		"hooks", len(hooks), "upgrades", l.upg != nil, "inherited", l.HasParent())
 
 	readyCtx, cancelReady := context.WithCancel(context.Background())
 	defer cancelReady()
