@@ -1,0 +1,713 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/health"
+)
+
+// Stage is where a [Lifecycle] is in its life.
+type Stage int32
+
+// The stages, in the order a Lifecycle walks them.
+const (
+	// Starting: Run has not started the servers yet.
+	Starting Stage = iota
+	// Running: serving; readiness as the checks say.
+	Running
+	// Draining: readiness is false and keep-alives are off, but the
+	// servers still accept and serve, for Config.DrainDelay.
+	Draining
+	// Stopping: servers shut down gracefully (listeners closed, in-flight
+	// requests finish) and workers' contexts are cancelled, for at most
+	// Config.ShutdownTimeout; then whatever is left is closed.
+	Stopping
+	// Flushing: flush hooks run one after another, for at most
+	// Config.FlushTimeout together.
+	Flushing
+	// Stopped: Run is returning.
+	Stopped
+)
+
+// String returns the stage's name in lower case.
+func (s Stage) String() string {
+	switch s {
+	case Starting:
+		return "starting"
+	case Running:
+		return "running"
+	case Draining:
+		return "draining"
+	case Stopping:
+		return "stopping"
+	case Flushing:
+		return "flushing"
+	case Stopped:
+		return "stopped"
+	}
+	return "unknown"
+}
+
+// ErrCutOff is matched by the error [Lifecycle.Run] returns when a stage ran
+// out of time or was forced, and something was cut off: a server closed with
+// requests in flight, a worker abandoned, a flush hook interrupted or
+// skipped.
+var ErrCutOff = errors.New("lifecycle: cut off")
+
+// ErrUpgradesDisabled is returned by [Lifecycle.Upgrade] when
+// Config.Upgrade.Enabled is false.
+var ErrUpgradesDisabled = errors.New("lifecycle: upgrades are not enabled")
+
+// Lifecycle owns a process's servers, workers and flush hooks, and walks
+// them through Running → Draining → Stopping → Flushing → Stopped when a
+// shutdown signal arrives, within a budget that fits Kubernetes'
+// terminationGracePeriodSeconds. With upgrades enabled it also hands its
+// listening sockets to a new copy of the binary on SIGHUP or SIGUSR2 and
+// drains only once that copy is ready.
+//
+// Build one with [New], add listeners ([Lifecycle.Listen]), servers,
+// workers and hooks, then call [Lifecycle.Run], which blocks until the
+// process should exit.
+type Lifecycle struct {
+	cfg Config
+	b   budget
+	clk clock.Clock
+	log *slog.Logger
+	upg *tableflip.Upgrader
+
+	mu      sync.Mutex
+	started bool
+	servers []Server
+	workers []worker
+	hooks   []hook
+	reason  string
+
+	stage  atomic.Int32
+	stops  atomic.Int32
+	stopC  chan struct{} // closed by the first stop request
+	forceC chan struct{} // closed by the second
+	events levee.Listeners
+}
+
+type worker struct {
+	name string
+	fn   func(ctx context.Context) error
+}
+
+type hook struct {
+	name    string
+	timeout time.Duration
+	fn      func(ctx context.Context) error
+}
+
+// New validates cfg and returns a Lifecycle, or an error naming the field at
+// fault. With upgrades enabled it sets up the upgrader, which picks up the
+// sockets of a parent process if this one was started by an upgrade.
+func New(cfg Config) (*Lifecycle, error) {
+	b, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	l := &Lifecycle{
+		cfg:    cfg,
+		b:      b,
+		clk:    clock.Or(cfg.Clock),
+		log:    cfg.Logger,
+		stopC:  make(chan struct{}),
+		forceC: make(chan struct{}),
+	}
+	if l.log == nil {
+		l.log = slog.Default()
+	}
+	if cfg.Name != "" {
+		l.log = l.log.With("name", cfg.Name)
+	}
+	if cfg.Upgrade.Enabled {
+		l.upg, err = tableflip.New(tableflip.Options{UpgradeTimeout: cfg.Upgrade.Timeout, PIDFile: cfg.Upgrade.PIDFile})
+		if err != nil {
+			return nil, fmt.Errorf("lifecycle: Config.Upgrade.Enabled: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// Run is New(cfg), Add for each server, then [Lifecycle.Run]. It cannot be
+// used with upgrades, whose listeners must come from [Lifecycle.Listen].
+func Run(ctx context.Context, cfg Config, servers ...Server) error {
+	if cfg.Upgrade.Enabled {
+		return errors.New("lifecycle: Run with Config.Upgrade.Enabled: listeners must come from Lifecycle.Listen; use New")
+	}
+	l, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	for _, s := range servers {
+		if err := l.Add(s); err != nil {
+			return err
+		}
+	}
+	return l.Run(ctx)
+}
+
+// Listen announces on the local network address like [net.Listen]. With
+// upgrades enabled, a listener inherited from the parent process for the
+// same network and address is returned instead, and the new listener is
+// recorded so that a future upgrade passes it on.
+func (l *Lifecycle) Listen(network, addr string) (net.Listener, error) {
+	if l.upg != nil {
+		return l.upg.Listen(network, addr)
+	}
+	return net.Listen(network, addr)
+}
+
+// HasParent reports whether this process was started by an upgrade and
+// inherited its listeners.
+func (l *Lifecycle) HasParent() bool { return l.upg != nil && l.upg.HasParent() }
+
+// Add registers a server. Run starts it and stops it in the Stopping
+// stage. Servers that implement fmt.Stringer are named by it in logs.
+func (l *Lifecycle) Add(s Server) error {
+	if s == nil {
+		return errors.New("lifecycle: Add(nil)")
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started {
+		return errors.New("lifecycle: Add after Run")
+	}
+	l.servers = append(l.servers, s)
+	return nil
+}
+
+// Go registers a worker: fn runs from the start of Run, and its context is
+// cancelled when the Stopping stage begins (after the drain delay, so a
+// consumer keeps consuming while the process still serves). It must return
+// by Config.ShutdownTimeout or it is abandoned. A worker that returns an
+// error before the shutdown starts one.
+func (l *Lifecycle) Go(name string, fn func(ctx context.Context) error) error {
+	if fn == nil {
+		return fmt.Errorf("lifecycle: worker %q: nil func", name)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started {
+		return errors.New("lifecycle: Go after Run")
+	}
+	l.workers = append(l.workers, worker{name, fn})
+	return nil
+}
+
+// OnFlush registers a hook for the Flushing stage: flush buffers, commit
+// offsets, close pools. Hooks run one at a time in the order added, after
+// every server and worker has stopped. Each gets a context that ends after
+// its timeout (zero means whatever is left of Config.FlushTimeout) or when
+// the stage's budget runs out; a hook still running then is abandoned.
+func (l *Lifecycle) OnFlush(name string, timeout time.Duration, fn func(ctx context.Context) error) error {
+	if fn == nil {
+		return fmt.Errorf("lifecycle: flush hook %q: nil func", name)
+	}
+	if timeout < 0 || timeout > l.b.flush {
+		return fmt.Errorf("lifecycle: flush hook %q: timeout %v, want 0 to Config.FlushTimeout (%v)", name, timeout, l.b.flush)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.started {
+		return errors.New("lifecycle: OnFlush after Run")
+	}
+	l.hooks = append(l.hooks, hook{name, timeout, fn})
+	return nil
+}
+
+// Stage returns the current stage.
+func (l *Lifecycle) Stage() Stage { return Stage(l.stage.Load()) }
+
+// OnEvent registers fn for this Lifecycle's events: an
+// [levee.EventStateChange] with Policy "lifecycle" at each stage change
+// (From and To are stage names, Reason why the shutdown began), and
+// [levee.EventInfo] for upgrades (Reason "upgrade started", "upgrade
+// failed" with Err, "ready").
+func (l *Lifecycle) OnEvent(fn levee.Listener) (remove func()) { return l.events.Add(fn) }
+
+// Stop asks Run to shut down gracefully, as the first signal does; a second
+// Stop forces the shutdown, as a second signal does. It does not wait.
+func (l *Lifecycle) Stop() { l.stop("stop requested") }
+
+func (l *Lifecycle) stop(reason string) {
+	switch l.stops.Add(1) {
+	case 1:
+		l.mu.Lock()
+		l.reason = reason
+		l.mu.Unlock()
+		close(l.stopC)
+	case 2:
+		l.log.Warn("lifecycle: forced stop", "reason", reason)
+		close(l.forceC)
+	}
+}
+
+// Upgrade starts the upgrade a signal would start and waits for it: it
+// returns nil once the new process is ready (Run then drains this one), or
+// the reason it failed, in which case this process goes on serving.
+func (l *Lifecycle) Upgrade() error {
+	if l.upg == nil {
+		return ErrUpgradesDisabled
+	}
+	l.info("upgrade started", nil)
+	l.log.Info("lifecycle: upgrade started")
+	t0 := l.clk.Now()
+	if err := l.upg.Upgrade(); err != nil {
+		l.log.Error("lifecycle: upgrade failed; this process keeps serving", "err", err,
+			"duration", l.clk.Now().Sub(t0))
+		l.info("upgrade failed", err)
+		return err
+	}
+	l.log.Info("lifecycle: upgrade: new process ready; draining this one", "duration", l.clk.Now().Sub(t0))
+	return nil
+}
+
+// Middleware adds "Connection: close" to HTTP/1 responses once draining has
+// begun, for servers that Lifecycle does not own (and so cannot call
+// SetKeepAlivesEnabled on).
+func (l *Lifecycle) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && l.Stage() >= Draining {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Run starts every server and worker, then waits for a stop: a signal from
+// Config.Signals, ctx ending, [Lifecycle.Stop], a server or worker failing,
+// or (with upgrades) a new process taking over. It then walks the shutdown
+// stages and returns when they are done: nil after a clean shutdown, else
+// the failure that started it joined with what was cut off ([ErrCutOff])
+// and the hooks' errors. Run may be called once.
+func (l *Lifecycle) Run(ctx context.Context) error {
+	l.mu.Lock()
+	if l.started {
+		l.mu.Unlock()
+		return errors.New("lifecycle: Run called twice")
+	}
+	l.started = true
+	servers, workers, hooks := l.servers, l.workers, l.hooks
+	l.mu.Unlock()
+
+	quit := make(chan struct{})
+	defer close(quit)
+	if sigs := l.cfg.stopSignals(); len(sigs) > 0 {
+		ch := make(chan os.Signal, 2)
+		signal.Notify(ch, sigs...)
+		defer signal.Stop(ch)
+		go func() {
+			for {
+				select {
+				case s := <-ch:
+					l.stop("signal " + s.String())
+				case <-quit:
+					return
+				}
+			}
+		}()
+	}
+
+	// Failures before the shutdown start it; afterwards they are expected.
+	var failMu sync.Mutex
+	var failure error
+	fail := func(err error) {
+		if l.Stage() > Running {
+			return
+		}
+		failMu.Lock()
+		if failure == nil {
+			failure = err
+		}
+		failMu.Unlock()
+		l.stop("failure: " + err.Error())
+	}
+
+	// A process started by an upgrade shares its listening sockets with
+	// its parent: it must not accept connections before it is healthy, or
+	// a child killed for failing to get ready would reset them.
+	start := !l.HasParent() || l.awaitReady(ctx)
+
+	served := make([]chan struct{}, len(servers))
+	for i, s := range servers {
+		served[i] = make(chan struct{})
+		if !start {
+			close(served[i])
+			continue
+		}
+		go func() {
+			defer close(served[i])
+			if err := s.Serve(); err != nil {
+				fail(fmt.Errorf("lifecycle: server %s: %w", nameOf(s, i), err))
+			}
+		}()
+	}
+	workCtx, cancelWork := context.WithCancel(context.Background())
+	defer cancelWork()
+	worked := make([]chan struct{}, len(workers))
+	for i, w := range workers {
+		worked[i] = make(chan struct{})
+		if !start {
+			close(worked[i])
+			continue
+		}
+		go func() {
+			defer close(worked[i])
+			err := w.fn(workCtx)
+			switch {
+			case err != nil && workCtx.Err() == nil:
+				fail(fmt.Errorf("lifecycle: worker %s: %w", w.name, err))
+			case workCtx.Err() == nil:
+				l.log.Info("lifecycle: worker finished", "worker", w.name)
+			}
+		}()
+	}
+	if start {
+		l.setStage(Running, "started")
+		l.log.Info("lifecycle: running", "servers", len(servers), "workers", len(workers),
+			"hooks", len(hooks), "upgrades", l.upg != nil, "inherited", l.HasParent())
+	}
+
+	readyCtx, cancelReady := context.WithCancel(context.Background())
+	defer cancelReady()
+	var upgraded atomic.Bool
+	if l.upg != nil {
+		go l.signalReady(readyCtx)
+		upSig := make(chan os.Signal, 1)
+		signal.Notify(upSig, l.cfg.Upgrade.signals()...)
+		defer signal.Stop(upSig)
+		go func() {
+			for {
+				select {
+				case <-upSig:
+					l.Upgrade()
+				case <-l.upg.Exit():
+					if l.stops.Load() == 0 {
+						upgraded.Store(true)
+						l.stop("upgraded")
+					}
+					return
+				case <-l.stopC:
+					return
+				}
+			}
+		}()
+	}
+
+	select {
+	case <-l.stopC:
+	case <-ctx.Done():
+		l.stop("context: " + context.Cause(ctx).Error())
+	}
+	cancelReady()
+	l.mu.Lock()
+	reason := l.reason
+	l.mu.Unlock()
+
+	cut := l.shutdown(reason, upgraded.Load(), servers, served, workers, worked, hooks, cancelWork)
+	failMu.Lock()
+	defer failMu.Unlock()
+	return errors.Join(append([]error{failure}, cut...)...)
+}
+
+// awaitReady waits until readiness passes; it returns false if a stop came
+// first.
+func (l *Lifecycle) awaitReady(ctx context.Context) bool {
+	h := l.cfg.Health
+	if h == nil {
+		return true
+	}
+	l.log.Info("lifecycle: waiting for readiness before serving inherited listeners")
+	for !h.Check(ctx, health.Readiness).OK() {
+		t := l.clk.NewTimer(100 * time.Millisecond)
+		select {
+		case <-t.C():
+		case <-l.stopC:
+			t.Stop()
+			return false
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	return true
+}
+
+// signalReady tells a parent process (and the PID file) that this one is
+// ready, once its own readiness passes.
+func (l *Lifecycle) signalReady(ctx context.Context) {
+	if h := l.cfg.Health; h != nil {
+		for !h.Check(ctx, health.Readiness).OK() {
+			if !clock.Sleep(l.clk, 100*time.Millisecond, ctx.Done()) {
+				return
+			}
+		}
+	}
+	if err := l.upg.Ready(); err != nil {
+		l.log.Error("lifecycle: signalling readiness", "err", err)
+		return
+	}
+	l.log.Info("lifecycle: ready", "inherited", l.upg.HasParent(), "pid", os.Getpid())
+	l.info("ready", nil)
+}
+
+func (l *Lifecycle) shutdown(reason string, upgraded bool, servers []Server, served []chan struct{},
+	workers []worker, worked []chan struct{}, hooks []hook, cancelWork context.CancelFunc) []error {
+	var cut []error
+	if l.upg != nil && !upgraded {
+		// Interrupts an upgrade in progress (its child is killed) and
+		// refuses new ones.
+		l.upg.Stop()
+	}
+
+	// Draining: readiness false, keep-alives off, still serving.
+	// Readiness fails before anyone hears of the new stage.
+	if h := l.cfg.Health; h != nil {
+		h.Drain()
+	}
+	done := l.begin(Draining, reason)
+	for _, s := range servers {
+		if d, ok := s.(Drainer); ok {
+			d.Drain()
+		}
+	}
+	delay := l.b.drain
+	if upgraded {
+		delay = 0
+	}
+	if delay > 0 && !l.wait(delay) {
+		cut = append(cut, fmt.Errorf("lifecycle: drain delay %v cut short by a forced stop: %w", delay, ErrCutOff))
+		done(slog.String("cut_off", "drain delay"))
+	} else {
+		done()
+	}
+
+	// Stopping: graceful shutdown, bounded.
+	done = l.begin(Stopping, reason)
+	ctx, cancel := l.deadline(l.b.shutdown)
+	cancelWork()
+	shut := make([]chan struct{}, len(servers))
+	for i, s := range servers {
+		shut[i] = make(chan struct{})
+		go func() {
+			defer close(shut[i])
+			if err := s.Shutdown(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("lifecycle: server shutdown", "server", nameOf(s, i), "err", err)
+			}
+		}()
+	}
+	var cutNames []string
+	for i, s := range servers {
+		if !waitOr(shut[i], ctx.Done()) || !waitOr(served[i], ctx.Done()) {
+			name := nameOf(s, i)
+			l.log.Warn("lifecycle: server did not finish in time; closing it", "server", name,
+				"timeout", l.b.shutdown, "forced", l.forced())
+			s.Close()
+			cutNames = append(cutNames, name)
+			cut = append(cut, fmt.Errorf("lifecycle: server %s closed with work in flight: %w", name, ErrCutOff))
+		}
+	}
+	for i, w := range workers {
+		if !waitOr(worked[i], ctx.Done()) {
+			l.log.Warn("lifecycle: worker did not return in time; abandoning it", "worker", w.name,
+				"timeout", l.b.shutdown, "forced", l.forced())
+			cutNames = append(cutNames, w.name)
+			cut = append(cut, fmt.Errorf("lifecycle: worker %s abandoned: %w", w.name, ErrCutOff))
+		}
+	}
+	cancel()
+	if len(cutNames) > 0 {
+		done(slog.Any("cut_off", cutNames))
+	} else {
+		done()
+	}
+
+	// Flushing: hooks in order, each bounded, all within the budget.
+	done = l.begin(Flushing, reason)
+	end := l.clk.Nanotime() + int64(l.b.flush)
+	cutNames = nil
+	for _, hk := range hooks {
+		left := time.Duration(end - l.clk.Nanotime())
+		if l.forced() || left <= 0 {
+			l.log.Warn("lifecycle: flush hook skipped", "hook", hk.name, "forced", l.forced())
+			cutNames = append(cutNames, hk.name)
+			cut = append(cut, fmt.Errorf("lifecycle: flush hook %s skipped: %w", hk.name, ErrCutOff))
+			continue
+		}
+		d := left
+		if hk.timeout > 0 && hk.timeout < d {
+			d = hk.timeout
+		}
+		if err, finished := l.runHook(hk, d); !finished {
+			l.log.Warn("lifecycle: flush hook did not return in time; abandoning it", "hook", hk.name,
+				"timeout", d, "forced", l.forced())
+			cutNames = append(cutNames, hk.name)
+			cut = append(cut, fmt.Errorf("lifecycle: flush hook %s abandoned after %v: %w", hk.name, d, ErrCutOff))
+		} else if err != nil {
+			l.log.Error("lifecycle: flush hook failed", "hook", hk.name, "err", err)
+			cut = append(cut, fmt.Errorf("lifecycle: flush hook %s: %w", hk.name, err))
+		}
+	}
+	if len(cutNames) > 0 {
+		done(slog.Any("cut_off", cutNames))
+	} else {
+		done()
+	}
+
+	l.begin(Stopped, reason)
+	return cut
+}
+
+func (l *Lifecycle) runHook(hk hook, d time.Duration) (err error, finished bool) {
+	ctx, cancel := l.deadline(d)
+	defer cancel()
+	res := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				res <- fmt.Errorf("panic: %v", v)
+			}
+		}()
+		res <- hk.fn(ctx)
+	}()
+	select {
+	case err := <-res:
+		// A hook that gives up because its time ran out was cut off too.
+		return err, err == nil || ctx.Err() == nil
+	case <-ctx.Done():
+		return nil, false
+	}
+}
+
+// deadline returns a context that ends after d on the clock, with
+// [context.DeadlineExceeded], or at once when the shutdown is forced.
+func (l *Lifecycle) deadline(d time.Duration) (context.Context, context.CancelFunc) {
+	c := &clockCtx{Context: context.Background(), deadline: l.clk.Now().Add(d), done: make(chan struct{})}
+	t := l.clk.AfterFunc(d, func() { c.cancel(context.DeadlineExceeded) })
+	go func() {
+		select {
+		case <-l.forceC:
+			c.cancel(errForced)
+		case <-c.done:
+		}
+	}()
+	return c, func() { t.Stop(); c.cancel(context.Canceled) }
+}
+
+var errForced = fmt.Errorf("lifecycle: forced stop: %w", context.Canceled)
+
+// clockCtx is a context whose deadline runs on a [clock.Clock], so that
+// tests drive shutdown budgets with a fake clock.
+type clockCtx struct {
+	context.Context
+	deadline time.Time
+	done     chan struct{}
+	mu       sync.Mutex
+	err      error
+}
+
+func (c *clockCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+func (c *clockCtx) Done() <-chan struct{}       { return c.done }
+
+func (c *clockCtx) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+func (c *clockCtx) cancel(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil {
+		c.err = err
+		close(c.done)
+	}
+}
+
+// wait sleeps d on the clock; it returns false if the shutdown was forced
+// first.
+func (l *Lifecycle) wait(d time.Duration) bool {
+	return clock.Sleep(l.clk, d, l.forceC)
+}
+
+func (l *Lifecycle) forced() bool {
+	select {
+	case <-l.forceC:
+		return true
+	default:
+		return false
+	}
+}
+
+// begin enters stage s and returns the function that logs its end.
+func (l *Lifecycle) begin(s Stage, reason string) func(...slog.Attr) {
+	from := l.setStage(s, reason)
+	l.log.Info("lifecycle: stage started", "stage", s.String(), "from", from.String(), "reason", reason)
+	t0 := l.clk.Nanotime()
+	return func(attrs ...slog.Attr) {
+		args := []any{"stage", s.String(), "duration", time.Duration(l.clk.Nanotime() - t0)}
+		for _, a := range attrs {
+			args = append(args, a)
+		}
+		if len(attrs) > 0 {
+			l.log.Warn("lifecycle: stage ended with work cut off", args...)
+			return
+		}
+		l.log.Info("lifecycle: stage ended", args...)
+	}
+}
+
+func (l *Lifecycle) setStage(s Stage, reason string) (from Stage) {
+	from = Stage(l.stage.Swap(int32(s)))
+	if l.events.Active() {
+		l.events.Emit(levee.Event{Kind: levee.EventStateChange, Policy: "lifecycle", Name: l.cfg.Name,
+			Time: l.clk.Now(), From: from.String(), To: s.String(), Reason: reason})
+	}
+	return from
+}
+
+func (l *Lifecycle) info(reason string, err error) {
+	if l.events.Active() {
+		l.events.Emit(levee.Event{Kind: levee.EventInfo, Policy: "lifecycle", Name: l.cfg.Name,
+			Time: l.clk.Now(), Reason: reason, Err: err})
+	}
+}
+
+// waitOr waits for done or stop; it reports whether done was closed.
+func waitOr(done, stop <-chan struct{}) bool {
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	select {
+	case <-done:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
+func nameOf(s Server, i int) string {
+	if st, ok := s.(fmt.Stringer); ok {
+		return st.String()
+	}
+	return fmt.Sprintf("server#%d", i)
+}
