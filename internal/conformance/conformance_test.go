@@ -262,9 +262,10 @@ func (r *retrier) Wait(ctx context.Context, d time.Duration) error {
 }
 
 // wrapper passes the call through, unless told to swallow panics or to
-// allocate.
+// run a panicking call again.
 type wrapper struct {
 	swallowPanics bool
+	rerunPanics   int // runs a panicking call up to this many times
 }
 
 func (w *wrapper) Stage() levee.Stage { return levee.StageHedge }
@@ -272,10 +273,46 @@ func (w *wrapper) Stage() levee.Stage { return levee.StageHedge }
 func (w *wrapper) Execute(ctx context.Context, next levee.Next) (any, error) {
 	v, err := next.Run(ctx)
 	var pe *levee.PanicError
+	for n := 1; n < w.rerunPanics && errors.As(err, &pe); n++ {
+		v, err = next.Run(ctx)
+	}
 	if w.swallowPanics && errors.As(err, &pe) {
 		return 0, nil
 	}
 	return v, err
+}
+
+// hedger starts a second copy of the call when the first has not answered
+// within a minute on its clock, and returns the first answer.
+type hedger struct{ clk clock.Clock }
+
+func (h *hedger) Stage() levee.Stage { return levee.StageHedge }
+
+func (h *hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
+	type result struct {
+		v   any
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the loser's
+	results := make(chan result, 2)
+	launch := func() {
+		go func() {
+			v, err := next.Run(ctx)
+			results <- result{v, err}
+		}()
+	}
+	launch()
+	t := h.clk.NewTimer(time.Minute)
+	defer t.Stop()
+	select {
+	case r := <-results:
+		return r.v, r.err
+	case <-t.C():
+		launch()
+	}
+	r := <-results
+	return r.v, r.err
 }
 
 func TestRunPolicy(t *testing.T) {
@@ -304,6 +341,14 @@ func TestRunPolicy(t *testing.T) {
 		{name: "wrapper swallows panics", c: conformance.Policy{
 			New:   func(clock.Clock) levee.Policy { return &wrapper{swallowPanics: true} },
 			Guard: good,
+		}, want: "/panics"},
+		{name: "correct hedger", c: conformance.Policy{
+			New:    func(clk clock.Clock) levee.Policy { return &hedger{clk: clk} },
+			Hedges: 1, Guard: good,
+		}},
+		{name: "wrapper reruns panics", c: conformance.Policy{
+			New:    func(clock.Clock) levee.Policy { return &wrapper{rerunPanics: 3} },
+			Hedges: 1, Guard: good,
 		}, want: "/panics"},
 		{name: "wrapper promises no allocation", c: conformance.Policy{
 			New:        func(clock.Clock) levee.Policy { return &wrapper{} },
