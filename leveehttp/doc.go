@@ -74,6 +74,17 @@
 // minutes, unless the caller gives another cap), and malformed values are
 // reported as absent rather than guessed at.
 //
+// # Fault injection
+//
+// A fault injector (chaos.Injector) used as a gate in [Gate], [Keyed] or a
+// [Handler] pipeline acts on the server: an injected status (an error with
+// a method HTTPStatus() int, as chaos.StatusError has) becomes a response
+// with that status ([StatusFor]), and an injected panic, which the injector
+// returns as a [*levee.PanicError], is raised with its value as the
+// handler's own would be, so [Recover] answers 500, logs and reports it. In
+// a [Transport] an injected status is returned as the error it is; no
+// response is made up.
+//
 // This package adapts policies through the root package's interfaces only;
 // it does not import the policy packages.
 package leveehttp

@@ -51,15 +51,23 @@ func (o *Options) reject(w http.ResponseWriter, r *http.Request, err error) {
 
 // Gate returns middleware that admits each request through g and reports
 // its outcome from the status the handler wrote. A rejected request gets
-// opts.Reject's response (by default 429 or 503 with Retry-After). A panic in
-// the handler is recorded as a failure and passed on to the middleware above
-// (see [Recover]). Gate allocates nothing per admitted request.
+// opts.Reject's response (by default 429 or 503 with Retry-After; an error
+// carrying its own status, such as an injected fault's, gets that status:
+// see [StatusFor]). A panic in the handler is recorded as a failure and
+// passed on to the middleware above (see [Recover]). Gate allocates nothing
+// per admitted request.
+//
+// When Acquire returns a [*levee.PanicError] (a fault injector's panic,
+// which it returns rather than raises so that outer gates settle their
+// permits), Gate raises it with its value, as [levee.Do] does: the request
+// then ends as if the handler had panicked, so [Recover] answers 500, logs
+// it and reports it, and without Recover the server drops the connection.
 func Gate(g levee.Gate, opts Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			permit, err := g.Acquire(r.Context())
 			if err != nil {
-				opts.reject(w, r, err)
+				refuse(w, r, err, &opts)
 				return
 			}
 			serveGated(w, r, next, permit, &opts)
@@ -75,17 +83,27 @@ type KeyedGate interface {
 
 // Keyed returns middleware that admits each request through g under the key
 // key(r) picks, such as [KeyRoute], [KeyHeader] or a [ClientIP] resolver.
+// Refusals and returned panics are handled as in [Gate].
 func Keyed(g KeyedGate, key func(*http.Request) string, opts Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			permit, err := g.AcquireKey(r.Context(), key(r))
 			if err != nil {
-				opts.reject(w, r, err)
+				refuse(w, r, err, &opts)
 				return
 			}
 			serveGated(w, r, next, permit, &opts)
 		})
 	}
+}
+
+// refuse answers a request whose admission failed with err, raising a panic
+// the gate returned as a [*levee.PanicError] as [levee.Do] would.
+func refuse(w http.ResponseWriter, r *http.Request, err error, opts *Options) {
+	if pe, ok := errors.AsType[*levee.PanicError](err); ok {
+		panic(pe.Value)
+	}
+	opts.reject(w, r, err)
 }
 
 func serveGated(w http.ResponseWriter, r *http.Request, next http.Handler, permit levee.Permit, opts *Options) {
@@ -119,6 +137,13 @@ func (e *StatusError) Error() string { return "leveehttp: status " + strconv.Ito
 // make no sense around a handler that has written its response and must not
 // be in p. A time limit's deadline is put on the request's context. Unlike
 // [Gate], Handler allocates per request (the call closure).
+//
+// When the pipeline refuses or fails a request before the handler writes,
+// the request gets opts.Reject's response; by default [StatusFor] picks its
+// status, so an error carrying its own HTTPStatus() (a fault injector's
+// injected answer) is answered with that status. A panic, the handler's or
+// one injected in the pipeline, is raised as [levee.Do] does (for
+// [Recover]), or, in a pipeline with ReturnPanics, answered with a 500.
 func Handler(p *levee.Pipeline, opts Options) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -11,9 +11,18 @@ import (
 )
 
 // StatusFor maps an error from a policy to the status a server answers with:
-// 429 for rate limits, 503 for open breakers, shedding, full bulkheads and
-// exhausted budgets, 504 for time limits, 500 for anything else.
+// the error's own status when it carries one (see below), 429 for rate
+// limits, 503 for open breakers, shedding, full bulkheads and exhausted
+// budgets, 504 for time limits, 500 for anything else.
+//
+// An error carries a status when an error in its chain (found with
+// errors.As) has a method HTTPStatus() int returning 400..599, as the
+// injected answers of a fault injector (chaos.StatusError) do: the server
+// answers with that status. Other values are ignored.
 func StatusFor(err error) int {
+	if st, ok := carriedStatus(err); ok {
+		return st
+	}
 	switch {
 	case errors.Is(err, levee.ErrLimited):
 		return http.StatusTooManyRequests
@@ -23,6 +32,31 @@ func StatusFor(err error) int {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
+}
+
+// httpStatuser is an error that says which HTTP status answers it. Fault
+// injectors use it to make an adapter answer with a chosen status without
+// the adapter importing them.
+type httpStatuser interface {
+	error
+	HTTPStatus() int
+}
+
+// carriedStatus returns the status an error in err's chain asks for, when
+// it is an error status.
+func carriedStatus(err error) (int, bool) {
+	if err == nil {
+		return 0, false
+	}
+	hs, ok := errors.AsType[httpStatuser](err)
+	if !ok {
+		return 0, false
+	}
+	st := hs.HTTPStatus()
+	if st < 400 || st > 599 {
+		return 0, false
+	}
+	return st, true
 }
 
 // RetryAfterSeconds formats a wait as Retry-After delta-seconds: rounded up,

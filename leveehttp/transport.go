@@ -58,6 +58,13 @@ type TransportConfig struct {
 // with any status is returned as a response, never as an error (its status
 // is classified for the policies only); an error means no response. The
 // bodies of responses that are retried are drained and closed.
+//
+// A pipeline error that carries an HTTP status of its own (an injected
+// answer of a fault injector, with a method HTTPStatus() int) is returned
+// as an error, unchanged, like any other refusal: no request was sent, so
+// the Transport makes up no response. Callers that want it find the status
+// with errors.As. Injected statuses are meant for the server side ([Gate],
+// [Handler]), where they become real responses that clients see.
 type Transport struct {
 	cfg  TransportConfig
 	base http.RoundTripper
