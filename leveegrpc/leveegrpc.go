@@ -53,10 +53,19 @@ func ClassifyCode(c codes.Code) levee.Result {
 	return levee.Success
 }
 
-// CodeFor maps a policy error to a status code: ResourceExhausted for rate
-// limits, Unavailable for other rejections, DeadlineExceeded for time
-// limits, Canceled for a cancelled caller, Unknown otherwise.
+// CodeFor maps a policy error to a status code: the error's own code when
+// it carries one (see below), ResourceExhausted for rate limits, Unavailable
+// for other rejections, DeadlineExceeded for time limits, Canceled for a
+// cancelled caller, Internal for a [*levee.PanicError] (as the recovery
+// interceptors answer a panic), Unknown otherwise.
+//
+// An error carries a code when an error in its chain (found with errors.As)
+// has a method GRPCCode() uint32 returning 1..16, as the injected answers of
+// a fault injector (chaos.StatusError) do. Other values are ignored.
 func CodeFor(err error) codes.Code {
+	if c, ok := carriedCode(err); ok {
+		return c
+	}
 	switch {
 	case errors.Is(err, levee.ErrLimited):
 		return codes.ResourceExhausted
@@ -67,7 +76,44 @@ func CodeFor(err error) codes.Code {
 	case errors.Is(err, context.Canceled):
 		return codes.Canceled
 	}
+	if _, ok := errors.AsType[*levee.PanicError](err); ok {
+		return codes.Internal
+	}
 	return codes.Unknown
+}
+
+// grpcCoder is an error that says which status code answers it. Fault
+// injectors use it to make an adapter answer with a chosen code without
+// the adapter importing them.
+type grpcCoder interface {
+	error
+	GRPCCode() uint32
+}
+
+// carriedCode returns the code an error in err's chain asks for, when it is
+// an error code.
+func carriedCode(err error) (codes.Code, bool) {
+	if err == nil {
+		return 0, false
+	}
+	gc, ok := errors.AsType[grpcCoder](err)
+	if !ok {
+		return 0, false
+	}
+	c := gc.GRPCCode()
+	if c < 1 || c > 16 {
+		return 0, false
+	}
+	return codes.Code(c), true
+}
+
+// raisePanic raises a panic that a gate returned as a [*levee.PanicError]
+// (a fault injector's), with its value, as [levee.Do] does: the call then
+// ends as if the handler had panicked, for the recovery interceptors.
+func raisePanic(err error) {
+	if pe, ok := errors.AsType[*levee.PanicError](err); ok {
+		panic(pe.Value)
+	}
 }
 
 // Status converts a policy error into a gRPC status error. Errors that are
@@ -82,9 +128,17 @@ func Status(err error) error {
 	return status.Error(CodeFor(err), err.Error())
 }
 
+// errPanicStatus answers a call whose panic a server returned instead of
+// raising: the panic value stays on the server, as with the recovery
+// interceptors.
+var errPanicStatus = status.Error(codes.Internal, "panic in handler")
+
 // rejectStatus sets the pushback trailer for a rejection that knows its wait,
 // and returns its status.
 func rejectStatus(ctx context.Context, err error) error {
+	if _, ok := errors.AsType[*levee.PanicError](err); ok {
+		return errPanicStatus
+	}
 	if wait, ok := levee.RetryAfter(err); ok {
 		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackKey, strconv.FormatInt(wait.Milliseconds(), 10)))
 	}
@@ -107,11 +161,19 @@ func serverContext(ctx context.Context) context.Context {
 // UnaryServerGate returns a server interceptor that admits each call through
 // g and records its outcome from the returned status. It reads the caller's
 // criticality into the context first, so shedders see it.
+//
+// A refusal ends the call with the status of [CodeFor] (an injected fault's
+// own code, when it carries one). A [*levee.PanicError] returned by Acquire
+// (a fault injector's panic, returned rather than raised so that outer gates
+// settle their permits) is raised with its value, as [levee.Do] does: chain
+// [UnaryServerRecover] first and it answers INTERNAL, logs and reports it as
+// for a handler's panic.
 func UnaryServerGate(g levee.Gate, opts Options) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx = serverContext(ctx)
 		permit, err := g.Acquire(ctx)
 		if err != nil {
+			raisePanic(err)
 			return nil, rejectStatus(ctx, err)
 		}
 		resp, err := callRecorded(ctx, req, handler, permit, &opts)
@@ -133,7 +195,10 @@ func callRecorded(ctx context.Context, req any, handler grpc.UnaryHandler, permi
 
 // UnaryServerPipeline returns a server interceptor that runs each call
 // through the pipeline p (gates, time limits, fallbacks; retries make no
-// sense on the server). Errors of the policies become statuses.
+// sense on the server). Errors of the policies become statuses ([CodeFor]).
+// A panic, the handler's or one injected in the pipeline, is raised as
+// [levee.Do] does (for [UnaryServerRecover]), or, in a pipeline with
+// ReturnPanics, ends the call with INTERNAL.
 func UnaryServerPipeline(p *levee.Pipeline, opts Options) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx = serverContext(ctx)
@@ -164,12 +229,15 @@ func unwrapIgnored(err error) error {
 }
 
 // StreamServerGate returns a stream interceptor that admits each stream
-// through g and records its outcome when the handler returns.
+// through g and records its outcome when the handler returns. Refusals and
+// returned panics are handled as in [UnaryServerGate] (chain
+// [StreamServerRecover] first).
 func StreamServerGate(g levee.Gate, opts Options) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 		ctx := serverContext(ss.Context())
 		permit, err := g.Acquire(ctx)
 		if err != nil {
+			raisePanic(err)
 			return rejectStatus(ss.Context(), err)
 		}
 		defer func() {
@@ -198,11 +266,17 @@ func (s *ctxStream) Context() context.Context { return s.ctx }
 // before the server sets up its stream, the cheapest place to refuse load. It
 // suits gates whose admission is the whole decision (rate limiters,
 // shedders): the permit is settled at once, as ignored. A refused call ends
-// with the rejection's status code.
+// with the rejection's status code. A tap handle runs before any
+// interceptor, where a panic would crash the server, so a
+// [*levee.PanicError] returned by Acquire ends the call with INTERNAL
+// instead of being raised.
 func TapHandle(g levee.Gate) tap.ServerInHandle {
 	return func(ctx context.Context, info *tap.Info) (context.Context, error) {
 		permit, err := g.Acquire(serverContext(ctx))
 		if err != nil {
+			if _, ok := errors.AsType[*levee.PanicError](err); ok {
+				return ctx, errPanicStatus
+			}
 			return ctx, Status(err)
 		}
 		permit.Record(levee.Outcome{Result: levee.Ignored})
