@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,10 @@ type bugs struct {
 	allocate       bool // every admission allocates
 	spawn          bool // every admission starts a goroutine that never ends
 	plainErrorFull bool // a full gate returns an error that is no rejection
+	allocRefusal   bool // every refusal allocates its error
+	plainRefusal   bool // a refusing gate returns an error that is no rejection
+	realRefusal    bool // the refusal ends on the real clock
+	admitRefusing  bool // a refusing gate still admits one call in ten
 }
 
 var (
@@ -83,6 +88,11 @@ type semGate struct {
 	wait  time.Duration // 0: wait until ctx ends
 	clk   clock.Clock
 	bugs  bugs
+
+	refusing   atomic.Bool
+	until      atomic.Int64 // nanotime (or real UnixNano) the refusal ends; 0: never
+	refusals   atomic.Int64
+	refusalErr error
 }
 
 func newSemGate(clk clock.Clock, n int, wait time.Duration, b bugs) *semGate {
@@ -92,6 +102,9 @@ func newSemGate(clk clock.Clock, n int, wait time.Duration, b bugs) *semGate {
 func (g *semGate) Stage() levee.Stage { return levee.StageConcurrency }
 
 func (g *semGate) Acquire(ctx context.Context) (levee.Permit, error) {
+	if err := g.refusal(); err != nil {
+		return levee.Permit{}, err
+	}
 	select {
 	case g.slots <- struct{}{}:
 		return g.admit(), nil
@@ -124,6 +137,46 @@ func (g *semGate) Acquire(ctx context.Context) (levee.Permit, error) {
 		}
 		return levee.Permit{}, levee.ErrBulkheadFull
 	}
+}
+
+// refuse makes the gate refuse every call for lasts on its clock (zero:
+// for ever), and returns what the refusals match.
+func (g *semGate) refuse(lasts time.Duration) (time.Duration, error) {
+	if lasts > 0 {
+		if g.bugs.realRefusal {
+			g.until.Store(time.Now().Add(lasts).UnixNano())
+		} else {
+			g.until.Store(g.clk.Nanotime() + int64(lasts))
+		}
+	}
+	g.refusalErr = levee.Reject(levee.ErrShed, lasts)
+	g.refusing.Store(true)
+	return lasts, levee.ErrShed
+}
+
+func (g *semGate) refusal() error {
+	if !g.refusing.Load() {
+		return nil
+	}
+	if u := g.until.Load(); u > 0 {
+		now := g.clk.Nanotime()
+		if g.bugs.realRefusal {
+			now = time.Now().UnixNano()
+		}
+		if now >= u {
+			return nil
+		}
+	}
+	if g.bugs.admitRefusing && g.refusals.Add(1)%10 == 0 {
+		return nil
+	}
+	switch {
+	case g.bugs.plainRefusal:
+		return errors.New("closed")
+	case g.bugs.allocRefusal:
+		return levee.Reject(levee.ErrShed, 0)
+	}
+	return g.refusalErr
 }
 
 func (g *semGate) admit() levee.Permit {
@@ -172,6 +225,13 @@ func semCase(n int, wait time.Duration, b bugs, guard time.Duration) conformance
 	}
 }
 
+// refuseCase is semCase with a refusing state that lasts for lasts.
+func refuseCase(lasts time.Duration, b bugs, guard time.Duration) conformance.Gate {
+	c := semCase(2, time.Hour, b, guard)
+	c.Refuse = func(g levee.Gate) (time.Duration, error) { return g.(*semGate).refuse(lasts) }
+	return c
+}
+
 // failedChecks returns the distinct check paths among the failures.
 func failedChecks(fails []string) []string {
 	seen := map[string]bool{}
@@ -201,6 +261,12 @@ func TestRunGate(t *testing.T) {
 		{name: "allocates", c: semCase(2, time.Hour, bugs{allocate: true}, good), want: "/allocations"},
 		{name: "leaks goroutines", c: semCase(2, time.Hour, bugs{spawn: true}, short), want: ""},
 		{name: "no rejection when full", c: semCase(1, time.Hour, bugs{plainErrorFull: true}, good), want: "/clock"},
+		{name: "correct refusing, timed", c: refuseCase(time.Hour, bugs{}, good)},
+		{name: "correct refusing, untimed", c: refuseCase(0, bugs{}, good)},
+		{name: "allocates refusals", c: refuseCase(time.Hour, bugs{allocRefusal: true}, good), want: "/refusing"},
+		{name: "refuses with a plain error", c: refuseCase(time.Hour, bugs{plainRefusal: true}, good), want: "/refusing"},
+		{name: "refuses on the real clock", c: refuseCase(time.Hour, bugs{realRefusal: true}, good), want: "/refusing"},
+		{name: "admits while refusing", c: refuseCase(0, bugs{admitRefusing: true}, good), want: "/refusing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,7 +14,10 @@
 //   - clock use: waits run on the clock the policy was built with (the
 //     suite gives it a fake one and moves it), never on the real clock;
 //   - allocations: no heap allocation where the policy promises none;
-//   - goroutine leaks: the goroutine count returns to where it was.
+//   - goroutine leaks: the goroutine count returns to where it was;
+//   - refusals, for gates that can be put in a refusing state (an open
+//     breaker, a drained limiter): they come at once, match
+//     [levee.ErrRejected], cost no allocation, and end on the gate's clock.
 //
 // The suite describes a policy with a small struct ([Gate], [Policy]): how
 // to build it on a clock and which promises it makes. [RunGate] and

@@ -43,6 +43,19 @@ type Gate struct {
 	// out: nil for an admission, or an error it must match with errors.Is.
 	WaitErr error
 
+	// Refuse, when set, puts g in a state in which it refuses every call (an
+	// open breaker, a drained rate limiter, a full bulkhead without a
+	// queue) and returns how long the state lasts on the clock (zero: until
+	// something else ends it) and the error every refusal must match with
+	// errors.Is (besides [levee.ErrRejected]; nil: that alone). The
+	// suite checks that refusals come at once and match, that levee.Do
+	// returns them without making the call, under concurrent load too, with
+	// no allocation when ZeroAllocs is set, that a Retry-After a refusal
+	// carries is no longer than the state lasts, and, when it is timed, that
+	// the state ends when the gate's clock has moved that long and not
+	// before.
+	Refuse func(g levee.Gate) (lasts time.Duration, want error)
+
 	// Failures, when set, returns how many failures g has recorded, so the
 	// suite can check that a panic in the call counts as one.
 	Failures func(g levee.Gate) int
@@ -81,6 +94,9 @@ func RunGate(t T, c Gate) {
 	t.Run("panics", func(t T) { gatePanics(t, c, guard) })
 	if c.ZeroAllocs {
 		t.Run("allocations", func(t T) { gateAllocs(t, c, guard) })
+	}
+	if c.Refuse != nil {
+		t.Run("refusing", func(t T) { gateRefuse(t, c, guard) })
 	}
 	t.Run("pipeline", func(t T) {
 		RunPolicy(t, Policy{
@@ -475,6 +491,133 @@ func gateAllocs(t T, c Gate, guard time.Duration) {
 			t.Errorf("allocations: %s = %v allocs, want 0", tt.name, got)
 		}
 	}
+}
+
+func gateRefuse(t T, c Gate, guard time.Duration) {
+	g, clk := newGate(t, c)
+	lasts, want := c.Refuse(g)
+	refused := func(what string, err error) bool {
+		t.Helper()
+		if err == nil || !errors.Is(err, levee.ErrRejected) || (want != nil && !errors.Is(err, want)) {
+			t.Errorf("%s on a refusing gate = %v, want a rejection matching levee.ErrRejected and %v", what, err, want)
+			return false
+		}
+		return true
+	}
+	ctx := context.Background()
+
+	p, err := acquire(t, g, ctx, guard)
+	if err == nil {
+		p.Done(nil)
+	}
+	if refused("Acquire()", err) {
+		if wait, ok := levee.RetryAfter(err); ok && lasts > 0 && (wait <= 0 || wait > lasts) {
+			t.Errorf("levee.RetryAfter(%v) = %v, want a wait in (0, %v]: the refusal lasts %v on the clock", err, wait, lasts, lasts)
+		}
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if p, err := acquire(t, g, cctx, guard); err == nil {
+		p.Done(nil)
+		t.Errorf("Acquire(cancelled) on a refusing gate = admission, want a rejection or context.Canceled")
+	} else if !okAcquireErr(err, cctx) {
+		t.Errorf("Acquire(cancelled) on a refusing gate = %v, want a rejection or context.Canceled", err)
+	}
+
+	pl := levee.New(g)
+	var calls int
+	counted := func(context.Context) (int, error) { calls++; return 7, nil }
+	if !within(guard, func() { _, err = levee.Do(ctx, pl, counted) }) {
+		t.Fatalf("Do on a refusing gate did not return within %v", guard)
+	}
+	refused("Do()", err)
+	if calls != 0 {
+		t.Errorf("Do on a refusing gate made %d calls, want 0", calls)
+	}
+
+	const workers, each = 8, 250
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var bad []error
+	if !within(guard, func() {
+		for range workers {
+			wg.Go(func() {
+				for range each {
+					p, err := g.Acquire(ctx)
+					if err == nil {
+						p.Done(nil)
+					}
+					if err == nil || !errors.Is(err, levee.ErrRejected) || (want != nil && !errors.Is(err, want)) {
+						mu.Lock()
+						bad = append(bad, err)
+						mu.Unlock()
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}) {
+		t.Fatalf("%d goroutines making %d refused calls each did not finish within %v", workers, each, guard)
+	}
+	for _, err := range bad {
+		t.Errorf("Acquire() under load on a refusing gate = %v, want a rejection matching levee.ErrRejected and %v", err, want)
+	}
+
+	if c.ZeroAllocs {
+		var admitted bool
+		tests := []struct {
+			name string
+			f    func()
+		}{
+			{"Acquire refused", func() {
+				if p, err := g.Acquire(ctx); err == nil {
+					p.Done(nil)
+					admitted = true
+				}
+			}},
+			{"levee.Do refused", func() {
+				if _, err := levee.Do(ctx, pl, succeed); err == nil {
+					admitted = true
+				}
+			}},
+		}
+		for _, tt := range tests {
+			var got float64
+			if !within(guard, func() { got = testing.AllocsPerRun(200, tt.f) }) {
+				t.Fatalf("%s: 200 calls did not return within %v", tt.name, guard)
+			}
+			if admitted {
+				t.Fatalf("%s: a call was admitted, want every call refused", tt.name)
+			}
+			if got != 0 {
+				t.Errorf("allocations: %s = %v allocs, want 0", tt.name, got)
+			}
+		}
+	}
+
+	if lasts <= 0 {
+		return
+	}
+	if lasts > time.Nanosecond {
+		clk.Advance(lasts - time.Nanosecond)
+		p, err := acquire(t, g, ctx, guard)
+		if err == nil {
+			p.Done(nil)
+			t.Fatalf("Acquire() = admission %v before the refusal's %v ran out on the clock", lasts-time.Nanosecond, lasts)
+		}
+		refused("Acquire() before the refusal ran out", err)
+		clk.Advance(time.Nanosecond)
+	} else {
+		clk.Advance(lasts)
+	}
+	p, err = acquire(t, g, ctx, guard)
+	if err != nil {
+		t.Errorf("Acquire() once the refusal's %v ran out on the gate's clock = %v, want admission: does it read the real clock?", lasts, err)
+		return
+	}
+	p.Done(nil)
 }
 
 func succeed(context.Context) (int, error) { return 7, nil }
