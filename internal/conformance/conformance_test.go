@@ -229,6 +229,7 @@ func semCase(n int, wait time.Duration, b bugs, guard time.Duration) conformance
 func refuseCase(lasts time.Duration, b bugs, guard time.Duration) conformance.Gate {
 	c := semCase(2, time.Hour, b, guard)
 	c.Refuse = func(g levee.Gate) (time.Duration, error) { return g.(*semGate).refuse(lasts) }
+	c.ZeroAllocRefusals = true
 	return c
 }
 

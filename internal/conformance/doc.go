@@ -17,7 +17,8 @@
 //   - goroutine leaks: the goroutine count returns to where it was;
 //   - refusals, for gates that can be put in a refusing state (an open
 //     breaker, a drained limiter): they come at once, match
-//     [levee.ErrRejected], cost no allocation, and end on the gate's clock.
+//     [levee.ErrRejected], cost no allocation where promised, and end on
+//     the gate's clock.
 //
 // The suite describes a policy with a small struct ([Gate], [Policy]): how
 // to build it on a clock and which promises it makes. [RunGate] and

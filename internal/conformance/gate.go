@@ -31,6 +31,10 @@ type Gate struct {
 	// directly and through [levee.Do].
 	ZeroAllocs bool
 
+	// ZeroAllocRefusals says that a refusal in the state Refuse sets costs
+	// no heap allocation, directly and through [levee.Do].
+	ZeroAllocRefusals bool
+
 	// Block, when set, puts g in a state in which the next Acquire waits,
 	// and returns how long that wait lasts on the clock (zero: until
 	// unblock or the context ends) and a function that ends the state. Set
@@ -50,7 +54,7 @@ type Gate struct {
 	// errors.Is (besides [levee.ErrRejected]; nil: that alone). The
 	// suite checks that refusals come at once and match, that levee.Do
 	// returns them without making the call, under concurrent load too, with
-	// no allocation when ZeroAllocs is set, that a Retry-After a refusal
+	// no allocation when ZeroAllocRefusals is set, that a Retry-After a refusal
 	// carries is no longer than the state lasts, and, when it is timed, that
 	// the state ends when the gate's clock has moved that long and not
 	// before.
@@ -565,7 +569,7 @@ func gateRefuse(t T, c Gate, guard time.Duration) {
 		t.Errorf("Acquire() under load on a refusing gate = %v, want a rejection matching levee.ErrRejected and %v", err, want)
 	}
 
-	if c.ZeroAllocs {
+	if c.ZeroAllocRefusals {
 		var admitted bool
 		tests := []struct {
 			name string
