@@ -22,12 +22,16 @@ func TestConformance(t *testing.T) {
 		// Replenishes: an unlimited limiter admits any number of calls.
 		replenishes bool
 		new         func(clk clock.Clock) (levee.Gate, error)
+		refuse      func(g levee.Gate) (time.Duration, error)
+		// refusalAllocs: Keyed documents that a refusal allocates its
+		// error, whose wait is the key's.
+		refusalAllocs bool
 	}{
 		{name: "GCRA", new: func(clk clock.Clock) (levee.Gate, error) {
 			cfg := limited
 			cfg.Clock = clk
 			return gate(ratelimit.NewGCRA(cfg))
-		}},
+		}, refuse: drainAllow(time.Minute)},
 		{name: "GCRA warm-up", new: func(clk clock.Clock) (levee.Gate, error) {
 			cfg := limited
 			cfg.Rate = ratelimit.PerSecond(1)
@@ -42,7 +46,7 @@ func TestConformance(t *testing.T) {
 			cfg := limited
 			cfg.Clock = clk
 			return gate(ratelimit.NewTokenBucket(cfg))
-		}},
+		}, refuse: drainAllow(time.Minute)},
 		{name: "TokenBucket unlimited", replenishes: true, new: func(clk clock.Clock) (levee.Gate, error) {
 			return gate(ratelimit.NewTokenBucket(ratelimit.Config{Clock: clk}))
 		}},
@@ -51,7 +55,7 @@ func TestConformance(t *testing.T) {
 				Rate:  ratelimit.Rate{Events: conformanceBurst, Per: time.Minute},
 				Clock: clk,
 			}))
-		}},
+		}, refuse: drainAllow(0)},
 		{name: "SlidingWindow unlimited", replenishes: true, new: func(clk clock.Clock) (levee.Gate, error) {
 			return gate(ratelimit.NewSlidingWindow(ratelimit.WindowConfig{Clock: clk}))
 		}},
@@ -61,7 +65,7 @@ func TestConformance(t *testing.T) {
 				Burst: conformanceBurst,
 				Clock: clk,
 			}))
-		}},
+		}, refuse: drainAllow(time.Minute), refusalAllocs: true},
 		{name: "Keyed override", new: func(clk clock.Clock) (levee.Gate, error) {
 			return gate(ratelimit.NewKeyed(ratelimit.KeyedConfig{
 				Rate:      ratelimit.Every(time.Hour),
@@ -70,7 +74,7 @@ func TestConformance(t *testing.T) {
 				Key:       func(context.Context) string { return "tenant" },
 				Clock:     clk,
 			}))
-		}},
+		}, refuse: drainAllow(time.Minute), refusalAllocs: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,10 +86,29 @@ func TestConformance(t *testing.T) {
 					}
 					return g
 				},
-				Replenishes: tt.replenishes,
-				ZeroAllocs:  true,
+				Replenishes:       tt.replenishes,
+				ZeroAllocs:        true,
+				ZeroAllocRefusals: !tt.refusalAllocs,
+				Refuse:            tt.refuse,
 			})
 		})
+	}
+}
+
+// drainAllow returns a Refuse that takes every call the limiter admits on
+// its still clock, after which the next is lasts away (zero: a sliding
+// window, whose refusal ends gradually as its previous window's weight
+// fades).
+func drainAllow(lasts time.Duration) func(g levee.Gate) (time.Duration, error) {
+	return func(g levee.Gate) (time.Duration, error) {
+		for {
+			p, err := g.Acquire(context.Background())
+			if err != nil {
+				break
+			}
+			p.Done(nil)
+		}
+		return lasts, levee.ErrLimited
 	}
 }
 
