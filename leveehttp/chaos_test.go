@@ -217,3 +217,42 @@ func TestTransportInjectedStatus(t *testing.T) {
 		t.Errorf("server saw %d requests, want 0", n)
 	}
 }
+
+// TestTransportInjectedPanic checks that a panic injected in a client
+// pipeline is the caller's, raised or returned as the pipeline chose, and
+// that no request is sent.
+func TestTransportInjectedPanic(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	client := func(cfg levee.Config) *http.Client {
+		p := levee.NewPipeline(cfg, newInjector(t, chaos.Panic(100, "injected")))
+		return &http.Client{Transport: leveehttp.NewTransport(leveehttp.TransportConfig{
+			Pipeline: func(*http.Request) *levee.Pipeline { return p },
+		})}
+	}
+
+	var recovered any
+	func() {
+		defer func() { recovered = recover() }()
+		resp, err := client(levee.Config{}).Get(srv.URL)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}()
+	if recovered != "injected" {
+		t.Errorf("Get with an injected panic: recovered %v, want the injected value raised", recovered)
+	}
+
+	resp, err := client(levee.Config{ReturnPanics: true}).Get(srv.URL)
+	if err == nil {
+		resp.Body.Close()
+	}
+	var pe *levee.PanicError
+	if !errors.As(err, &pe) || pe.Value != "injected" {
+		t.Errorf("Get with an injected panic and ReturnPanics = %v, want a *levee.PanicError", err)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("server saw %d requests, want 0", n)
+	}
+}

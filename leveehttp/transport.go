@@ -64,7 +64,10 @@ type TransportConfig struct {
 // as an error, unchanged, like any other refusal: no request was sent, so
 // the Transport makes up no response. Callers that want it find the status
 // with errors.As. Injected statuses are meant for the server side ([Gate],
-// [Handler]), where they become real responses that clients see.
+// [Handler]), where they become real responses that clients see. A panic
+// injected in the pipeline is the call's panic: it is raised in the
+// caller's goroutine, as [levee.Do] does, or returned as a
+// [*levee.PanicError] by a pipeline with ReturnPanics.
 type Transport struct {
 	cfg  TransportConfig
 	base http.RoundTripper
