@@ -175,7 +175,13 @@ func requireRedis(b *testing.B) {
 // newRedisClient returns a go-redis client whose round trips are counted
 // into rt, sized for the parallel figure, closed when b ends.
 func newRedisClient(b *testing.B, rt *atomic.Int64) *redis.Client {
-	rdb := redis.NewClient(&redis.Options{Addr: redisAddr, PoolSize: redisCallers})
+	rdb := redis.NewClient(&redis.Options{
+		Addr:     redisAddr,
+		PoolSize: redisCallers,
+		// Lets a per-call context deadline bound the call (redislimit
+		// requires it); it costs nothing when the context has none.
+		ContextTimeoutEnabled: true,
+	})
 	rdb.AddHook(countHook{rt})
 	b.Cleanup(func() { rdb.Close() })
 	return rdb
