@@ -1,5 +1,36 @@
 package bench
 
-// Levee's local limiters; filled in once package ratelimit lands.
+import (
+	"time"
 
-func leveeLimiters() []limiterImpl { return nil }
+	"github.com/levee-go/levee/ratelimit"
+)
+
+// leveeLimiters: ratelimit's token bucket and GCRA, each through Allow, its
+// non-blocking call, with the same rate and burst as the peers.
+func leveeLimiters() []limiterImpl {
+	type ctor func(ratelimit.Config) (interface{ Allow() bool }, error)
+	tb := func(c ratelimit.Config) (interface{ Allow() bool }, error) { return ratelimit.NewTokenBucket(c) }
+	gcra := func(c ratelimit.Config) (interface{ Allow() bool }, error) { return ratelimit.NewGCRA(c) }
+	mk := func(name string, newL ctor) limiterImpl {
+		build := func(c ratelimit.Config) interface{ Allow() bool } {
+			l, err := newL(c)
+			if err != nil {
+				panic(err) // the settings below are constants
+			}
+			return l
+		}
+		return limiterImpl{
+			name: name,
+			newAllow: func() allowLimiter {
+				return build(ratelimit.Config{Rate: ratelimit.PerSecond(allowRate), Burst: allowBurst}).Allow
+			},
+			newReject: func() allowLimiter {
+				l := build(ratelimit.Config{Rate: ratelimit.Every(time.Hour), Burst: 1})
+				l.Allow()
+				return l.Allow
+			},
+		}
+	}
+	return []limiterImpl{mk("levee/tokenbucket", tb), mk("levee/gcra", gcra)}
+}
