@@ -126,8 +126,7 @@ func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, er
 	}
 	v, err := run(ctx, p, 0, fn)
 	if err != nil && !p.cfg.ReturnPanics {
-		var pe *PanicError
-		if errors.As(err, &pe) {
+		if pe, ok := errors.AsType[*PanicError](err); ok {
 			panic(pe.Value)
 		}
 	}
@@ -144,8 +143,8 @@ func (p *Pipeline) stopOnPanic(err error) bool {
 	if err == nil || p.cfg.ReturnPanics {
 		return false
 	}
-	var pe *PanicError
-	return errors.As(err, &pe)
+	_, ok := errors.AsType[*PanicError](err)
+	return ok
 }
 
 func run[T any](ctx context.Context, p *Pipeline, i int, fn func(context.Context) (T, error)) (T, error) {

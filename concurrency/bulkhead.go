@@ -1,0 +1,316 @@
+package concurrency
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+)
+
+// DefaultMaxConcurrent is the limit of a [Bulkhead] whose
+// [BulkheadConfig.MaxConcurrent] is zero.
+const DefaultMaxConcurrent = 25
+
+// BulkheadConfig configures a [Bulkhead]. The zero value is a bulkhead of
+// [DefaultMaxConcurrent] slots without a queue.
+type BulkheadConfig struct {
+	// Name labels the bulkhead's events.
+	Name string
+	// MaxConcurrent is how many calls may run at once. Zero means
+	// [DefaultMaxConcurrent]; negative is refused.
+	MaxConcurrent int
+	// MaxQueue is how many calls may wait for a slot when all are taken.
+	// Waiters are admitted in arrival order. Zero means no queue: a full
+	// bulkhead refuses at once; negative is refused.
+	MaxQueue int
+	// MaxWait is the longest a call waits in the queue before it is refused
+	// with [levee.ErrBulkheadFull]. Zero means it waits until a slot frees
+	// or its context ends; negative is refused, and so is a positive value
+	// without a queue (MaxQueue zero), which could never apply.
+	MaxWait time.Duration
+	// Clock times the queue wait and stamps events. Nil means [clock.Real].
+	Clock clock.Clock
+}
+
+// Bulkhead is a fixed concurrency limit with an optional bounded FIFO
+// queue: it isolates a dependency so that a slow one cannot hold every
+// goroutine of the service.
+//
+// [Bulkhead.Acquire] admits a call while fewer than the limit are running;
+// otherwise the call joins the queue if there is room, and waits until a
+// slot is handed to it, its context ends (it gets the context's error) or
+// [BulkheadConfig.MaxWait] passes (it gets [levee.ErrBulkheadFull]). With
+// no room in the queue the call is refused with [levee.ErrBulkheadFull] at
+// once. A slot freed while calls wait goes to the oldest waiter, never to a
+// newcomer, so waiting is fair.
+//
+// Admission without waiting is one compare-and-swap on the in-flight count
+// and allocates nothing; only a call that queues allocates (its waiter).
+// All methods are safe for concurrent use.
+type Bulkhead struct {
+	inflight atomic.Int64
+	limit    atomic.Int64
+	queued   atomic.Int64 // waiters in the queue; written under mu
+
+	name     string
+	maxQueue int
+	maxWait  time.Duration
+	clk      clock.Clock
+
+	mu         sync.Mutex
+	head, tail *waiter
+
+	listeners levee.Listeners
+}
+
+// waiter is one queued call. Its fields are guarded by the bulkhead's mu.
+type waiter struct {
+	ready      chan struct{} // receives once when the waiter is granted a slot
+	granted    bool
+	queued     bool
+	prev, next *waiter
+}
+
+// NewBulkhead returns a bulkhead configured by cfg, or an error naming the
+// first invalid field.
+func NewBulkhead(cfg BulkheadConfig) (*Bulkhead, error) {
+	switch {
+	case cfg.MaxConcurrent < 0:
+		return nil, fmt.Errorf("concurrency: BulkheadConfig.MaxConcurrent = %d, want >= 0 (0 means %d)", cfg.MaxConcurrent, DefaultMaxConcurrent)
+	case cfg.MaxQueue < 0:
+		return nil, fmt.Errorf("concurrency: BulkheadConfig.MaxQueue = %d, want >= 0 (0 means no queue)", cfg.MaxQueue)
+	case cfg.MaxWait < 0:
+		return nil, fmt.Errorf("concurrency: BulkheadConfig.MaxWait = %v, want >= 0 (0 means until the context ends)", cfg.MaxWait)
+	case cfg.MaxWait > 0 && cfg.MaxQueue == 0:
+		return nil, fmt.Errorf("concurrency: BulkheadConfig.MaxWait = %v needs MaxQueue > 0: without a queue no call waits", cfg.MaxWait)
+	}
+	limit := cfg.MaxConcurrent
+	if limit == 0 {
+		limit = DefaultMaxConcurrent
+	}
+	b := &Bulkhead{
+		name:     cfg.Name,
+		maxQueue: cfg.MaxQueue,
+		maxWait:  cfg.MaxWait,
+		clk:      clock.Or(cfg.Clock),
+	}
+	b.limit.Store(int64(limit))
+	return b, nil
+}
+
+// Stage returns [levee.StageConcurrency].
+func (b *Bulkhead) Stage() levee.Stage { return levee.StageConcurrency }
+
+// OnEvent registers a listener for the bulkhead's events:
+// [levee.EventRejected] for every refused call (Reason "full" when there
+// was no room in the queue, "wait" when MaxWait ran out) and
+// [levee.EventLimitChange] when [Bulkhead.SetLimit] changes the limit.
+func (b *Bulkhead) OnEvent(fn levee.Listener) (remove func()) { return b.listeners.Add(fn) }
+
+// InFlight returns how many admitted calls have not been settled yet.
+// After the limit is lowered it may exceed [Bulkhead.Limit] until enough
+// of them end.
+func (b *Bulkhead) InFlight() int { return int(b.inflight.Load()) }
+
+// Queued returns how many calls are waiting for a slot.
+func (b *Bulkhead) Queued() int { return int(b.queued.Load()) }
+
+// Limit returns how many calls may run at once.
+func (b *Bulkhead) Limit() int { return int(b.limit.Load()) }
+
+// SetLimit changes how many calls may run at once. Raising it admits
+// waiters at once, oldest first; lowering it lets calls already running
+// finish, and admits no one until fewer than n run. n must be at least 1.
+func (b *Bulkhead) SetLimit(n int) error {
+	if n < 1 {
+		return fmt.Errorf("concurrency: SetLimit(%d), want >= 1", n)
+	}
+	old := b.limit.Swap(int64(n))
+	if int64(n) > old && b.queued.Load() > 0 {
+		b.mu.Lock()
+		b.grantLocked()
+		b.mu.Unlock()
+	}
+	if int64(n) != old && b.listeners.Active() {
+		b.listeners.Emit(levee.Event{Kind: levee.EventLimitChange, Policy: "bulkhead", Name: b.name,
+			Time: b.clk.Now(), Value: float64(n), Threshold: float64(old)})
+	}
+	return nil
+}
+
+// Acquire admits a call, waits for a slot in the queue, or refuses the call
+// with [levee.ErrBulkheadFull]. A call whose context ends while it waits
+// leaves the queue at once with the context's error. An admitted call must
+// settle its permit exactly once, which frees its slot.
+func (b *Bulkhead) Acquire(ctx context.Context) (levee.Permit, error) {
+	// Newcomers take the fast path only when nobody waits, so that a freed
+	// slot goes to the oldest waiter (see release).
+	if b.queued.Load() == 0 && b.tryAdmit() {
+		return levee.NewPermit(b, 0, 0), nil
+	}
+	return b.acquireSlow(ctx)
+}
+
+// Release frees the permit's slot: it goes straight to the oldest waiter,
+// or back to the pool when none waits. The outcome does not matter to a
+// fixed limit.
+func (b *Bulkhead) Release(_ levee.Permit, _ levee.Outcome) { b.release() }
+
+// tryAdmit takes a slot if one is free.
+func (b *Bulkhead) tryAdmit() bool {
+	for {
+		n := b.inflight.Load()
+		if n >= b.limit.Load() {
+			return false
+		}
+		if b.inflight.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
+	if b.maxQueue == 0 {
+		// Nobody ever waits: refuse without taking the lock.
+		if b.tryAdmit() {
+			return levee.NewPermit(b, 0, 0), nil
+		}
+		return levee.Permit{}, b.reject("full")
+	}
+	b.mu.Lock()
+	// A slot may have freed since the fast path looked.
+	if b.head == nil && b.tryAdmit() {
+		b.mu.Unlock()
+		return levee.NewPermit(b, 0, 0), nil
+	}
+	if int(b.queued.Load()) >= b.maxQueue {
+		b.mu.Unlock()
+		return levee.Permit{}, b.reject("full")
+	}
+	if err := ctx.Err(); err != nil {
+		b.mu.Unlock()
+		return levee.Permit{}, err
+	}
+	w := &waiter{ready: make(chan struct{}, 1)}
+	b.pushLocked(w)
+	// Counting ourselves in before looking at the slots again pairs with
+	// release, which frees a slot before it looks at the queue: one of the
+	// two sees the other, so a slot freed meanwhile is not missed.
+	b.grantLocked()
+	b.mu.Unlock()
+
+	var timeout <-chan time.Time
+	if b.maxWait > 0 {
+		t := b.clk.NewTimer(b.maxWait)
+		defer t.Stop()
+		timeout = t.C()
+	}
+	var err error
+	select {
+	case <-w.ready:
+		return levee.NewPermit(b, 0, 0), nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-timeout:
+	}
+
+	b.mu.Lock()
+	if w.granted {
+		// A slot was handed over while we gave up.
+		b.mu.Unlock()
+		if err == nil {
+			return levee.NewPermit(b, 0, 0), nil // the wait ran out, but we got in
+		}
+		b.release() // pass it on: the caller has gone
+		return levee.Permit{}, err
+	}
+	b.removeLocked(w)
+	b.mu.Unlock()
+	if err != nil {
+		return levee.Permit{}, err
+	}
+	return levee.Permit{}, b.reject("wait")
+}
+
+func (b *Bulkhead) release() {
+	if b.queued.Load() > 0 {
+		b.mu.Lock()
+		// Hand the slot over without giving it back, so no newcomer can
+		// take it; unless the limit was lowered below what runs now.
+		if b.head != nil && b.inflight.Load() <= b.limit.Load() {
+			b.grantHeadLocked()
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+	}
+	b.inflight.Add(-1)
+	if b.queued.Load() > 0 {
+		b.mu.Lock()
+		b.grantLocked()
+		b.mu.Unlock()
+	}
+}
+
+// grantLocked admits waiters, oldest first, while slots are free.
+func (b *Bulkhead) grantLocked() {
+	for b.head != nil && b.tryAdmit() {
+		b.grantHeadLocked()
+	}
+}
+
+// grantHeadLocked gives the oldest waiter a slot already counted in flight.
+func (b *Bulkhead) grantHeadLocked() {
+	w := b.head
+	b.removeLocked(w)
+	w.granted = true
+	w.ready <- struct{}{}
+}
+
+func (b *Bulkhead) pushLocked(w *waiter) {
+	w.queued = true
+	w.prev = b.tail
+	if b.tail != nil {
+		b.tail.next = w
+	} else {
+		b.head = w
+	}
+	b.tail = w
+	b.queued.Add(1)
+}
+
+func (b *Bulkhead) removeLocked(w *waiter) {
+	if !w.queued {
+		return
+	}
+	if w.prev != nil {
+		w.prev.next = w.next
+	} else {
+		b.head = w.next
+	}
+	if w.next != nil {
+		w.next.prev = w.prev
+	} else {
+		b.tail = w.prev
+	}
+	w.prev, w.next, w.queued = nil, nil, false
+	b.queued.Add(-1)
+}
+
+func (b *Bulkhead) reject(reason string) error {
+	if b.listeners.Active() {
+		b.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "bulkhead", Name: b.name,
+			Time: b.clk.Now(), Reason: reason, Value: float64(b.inflight.Load()),
+			Threshold: float64(b.limit.Load()), Err: levee.ErrBulkheadFull})
+	}
+	return levee.ErrBulkheadFull
+}
+
+var (
+	_ levee.Gate     = (*Bulkhead)(nil)
+	_ levee.Releaser = (*Bulkhead)(nil)
+)

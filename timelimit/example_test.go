@@ -1,0 +1,43 @@
+package timelimit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/timelimit"
+)
+
+func Example() {
+	tl, err := timelimit.New(timelimit.Config{Timeout: 10 * time.Millisecond})
+	if err != nil {
+		panic(err)
+	}
+	p := levee.New(tl)
+
+	_, err = levee.Do(context.Background(), p, func(ctx context.Context) (string, error) {
+		<-ctx.Done() // a dependency that does not answer in time
+		return "", ctx.Err()
+	})
+	fmt.Println(err)
+	fmt.Println("timeout:", errors.Is(err, levee.ErrTimeout))
+	fmt.Println("deadline exceeded:", errors.Is(err, context.DeadlineExceeded))
+	// Output:
+	// timelimit: attempt time limit 10ms exceeded
+	// timeout: true
+	// deadline exceeded: true
+}
+
+func ExampleRemaining() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	left, ok := timelimit.Remaining(ctx)
+	fmt.Println(left > 59*time.Minute, ok)
+	_, ok = timelimit.Remaining(context.Background())
+	fmt.Println(ok)
+	// Output:
+	// true true
+	// false
+}

@@ -1,0 +1,140 @@
+package timelimit
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+)
+
+// StageTotal is the stage of a total limit ([Config.Total]): outside retry
+// and hedge, so it bounds every attempt and backoff of a call together, and
+// inside fallback, so a fallback can replace its timeout.
+const StageTotal = levee.StageRetry - 50
+
+// Config configures a [Timelimit]. The zero value is ready to use: a
+// per-attempt limit of one second.
+type Config struct {
+	// Name labels the policy's events and errors.
+	Name string
+	// Timeout is the time limit. Default 1s. Zero means the default;
+	// negative values are refused.
+	Timeout time.Duration
+	// Total makes this a limit for the whole call, retries and backoffs
+	// included, by placing it at [StageTotal] instead of
+	// [levee.StageTimeout]. Default false: a per-attempt limit.
+	Total bool
+	// Clock stamps the policy's events. Nil means [clock.Real]. The limit
+	// itself is a context deadline, which always runs on real time.
+	Clock clock.Clock
+}
+
+// Timelimit ends a call that runs longer than its limit by cancelling the
+// call's context. It implements [levee.Scoper]; a pipeline runs it with no
+// more allocation than context.WithTimeout. One Timelimit serves any number
+// of goroutines.
+type Timelimit struct {
+	timeout   time.Duration
+	stage     levee.Stage
+	name      string
+	clk       clock.Clock
+	err       *TimeoutError
+	listeners levee.Listeners
+}
+
+// New returns a Timelimit configured by cfg, or an error naming the invalid
+// field.
+func New(cfg Config) (*Timelimit, error) {
+	if cfg.Timeout < 0 {
+		return nil, fmt.Errorf("timelimit: Config.Timeout = %v, want 0 (default 1s) or positive", cfg.Timeout)
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = time.Second
+	}
+	t := &Timelimit{timeout: cfg.Timeout, stage: levee.StageTimeout, name: cfg.Name, clk: clock.Or(cfg.Clock)}
+	if cfg.Total {
+		t.stage = StageTotal
+	}
+	t.err = &TimeoutError{Name: cfg.Name, Limit: cfg.Timeout, Total: cfg.Total}
+	return t, nil
+}
+
+// Stage returns [levee.StageTimeout], or [StageTotal] for a total limit.
+func (t *Timelimit) Stage() levee.Stage { return t.stage }
+
+// Timeout returns the limit.
+func (t *Timelimit) Timeout() time.Duration { return t.timeout }
+
+// OnEvent registers a listener for the policy's events: an
+// [levee.EventInfo] with Reason "timeout" each time the limit ends a call
+// (Wait is the limit, Err what the call returned).
+func (t *Timelimit) OnEvent(fn levee.Listener) (remove func()) { return t.listeners.Add(fn) }
+
+// Enter returns ctx with the limit's deadline, whose cause is the policy's
+// own [*TimeoutError]. A deadline the caller set earlier still wins.
+func (t *Timelimit) Enter(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, t.timeout, t.err)
+}
+
+// Exit turns err into the policy's [*TimeoutError] when the limit's
+// deadline, and not the caller's cancellation or deadline, ended the call.
+func (t *Timelimit) Exit(parent, scoped context.Context, err error) error {
+	if err == nil || parent.Err() != nil || context.Cause(scoped) != error(t.err) {
+		return err
+	}
+	if t.listeners.Active() {
+		t.listeners.Emit(levee.Event{Kind: levee.EventInfo, Policy: "timelimit", Name: t.name,
+			Time: t.clk.Now(), Reason: "timeout", Wait: t.timeout, Err: err})
+	}
+	return t.err
+}
+
+// TimeoutError is the error of a call ended by a [Timelimit]. It matches
+// [levee.ErrTimeout] and [context.DeadlineExceeded] with errors.Is. Each
+// Timelimit returns its own value, so errors.As tells which limit fired.
+type TimeoutError struct {
+	// Name is the policy's configured name.
+	Name string
+	// Limit is the time limit that was exceeded.
+	Limit time.Duration
+	// Total is true for a total limit, false for a per-attempt one.
+	Total bool
+}
+
+// Error says which limit was exceeded.
+func (e *TimeoutError) Error() string {
+	kind := "attempt"
+	if e.Total {
+		kind = "total"
+	}
+	if e.Name != "" {
+		return fmt.Sprintf("timelimit: %s: %s time limit %v exceeded", e.Name, kind, e.Limit)
+	}
+	return fmt.Sprintf("timelimit: %s time limit %v exceeded", kind, e.Limit)
+}
+
+// Timeout reports true, for code that checks net.Error-style timeouts.
+func (e *TimeoutError) Timeout() bool { return true }
+
+// Unwrap returns [levee.ErrTimeout].
+func (e *TimeoutError) Unwrap() error { return levee.ErrTimeout }
+
+// Remaining returns the time left before ctx's deadline, and false when ctx
+// has no deadline. A deadline already passed gives zero. Adapters use it to
+// pass the remaining budget on to the next hop.
+func Remaining(ctx context.Context) (time.Duration, bool) {
+	return RemainingAt(ctx, time.Now())
+}
+
+// RemainingAt is [Remaining] measured from now.
+func RemainingAt(ctx context.Context, now time.Time) (time.Duration, bool) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return 0, false
+	}
+	return max(dl.Sub(now), 0), true
+}
+
+var _ levee.Scoper = (*Timelimit)(nil)
