@@ -1,5 +1,27 @@
 package bench
 
-// Levee's keyed limiter; filled in once package ratelimit lands.
+import (
+	"testing"
 
-func leveeKeyedLimiters() []keyedImpl { return nil }
+	"github.com/levee-go/levee/ratelimit"
+)
+
+// leveeKeyedLimiters: ratelimit.Keyed, a sharded table of per-key GCRA
+// states with bounded memory, sized for the 1M keys (its default MaxKeys is
+// 1<<20) so that nothing is evicted; AllowKey is its non-blocking call.
+func leveeKeyedLimiters() []keyedImpl {
+	return []keyedImpl{{
+		name: "levee",
+		new: func(b *testing.B) func(string) bool {
+			k, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
+				Rate:    ratelimit.PerSecond(allowRate),
+				Burst:   allowBurst,
+				MaxKeys: 1 << 20,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return k.AllowKey
+		},
+	}}
+}

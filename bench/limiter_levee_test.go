@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"testing"
 	"time"
 
 	"github.com/levee-go/levee/ratelimit"
@@ -13,20 +14,20 @@ func leveeLimiters() []limiterImpl {
 	tb := func(c ratelimit.Config) (interface{ Allow() bool }, error) { return ratelimit.NewTokenBucket(c) }
 	gcra := func(c ratelimit.Config) (interface{ Allow() bool }, error) { return ratelimit.NewGCRA(c) }
 	mk := func(name string, newL ctor) limiterImpl {
-		build := func(c ratelimit.Config) interface{ Allow() bool } {
+		build := func(b *testing.B, c ratelimit.Config) interface{ Allow() bool } {
 			l, err := newL(c)
 			if err != nil {
-				panic(err) // the settings below are constants
+				b.Fatal(err)
 			}
 			return l
 		}
 		return limiterImpl{
 			name: name,
-			newAllow: func() allowLimiter {
-				return build(ratelimit.Config{Rate: ratelimit.PerSecond(allowRate), Burst: allowBurst}).Allow
+			newAllow: func(b *testing.B) allowLimiter {
+				return build(b, ratelimit.Config{Rate: ratelimit.PerSecond(allowRate), Burst: allowBurst}).Allow
 			},
-			newReject: func() allowLimiter {
-				l := build(ratelimit.Config{Rate: ratelimit.Every(time.Hour), Burst: 1})
+			newReject: func(b *testing.B) allowLimiter {
+				l := build(b, ratelimit.Config{Rate: ratelimit.Every(time.Hour), Burst: 1})
 				l.Allow()
 				return l.Allow
 			},

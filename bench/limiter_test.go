@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,8 +13,8 @@ import (
 // The limiter figures measure one local admission decision. LimiterAllow
 // uses a rate (1e9 per second) that no loop here can exhaust, so every call
 // is admitted; LimiterReject uses one permit per hour, spent before the
-// timer starts, so every call is refused. Each sub-benchmark of
-// LimiterReject fails if more than 1% of its calls were admitted.
+// timer starts, so every call is refused. A sub-benchmark fails if more
+// than 1% of its calls went the other way.
 //
 // Where an implementation offers several algorithms the sub-benchmark is
 // named <impl>/<mode>. sentinel-golang (flow rules) is not measured: the
@@ -21,7 +22,7 @@ import (
 
 const (
 	allowRate  = 1e9       // per second; never exhausted by a benchmark loop
-	allowBurst = 1_000_000 // 1 ms of allowRate; see the note on LimiterAllowParallel
+	allowBurst = 1_000_000 // 1 ms of allowRate
 )
 
 // allowLimiter is the common shape of one limiter under test: try to take
@@ -33,7 +34,7 @@ type limiterImpl struct {
 	// newAllow builds a limiter that admits everything (nil if the
 	// implementation has no such figure); newReject one that refuses
 	// everything.
-	newAllow, newReject func() allowLimiter
+	newAllow, newReject func(b *testing.B) allowLimiter
 }
 
 func limiterImpls() []limiterImpl {
@@ -41,10 +42,10 @@ func limiterImpls() []limiterImpl {
 		{
 			// x/time/rate: token bucket; Allow is its non-blocking call.
 			name: "xrate",
-			newAllow: func() allowLimiter {
+			newAllow: func(*testing.B) allowLimiter {
 				return rate.NewLimiter(allowRate, allowBurst).Allow
 			},
-			newReject: func() allowLimiter {
+			newReject: func(*testing.B) allowLimiter {
 				l := rate.NewLimiter(rate.Every(time.Hour), 1)
 				l.Allow()
 				return l.Allow
@@ -54,10 +55,10 @@ func limiterImpls() []limiterImpl {
 			// failsafe-go smooth: one permit per interval, no burst (a
 			// leaky bucket); TryAcquirePermit is its non-blocking call.
 			name: "failsafe/smooth",
-			newAllow: func() allowLimiter {
+			newAllow: func(*testing.B) allowLimiter {
 				return fsrl.NewSmoothWithMaxRate[any](time.Nanosecond).TryAcquirePermit
 			},
-			newReject: func() allowLimiter {
+			newReject: func(*testing.B) allowLimiter {
 				l := fsrl.NewSmoothWithMaxRate[any](time.Hour)
 				l.TryAcquirePermit()
 				return l.TryAcquirePermit
@@ -66,10 +67,10 @@ func limiterImpls() []limiterImpl {
 		{
 			// failsafe-go bursty: N permits per fixed period.
 			name: "failsafe/bursty",
-			newAllow: func() allowLimiter {
+			newAllow: func(*testing.B) allowLimiter {
 				return fsrl.NewBursty[any](allowRate, time.Second).TryAcquirePermit
 			},
-			newReject: func() allowLimiter {
+			newReject: func(*testing.B) allowLimiter {
 				l := fsrl.NewBursty[any](1, time.Hour)
 				l.TryAcquirePermit()
 				return l.TryAcquirePermit
@@ -81,7 +82,7 @@ func limiterImpls() []limiterImpl {
 			// high (1e9 per second) that Take never sleeps: the figure is the
 			// cost of the bookkeeping alone.
 			name: "uber",
-			newAllow: func() allowLimiter {
+			newAllow: func(*testing.B) allowLimiter {
 				l := uberrl.New(allowRate)
 				return func() bool { l.Take(); return true }
 			},
@@ -95,13 +96,15 @@ func BenchmarkLimiterAllow(b *testing.B) { benchLimiter(b, true, false) }
 // BenchmarkLimiterAllowParallel: admitted call, GOMAXPROCS goroutines
 // sharing one limiter.
 //
-// The burst is a whole millisecond of the rate on purpose. A lock-free GCRA
-// (Levee's) compares each caller's clock reading with the newest arrival
-// time any caller stored; a caller preempted between reading the clock and
-// deciding carries an old reading, and with a burst of only 1µs (1000 at
-// 1e9/s) a preemption longer than that makes it refuse a call the limiter
-// has room for (seen here: about 1 in 10,000 on a busy 2-core machine).
-// x/time/rate clamps a reading older than its last update and does not.
+// Admitted-path figures report refused/op. It is 0 for a limiter that never
+// refuses with room left, but not always for Levee's: its lock-free GCRA
+// compares each caller's clock reading with the newest arrival time any
+// caller stored, so a caller preempted for longer than the burst's span
+// between reading the clock and deciding refuses a call the limiter has
+// room for (AllowAt(now) then AllowAt(now-2ms) refuses with a 1 ms burst;
+// x/time/rate clamps such a stale reading and admits). The burst here spans
+// 1 ms; on a 2-core machine under a load average of 14, about one call in
+// a million was refused.
 func BenchmarkLimiterAllowParallel(b *testing.B) { benchLimiter(b, true, true) }
 
 // BenchmarkLimiterReject: refused call, one goroutine.
@@ -122,34 +125,42 @@ func benchLimiter(b *testing.B, allow, parallel bool) {
 		}
 		b.Run(im.name, func(b *testing.B) {
 			b.ReportAllocs()
-			try := newL()
-			var r rejections
+			try := newL(b)
+			var passed, refused atomic.Int64
 			if parallel {
 				b.RunParallel(func(pb *testing.PB) {
-					var passed, refused int64
+					var p, r int64
 					for pb.Next() {
 						if try() {
-							passed++
+							p++
 						} else {
-							refused++
+							r++
 						}
 					}
-					if allow && refused > 0 {
-						b.Errorf("%d calls refused, want all admitted", refused)
-					}
-					r.passed.Add(passed)
+					passed.Add(p)
+					refused.Add(r)
 				})
 			} else {
+				var p, r int64
 				for b.Loop() {
 					if try() {
-						r.passed.Add(1)
-					} else if allow {
-						b.Fatal("call refused, want all admitted")
+						p++
+					} else {
+						r++
 					}
 				}
+				passed.Store(p)
+				refused.Store(r)
 			}
-			if !allow {
-				r.check(b)
+			// An admitted-path figure reports its (rare) refusals instead of
+			// hiding them, and fails only when they are no longer rare.
+			if allow {
+				b.ReportMetric(float64(refused.Load())/float64(b.N), "refused/op")
+				if n := refused.Load(); n*100 > int64(b.N) && n > 1 {
+					b.Fatalf("%d of %d calls refused, want (almost) all admitted", n, b.N)
+				}
+			} else if n := passed.Load(); n*100 > int64(b.N) && n > 1 {
+				b.Fatalf("%d of %d calls admitted, want (almost) all refused", n, b.N)
 			}
 		})
 	}

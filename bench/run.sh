@@ -21,7 +21,8 @@ GOBIN="$here/bin" go install "golang.org/x/perf/cmd/benchstat@$BENCHSTAT_VERSION
 mkdir -p results
 cmd=(go test -run '^$' -bench "$bench" -benchmem -count "$count" -benchtime "$benchtime" .)
 echo "+ ${cmd[*]}" >&2
-"${cmd[@]}" | tee results/latest.txt
+status=0
+"${cmd[@]}" | tee results/latest.txt || status=$?
 
 {
 	echo "command: cd bench && ${cmd[*]}"
@@ -31,3 +32,7 @@ echo "+ ${cmd[*]}" >&2
 	bin/benchstat results/latest.txt
 } >results/latest-benchstat.txt
 echo "wrote results/latest.txt and results/latest-benchstat.txt" >&2
+if [ "$status" -ne 0 ]; then
+	echo "go test failed (exit $status): see results/latest.txt" >&2
+fi
+exit "$status"
