@@ -98,9 +98,10 @@ type Trip struct {
 // failing, so the dependency gets room to recover and callers fail fast.
 // See the package documentation for the state machine.
 //
-// Call [Breaker.Allow] before a call and settle the returned permit with
-// its outcome; or put the breaker in a [levee.Pipeline]. A Breaker is safe
-// for concurrent use; admitting and recording cost no allocation.
+// Create one with [New]. Call [Breaker.Allow] before a call and settle the
+// returned permit with its outcome; or put the breaker in a
+// [levee.Pipeline]. A Breaker is safe for concurrent use; admitting and
+// recording cost no allocation.
 type Breaker struct {
 	cur atomic.Pointer[gen]
 	s   settings
@@ -168,7 +169,8 @@ func (b *Breaker) newWindow(g *gen) {
 }
 
 // newGenLocked makes the next generation in state st. It carries the last
-// trip over from the current generation.
+// trip over from the current generation, and its window too unless
+// freshWindow is set; closed and metrics-only generations always get one.
 func (b *Breaker) newGenLocked(st State, freshWindow bool) *gen {
 	b.nextID++
 	g := &gen{id: b.nextID, state: st, since: b.clk.Now(), trips: b.trips, reject: levee.ErrOpen}
@@ -205,7 +207,7 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 	g := b.cur.Load()
 	switch g.state {
 	case Closed:
-		if g.ramping.Load() || b.s.adaptive {
+		if b.s.adaptive || g.ramping.Load() {
 			if err := b.throttle(g); err != nil {
 				return levee.Permit{}, err
 			}
@@ -458,6 +460,9 @@ func (b *Breaker) openLocked(from *gen, t Trip) {
 	t.Time, t.Wait, t.RetryAfter = g.since, wait, fromRA
 	g.lastTrip = t
 	g.until = nano + int64(wait)
+	if g.until < nano { // a wait of centuries
+		g.until = math.MaxInt64
+	}
 	g.wait = wait
 	g.reject = levee.RejectUntil(levee.ErrOpen, b.clk, g.until)
 	b.stopTimerLocked()
@@ -476,12 +481,15 @@ func (b *Breaker) openWait(n int, err error) (time.Duration, bool) {
 	}
 	w := float64(b.s.openWait)
 	if b.s.mult > 1 {
-		w *= math.Pow(b.s.mult, float64(n-1))
+		w = min(w*math.Pow(b.s.mult, float64(n-1)), float64(b.s.waitMax)) // Pow may overflow to +Inf
 	}
 	if b.s.jitter > 0 {
 		w *= 1 + b.s.jitter*(2*rand.Float64()-1)
 	}
 	w = min(w, float64(b.s.waitMax))
+	if w >= math.MaxInt64 {
+		return math.MaxInt64, false
+	}
 	return max(time.Duration(w), 1), false
 }
 
@@ -573,8 +581,9 @@ func (b *Breaker) stopTimerLocked() {
 // OnEvent registers a listener for the breaker's events: every state
 // change (with its reason and, for a trip, the measured value and
 // threshold) and every rejection. Listeners run outside the breaker's
-// locks, in the order the events happened; they may call any method of the
-// breaker.
+// locks and may call any method of the breaker. State changes reach them
+// in the order they happened, even when a listener itself causes one;
+// rejections are emitted by the rejected caller as they happen.
 func (b *Breaker) OnEvent(fn levee.Listener) (remove func()) { return b.listeners.Add(fn) }
 
 func (b *Breaker) queueLocked(e levee.Event) {

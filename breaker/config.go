@@ -137,46 +137,45 @@ func (e *ConfigError) Error() string {
 
 // Defaults applied to zero fields; see [Config].
 const (
-	DefaultWindowSize      = 100
-	DefaultWindowBuckets   = 10
-	DefaultMinCalls        = 20
-	DefaultFailureRate     = 50.0
-	DefaultOpenWait        = 5 * time.Second
-	DefaultOpenWaitMaxMul  = 16
-	DefaultHalfOpenProbes  = 3
-	DefaultAdaptiveK       = 2.0
-	DefaultAdaptiveWindow  = 2 * time.Minute
-	maxWindowSize          = 1 << 24
-	maxWindowBuckets       = 1 << 16
-	defaultSlowCallPercent = 100.0
+	DefaultWindowSize        = 100
+	DefaultWindowBuckets     = 10
+	DefaultMinCalls          = 20
+	DefaultFailureRate       = 50.0
+	DefaultOpenWait          = 5 * time.Second
+	DefaultOpenWaitMaxFactor = 16
+	DefaultHalfOpenProbes    = 3
+	DefaultAdaptiveK         = 2.0
+	DefaultAdaptiveWindow    = 2 * time.Minute
+	maxWindowSize            = 1 << 24
+	maxWindowBuckets         = 1 << 16
+	defaultSlowCallPercent   = 100.0
 )
 
 // settings is a validated Config with defaults applied.
 type settings struct {
-	name        string
-	clk         clock.Clock
-	size        int   // count window size (0 with a time window)
-	width       int64 // time window bucket width in ns (0 with a count window)
-	buckets     int
-	minCalls    int64
-	failRate    float64 // < 0: disabled
-	slowDur     time.Duration
-	slowRate    float64 // < 0: disabled
-	consec      int64
-	openWait    time.Duration
-	mult        float64
-	waitMax     time.Duration
-	jitter      float64
-	honorRA     bool
-	probes      int64
-	ramp        time.Duration
-	adaptive    bool
-	k           float64
-	classifier  levee.Classifier
-	measure     bool // Allow records an admission time (slow-call tracking)
-	needNow     bool // Release reads the clock
-	checkRates  bool // a rate condition is enabled
-	timeWindowd time.Duration
+	name       string
+	clk        clock.Clock
+	size       int   // count window size (0 with a time window)
+	width      int64 // time window bucket width in ns (0 with a count window)
+	buckets    int
+	minCalls   int64
+	failRate   float64 // < 0: disabled
+	slowDur    time.Duration
+	slowRate   float64 // < 0: disabled
+	consec     int64
+	openWait   time.Duration
+	mult       float64
+	waitMax    time.Duration
+	jitter     float64
+	honorRA    bool
+	probes     int64
+	ramp       time.Duration
+	adaptive   bool
+	k          float64
+	classifier levee.Classifier
+	measure    bool // Allow records an admission time (slow-call tracking)
+	needNow    bool // Release reads the clock
+	checkRates bool // a rate condition is enabled
 }
 
 func badf(field string, v any, format string, args ...any) error {
@@ -208,7 +207,6 @@ func validate(c Config) (settings, error) {
 		if s.width == 0 {
 			return s, badf("WindowBuckets", c.WindowBuckets, "more buckets than WindowDuration %v has nanoseconds", dur)
 		}
-		s.timeWindowd = dur
 	} else {
 		s.size = c.WindowSize
 		if s.size == 0 {
@@ -276,7 +274,10 @@ func validate(c Config) (settings, error) {
 	case c.OpenWaitMax < 0:
 		return s, badf("OpenWaitMax", c.OpenWaitMax, "must not be negative")
 	case c.OpenWaitMax == 0:
-		s.waitMax = s.openWait * DefaultOpenWaitMaxMul
+		s.waitMax = s.openWait * DefaultOpenWaitMaxFactor
+		if s.waitMax/DefaultOpenWaitMaxFactor != s.openWait {
+			s.waitMax = math.MaxInt64
+		}
 	case c.OpenWaitMax < s.openWait:
 		return s, badf("OpenWaitMax", c.OpenWaitMax, "below OpenWait %v", s.openWait)
 	default:

@@ -103,7 +103,8 @@
 // [Breaker.OnEvent] listeners receive a [levee.Event] (Policy "breaker")
 // for every state change — Reason says why, and for a trip Value and
 // Threshold give the measurement — and for every rejection. Listeners run
-// outside the breaker's locks, in order, and may call the breaker.
+// outside the breaker's locks and may call the breaker; state changes reach
+// them in order.
 // [Breaker.Snapshot] returns the state, the window's counts and rates, the
 // time of the last transition and the last trip.
 //
@@ -113,5 +114,15 @@
 // and no slow-call tracking the closed path reads no clock: one atomic load
 // to admit, and about three atomic operations to record a success. The time
 // window adds one monotonic clock read per recorded call. Rejecting while
-// open is one atomic load. See breaker_bench_test.go for figures.
+// open is one atomic load.
+//
+// Figures from breaker_bench_test.go (admit + record one success, ns/op,
+// 0 allocs each; a 2-core shared AMD EPYC VM, Go 1.26, so only indicative;
+// a monotonic clock read costs about 26ns there):
+//
+//	count window                       20     parallel  17–29
+//	time window                        50     parallel  46–60
+//	count window + slow-call tracking  80
+//	adaptive (2-minute time window)    77
+//	open (reject)                       3     parallel    3
 package breaker

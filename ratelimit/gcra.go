@@ -92,7 +92,7 @@ func (c *core) take(p *params, now, n, maxWait int64) taken {
 		if p.warm > 0 {
 			// A cold bucket may hold less than one token's worth of τ;
 			// it still admits one call per (cold) interval.
-			iv = c.warmInterval(p, now, old)
+			iv = c.warmInterval(p, now, old, true)
 			tau = max(tau, iv)
 		}
 		base := max(old, now)
@@ -108,15 +108,22 @@ func (c *core) take(p *params, now, n, maxWait int64) taken {
 }
 
 // warmInterval returns the interval at now during a warm-up: it restarts the
-// ramp when the bucket has been full for a whole warm-up period, then falls
-// linearly from the cold interval to the rate's interval.
-func (c *core) warmInterval(p *params, now, tat int64) int64 {
+// ramp when the bucket has been full for a whole warm-up period (only when
+// restart is set: reading the state must not move it), then falls linearly
+// from the cold interval to the rate's interval.
+func (c *core) warmInterval(p *params, now, tat int64, restart bool) int64 {
 	ws := c.warmStart.Load()
-	if tat <= now-p.warm && ws < now {
-		if c.warmStart.CompareAndSwap(ws, now) {
-			ws = now
-		} else {
-			ws = c.warmStart.Load()
+	if tat <= now-p.warm {
+		if !restart {
+			return p.cold
+		}
+		// A concurrent call may have restarted it already (ws >= now).
+		if ws < now {
+			if c.warmStart.CompareAndSwap(ws, now) {
+				ws = now
+			} else {
+				ws = c.warmStart.Load()
+			}
 		}
 	}
 	e := now - ws
@@ -150,7 +157,8 @@ func (c *core) decideNAt(now int64, n int) Decision {
 		d.Reset = time.Duration(t.tat - now)
 		return d
 	}
-	d.Remaining = int((now + p.tau - t.base) / t.interval)
+	// Reservations may have pushed the TAT beyond now + τ.
+	d.Remaining = int(max(now+p.tau-t.base, 0) / t.interval)
 	d.Reset = time.Duration(t.base - now)
 	d.RetryAfter = time.Duration(t.wait)
 	c.rejected(d.RetryAfter)
@@ -176,7 +184,7 @@ func (c *core) remaining(p *params, now int64) int {
 	base := max(c.tat.Load(), now)
 	iv := p.interval
 	if p.warm > 0 {
-		iv = c.warmInterval(p, now, c.tat.Load())
+		iv = c.warmInterval(p, now, c.tat.Load(), false)
 	}
 	return int(max(now+p.tau-base, 0) / iv)
 }
@@ -353,7 +361,7 @@ func (c *core) retryAfterNow() time.Duration {
 	tat := c.tat.Load()
 	iv, tau := p.interval, p.tau
 	if p.warm > 0 {
-		iv = c.warmInterval(p, now, tat)
+		iv = c.warmInterval(p, now, tat, false)
 		tau = max(tau, iv)
 	}
 	return time.Duration(max(max(tat, now)+iv-tau-now, 0))

@@ -146,3 +146,16 @@ func TestTokenBucketWaitCancel(t *testing.T) {
 		t.Errorf("Wait on a done context = %v, want context.Canceled", err)
 	}
 }
+
+// TestTokenBucketDecideAfterReservations: reservations push the bucket's
+// timestamp beyond now + burst; decisions must still report sane values.
+func TestTokenBucketDecideAfterReservations(t *testing.T) {
+	b := mustBucket(t, ratelimit.Config{Rate: ratelimit.PerSecond(10), Burst: 1})
+	for range 5 {
+		b.ReserveAt(0)
+	}
+	want := ratelimit.Decision{Limit: 1, Remaining: 0, RetryAfter: 500 * time.Millisecond, Reset: 500 * time.Millisecond, Window: 100 * time.Millisecond}
+	if d := b.DecideAt(0); d != want {
+		t.Errorf("DecideAt(0) after 5 reservations = %+v, want %+v", d, want)
+	}
+}

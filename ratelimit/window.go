@@ -41,9 +41,10 @@ const (
 // windows and estimates the count over the last window's length by
 // weighting the previous window by the part of it still in view:
 //
-//	estimate = ⌊prev × (W − e) / W⌋ + cur      (e = time into the current window)
+//	estimate = prev × (W − e) / W + cur      (e = time into the current window)
 //
-// A request for n is admitted when estimate + n ≤ limit. Compared with a
+// A request for n is admitted when estimate + n ≤ limit, compared exactly
+// (in integers, rounding the weighted count up). Compared with a
 // token bucket it forgets bursts after at most two windows and has no
 // steady trickle: it answers "at most L per W" the way dashboards count.
 //
@@ -52,6 +53,8 @@ const (
 // One consequence: a limiter left idle for an exact multiple of 2^22 windows
 // (48 days of one-second windows) mistakes its stale counts for current ones
 // once. RetryAfter and Reset are exact for the estimate's formula.
+// Reset is the time until the estimate is zero: the end of the next window
+// when the current one has counted anything.
 //
 // A SlidingWindow is safe for concurrent use.
 type SlidingWindow struct {
@@ -126,26 +129,26 @@ func roll(s, epoch uint64) (prev, cur uint64) {
 	return 0, 0
 }
 
-// weighted is ⌊count × (W − e) / W⌋ without overflow.
+// weighted is ⌈count × (W − e) / W⌉ without overflow. Rounding up makes
+// "weighted + cur + n ≤ limit" the exact comparison of the real estimate,
+// since cur, n and limit are integers.
 func (p *windowParams) weighted(count uint64, elapsed int64) uint64 {
 	hi, lo := bits.Mul64(count, uint64(p.window-elapsed))
-	q, _ := bits.Div64(hi, lo, uint64(p.window))
+	lo, carry := bits.Add64(lo, uint64(p.window-1), 0)
+	q, _ := bits.Div64(hi+carry, lo, uint64(p.window))
 	return q
 }
 
-// drain is the first time into a window at which ⌊count × (W − e) / W⌋ ≤
-// allowed, for a window whose earlier part holds count: W − ⌈(allowed+1)·W /
-// count⌉ + 1, at least 0.
+// drain is the first time into a window at which count × (W − e) / W ≤
+// allowed, for a window whose previous window holds count:
+// W − ⌊allowed·W / count⌋, at least 0.
 func (p *windowParams) drain(count, allowed uint64) int64 {
 	if count <= allowed {
 		return 0
 	}
-	hi, lo := bits.Mul64(allowed+1, uint64(p.window))
-	// ⌈x / count⌉ = ⌊(x + count − 1) / count⌋
-	lo, carry := bits.Add64(lo, count-1, 0)
-	hi += carry
+	hi, lo := bits.Mul64(allowed, uint64(p.window))
 	q, _ := bits.Div64(hi, lo, count)
-	return max(p.window-int64(q)+1, 0)
+	return max(p.window-int64(q), 0)
 }
 
 func (w *SlidingWindow) decideNAt(now int64, n int) Decision {

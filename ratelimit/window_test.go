@@ -25,10 +25,10 @@ func mustWindow(t testing.TB, cfg ratelimit.WindowConfig) *ratelimit.SlidingWind
 func TestSlidingWindowFormula(t *testing.T) {
 	w := mustWindow(t, ratelimit.WindowConfig{Rate: ratelimit.PerSecond(10)})
 	s := time.Second
-	// Fill the first window with 8 at 0.5s.
-	if d := w.DecideNAt(500*ms, 8); !d.Allowed || d.Remaining != 2 || d.Reset != 1375*time.Millisecond+1 {
-		// The estimate ⌊8(W−e)/W⌋ is 0 once e > W/8 into the next window.
-		t.Fatalf("DecideNAt(0.5s, 8) = %+v, want allowed, Remaining 2, Reset 1.375s+1ns", d)
+	// Fill the first window with 8 at 0.5s. Reset: the estimate is zero
+	// at the end of the next window.
+	if d := w.DecideNAt(500*ms, 8); !d.Allowed || d.Remaining != 2 || d.Reset != 1500*time.Millisecond {
+		t.Fatalf("DecideNAt(0.5s, 8) = %+v, want allowed, Remaining 2, Reset 1.5s", d)
 	}
 	tests := []struct {
 		name string
@@ -37,21 +37,19 @@ func TestSlidingWindowFormula(t *testing.T) {
 		want ratelimit.Decision
 	}{
 		// cur+n = 11 > 10: only in the next window, where prev = 8 and
-		// ⌊8(W−e)/W⌋ ≤ 7 as soon as e > 0: 400ms + 1ns.
-		{"3 more do not fit", 600 * ms, 3, ratelimit.Decision{Limit: 10, Remaining: 2, RetryAfter: 400*time.Millisecond + 1, Reset: 1275*time.Millisecond + 1, Window: s}},
-		// Reset: 400ms to the window's end, then ⌊10(W−e)/W⌋ = 0 once
-		// e > 100ms.
-		{"2 fit", 600 * ms, 2, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1300*time.Millisecond + 1, Window: s}},
-		// Next window at 1.25s: est = ⌊10 × 0.75⌋ = 7; room for 3.
-		// Reset: 750ms, then ⌊3(W−e)/W⌋ = 0 once e > W − ⌈W/3⌉.
-		{"next window, weighted", 1250 * ms, 3, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1416666667, Window: s}},
-		// est = 10; one more fits this window once ⌊10(W−e)/W⌋ ≤ 6, that
-		// is e > 300ms: 50ms + 1ns from now.
-		{"one more waits for prev to fade", 1250 * ms, 1, ratelimit.Decision{Limit: 10, Remaining: 0, RetryAfter: 50*time.Millisecond + 1, Reset: 1416666667, Window: s}},
-		{"after the fade", 1300*ms + 1, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1450 * time.Millisecond, Window: s}},
-		{"above limit", 1300 * ms, 11, ratelimit.Decision{Limit: 10, Remaining: 0, RetryAfter: ratelimit.Never, Reset: 1450*time.Millisecond + 1, Window: s}},
-		{"long idle", 10 * s.Nanoseconds(), 10, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1900*time.Millisecond + 1, Window: s}},
-		{"peek", 10 * s.Nanoseconds(), 0, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1900*time.Millisecond + 1, Window: s}},
+		// 8(W−e)/W ≤ 7 once e ≥ W/8: 400ms + 125ms.
+		{"3 more do not fit", 600 * ms, 3, ratelimit.Decision{Limit: 10, Remaining: 2, RetryAfter: 525 * time.Millisecond, Reset: 1400 * time.Millisecond, Window: s}},
+		{"2 fit", 600 * ms, 2, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1400 * time.Millisecond, Window: s}},
+		// Next window at 1.25s: estimate = 10 × 0.75 = 7.5, rounded up to
+		// 8; 3 more do not fit until 10(W−e)/W ≤ 7, at e = 300ms.
+		{"next window, weighted", 1250 * ms, 3, ratelimit.Decision{Limit: 10, Remaining: 2, RetryAfter: 50 * time.Millisecond, Reset: 750 * time.Millisecond, Window: s}},
+		{"one fits", 1250 * ms, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 1, Reset: 1750 * time.Millisecond, Window: s}},
+		// 1.3s: 10 × 0.7 = 7 exactly, + 1 + 1.
+		{"one more as prev fades", 1300 * ms, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 1, Reset: 1700 * time.Millisecond, Window: s}},
+		{"above limit", 1300 * ms, 11, ratelimit.Decision{Limit: 10, Remaining: 1, RetryAfter: ratelimit.Never, Reset: 1700 * time.Millisecond, Window: s}},
+		{"last one, a nanosecond later", 1300*ms + 1, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1700*time.Millisecond - 1, Window: s}},
+		{"long idle", 10 * s.Nanoseconds(), 10, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 2 * time.Second, Window: s}},
+		{"peek", 10 * s.Nanoseconds(), 0, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 2 * time.Second, Window: s}},
 	}
 	for _, tt := range tests {
 		if got := w.DecideNAt(tt.now, tt.n); got != tt.want {
@@ -75,7 +73,7 @@ func (m *windowModel) est(now int64) (prev, cur, e int64) {
 
 func (m *windowModel) estimate(now int64) int64 {
 	prev, cur, e := m.est(now)
-	return prev*(m.w-e)/m.w + cur
+	return (prev*(m.w-e)+m.w-1)/m.w + cur
 }
 
 func (m *windowModel) decide(now int64, n int) ratelimit.Decision {
@@ -146,10 +144,10 @@ func TestSlidingWindowGate(t *testing.T) {
 	if !errors.Is(err, levee.ErrLimited) {
 		t.Fatalf("Acquire = %v, want ErrLimited", err)
 	}
-	// At 0 with 1 in the window: fits when the next window's weight of 1
-	// falls to 0: W + 1ns.
-	if d, ok := levee.RetryAfter(err); !ok || d != time.Second+1 {
-		t.Errorf("RetryAfter(err) = %v, %v, want 1s+1ns, true", d, ok)
+	// At 0 with 1 in the window: fits when, in the next window, the
+	// previous window's weight has fallen to 0: at 2s.
+	if d, ok := levee.RetryAfter(err); !ok || d != 2*time.Second {
+		t.Errorf("RetryAfter(err) = %v, %v, want 2s, true", d, ok)
 	}
 	if a := testing.AllocsPerRun(100, func() { w.Acquire(ctx) }); a != 0 {
 		t.Errorf("Acquire rejected: AllocsPerRun = %v, want 0", a)

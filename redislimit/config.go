@@ -3,6 +3,7 @@ package redislimit
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/levee-go/levee/clock"
@@ -62,7 +63,8 @@ type Config struct {
 	Burst int
 
 	// Prefix starts every Redis key, before the hash-tagged user key:
-	// Prefix + "{" + key + "}". Empty means "levee:rl:". Two limiters with
+	// Prefix + "{" + key + "}", so that each key has a Cluster slot of its
+	// own. Empty means "levee:rl:"; braces are refused. Two limiters with
 	// different limits must not share a prefix.
 	Prefix string
 	// Key is the key [Limiter.Acquire] limits (one key for the whole gate).
@@ -159,6 +161,10 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Burst == 0 {
 		c.Burst = c.Limit
+	}
+	if strings.ContainsAny(c.Prefix, "{}") {
+		// A hash tag in the prefix would put every key in one slot.
+		return c, fmt.Errorf("redislimit: Prefix is %q, want no braces (keys are hash-tagged after it)", c.Prefix)
 	}
 	if c.Prefix == "" {
 		c.Prefix = defaultPrefix

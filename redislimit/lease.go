@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 )
@@ -21,12 +22,14 @@ type leaseEntry struct {
 // leaseTable maps keys to entries, holding at most max of them.
 type leaseTable struct {
 	max     int
+	every   int64 // Nanotime between sweeps of a full table
 	mu      sync.RWMutex
 	entries map[string]*leaseEntry
+	swept   int64 // Nanotime of the last sweep
 }
 
-func newLeaseTable(max int) *leaseTable {
-	return &leaseTable{max: max, entries: make(map[string]*leaseEntry)}
+func newLeaseTable(max int, every time.Duration) *leaseTable {
+	return &leaseTable{max: max, every: int64(every), entries: make(map[string]*leaseEntry)}
 }
 
 // get returns key's entry, making one if there is room. When the table is
@@ -44,6 +47,12 @@ func (t *leaseTable) get(key string, now int64) *leaseEntry {
 		return e
 	}
 	if len(t.entries) >= t.max {
+		// A sweep costs a pass over the table: at most one per lease TTL,
+		// so a flood of new keys cannot make every call pay for one.
+		if now-t.swept < t.every {
+			return nil
+		}
+		t.swept = now
 		for k, v := range t.entries {
 			if v.mu.TryLock() {
 				idle := now >= v.expires && now >= v.blocked
@@ -100,8 +109,17 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 			e.next = min(max(e.used, 1), int64(l.cfg.Lease))
 		}
 	}
-	ask := max(e.next, want)
-	r, err := l.roundTrip(ctx, key, ask, want)
+	// A hot key asks for at least half a lease, so that under saturation a
+	// round trip does not come back with the one token that has trickled
+	// in since the last; when fewer are free, the refusal's retry-after
+	// tells this instance when to come back, and callers meanwhile are
+	// refused locally. Tokens are not lost while it waits: the key keeps
+	// earning them in Redis, up to Burst.
+	ask, least := max(e.next, want), want
+	if e.next > want {
+		least = max(want, e.next/2)
+	}
+	r, err := l.roundTrip(ctx, key, ask, least)
 	if err != nil {
 		e.mu.Unlock()
 		if cerr := ctx.Err(); cerr != nil {
@@ -127,10 +145,15 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 			d.RetryAfter = 0
 		}
 	} else {
-		e.tokens, e.used, e.expires = 0, 0, 0
-		if want == 1 {
-			e.blocked = now + int64(r.retryAfter)
+		e.tokens = 0 // keep used: it sizes the next lease
+		wait := int64(r.retryAfter)
+		if k := int64(l.cfg.Instances); k > 1 && least > 1 {
+			// Instances refused together would all come back at the
+			// instant least tokens are free, and all but one be refused
+			// again. Spread them over the time the others' leases take.
+			wait += rand.Int64N(least*(k-1)*int64(l.interval*1e3) + 1)
 		}
+		e.blocked = now + wait
 		d.Remaining = int(r.remaining)
 		d.RetryAfter = r.retryAfter
 	}

@@ -121,10 +121,10 @@ func New(cfg Config) (*Limiter, error) {
 		interval: interval,
 		intArg:   strconv.FormatFloat(interval, 'g', -1, 64),
 		burstArg: strconv.Itoa(cfg.Burst),
-		local:    gcra.NewLocal(share, cfg.MaxKeys),
+		local:    gcra.NewLocal(share, cfg.MaxKeys, interval),
 	}
 	if cfg.Lease > 0 {
-		l.leases = newLeaseTable(cfg.MaxKeys)
+		l.leases = newLeaseTable(cfg.MaxKeys, cfg.LeaseTTL)
 	}
 	return l, nil
 }

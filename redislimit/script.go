@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // gcraScript is internal/gcra.Decide run atomically in Redis, plus the read
@@ -16,7 +14,10 @@ import (
 // ARGV[2]  burst: whole tokens
 // ARGV[3]  want: tokens to take
 // ARGV[4]  min: take nothing unless at least this many are available
-// ARGV[5]  now in microseconds, or -1 to read the server's TIME (production)
+// ARGV[5]  now in microseconds, or -1 to read the server's TIME (production);
+//
+//	tests pass their own clock, and since the server's clock cannot
+//	then time the key's expiry, it is kept for a minute instead
 //
 // Reply: {granted, remaining, retry_after_us, reset_after_us}.
 //
@@ -46,7 +47,9 @@ if grant > 0 then
   local newtat = tat + grant * interval
   local retry = math.max(0, newtat + interval - tau - now)
   local reset = math.ceil(newtat - now)
-  redis.call('SET', KEYS[1], string.format('%.17g', newtat), 'PX', math.max(1, math.ceil(reset / 1000)))
+  local ttl = math.max(1, math.ceil(reset / 1000))
+  if tonumber(ARGV[5]) >= 0 then ttl = 60000 end
+  redis.call('SET', KEYS[1], string.format('%.17g', newtat), 'PX', ttl)
   return {grant, avail - grant, math.ceil(retry), reset}
 end
 local retry = math.max(0, tat + min * interval - tau - now)
@@ -103,5 +106,3 @@ func parseReply(v any, want int64) (reply, error) {
 		resetAfter: time.Duration(n[3]) * time.Microsecond,
 	}, nil
 }
-
-var _ = redis.NewScript

@@ -136,7 +136,7 @@ const ratioBuckets = 10
 // RatioBudget allows retries up to a share of the calls made over a rolling
 // window, plus a minimum allowance per second: a retry is allowed while
 // retries + 1 <= Ratio·calls + MinPerSecond·Window (both counted over the
-// last Window). This is the retry budget of Finagle and Envoy. A call is
+// last Window). This is the retry budget of Finagle. A call is
 // counted by [RatioBudget.Request]; each allowed retry by
 // [RatioBudget.TryRetry].
 //

@@ -189,3 +189,34 @@ func FuzzDelay(f *testing.F) {
 		}
 	})
 }
+
+func FuzzTokenBudget(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 2, 0, 1}, uint16(10), uint16(500))
+	f.Add([]byte{1, 1, 1}, uint16(1), uint16(1))
+	f.Fuzz(func(t *testing.T, outcomes []byte, maxTokens, ratioMilli uint16) {
+		if maxTokens == 0 || ratioMilli == 0 {
+			return
+		}
+		b, err := retry.NewTokenBudget(retry.TokenBudgetConfig{MaxTokens: float64(maxTokens), TokenRatio: float64(ratioMilli) / 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := int64(maxTokens) * 1000 // reference, in thousandths
+		for _, o := range outcomes {
+			r := levee.Result(o % 3)
+			b.Outcome(r)
+			switch r {
+			case levee.Failure:
+				want = max(want-1000, 0)
+			case levee.Success:
+				want = min(want+int64(ratioMilli), int64(maxTokens)*1000)
+			}
+			if got := b.Tokens(); got != float64(want)/1000 {
+				t.Fatalf("Tokens() = %v, want %v", got, float64(want)/1000)
+			}
+			if got, wantRetry := b.TryRetry(), want > int64(maxTokens)*1000/2; got != wantRetry {
+				t.Fatalf("TryRetry() at %v of %d tokens = %v, want %v", b.Tokens(), maxTokens, got, wantRetry)
+			}
+		}
+	})
+}

@@ -70,3 +70,21 @@ func ExampleNoRetry() {
 	// Output:
 	// 1 invalid request
 }
+
+func ExampleRatioBudget() {
+	// Retries may add at most 10% to the calls of the last 10 seconds,
+	// plus one retry per second however quiet the traffic.
+	budget, _ := retry.NewRatioBudget(retry.RatioBudgetConfig{Ratio: 0.1, MinPerSecond: 1})
+	for range 100 {
+		budget.Request()
+	}
+	allowed := 0
+	for range 50 {
+		if budget.TryRetry() {
+			allowed++
+		}
+	}
+	fmt.Println(allowed, "of 50 retries allowed")
+	// Output:
+	// 20 of 50 retries allowed
+}

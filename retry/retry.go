@@ -69,7 +69,9 @@ type Config struct {
 	// When it refuses a retry the call returns a [*BudgetError]. Nil means
 	// no budget.
 	Budget Budget
-	// Clock times the waits and stamps events. Nil means [clock.Real].
+	// Clock times the waits and stamps events. Nil means [clock.Real]. The
+	// deadline check compares the clock's Now with the context's deadline,
+	// so a fake clock used with deadlines should start at the real time.
 	Clock clock.Clock
 }
 
@@ -282,8 +284,11 @@ func (r *Retry) Wait(ctx context.Context, d time.Duration) error {
 }
 
 // Do runs fn with retries by r alone, as levee.Do would with a pipeline
-// holding only r (built once, in [New]).
+// holding only r (built once, in [New]). A nil r runs fn once.
 func Do[T any](ctx context.Context, r *Retry, fn func(context.Context) (T, error)) (T, error) {
+	if r == nil {
+		return levee.Do(ctx, nil, fn)
+	}
 	return levee.Do(ctx, r.pipe, fn)
 }
 

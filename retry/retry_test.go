@@ -392,3 +392,49 @@ func BenchmarkRetryOnce(b *testing.B) {
 		_, _ = levee.Do(ctx, p, flaky)
 	}
 }
+
+// rejectingGate refuses the first n calls with err, then admits.
+type rejectingGate struct {
+	n   int
+	err error
+}
+
+func (g *rejectingGate) Stage() levee.Stage { return levee.StageBreaker }
+func (g *rejectingGate) Acquire(context.Context) (levee.Permit, error) {
+	if g.n > 0 {
+		g.n--
+		return levee.Permit{}, g.err
+	}
+	return levee.Permit{}, nil
+}
+
+func TestRejectionsThroughPipeline(t *testing.T) {
+	for _, retryRejections := range []bool{false, true} {
+		t.Run(fmt.Sprint("RetryRejections=", retryRejections), func(t *testing.T) {
+			clk := clocktest.New(time.Time{})
+			r := mustNew(t, retry.Config{RetryRejections: retryRejections, Rand: fixed(0), Clock: clk})
+			var events []string
+			r.OnEvent(func(e levee.Event) { events = append(events, fmt.Sprintf("%s %v", e.Reason, e.Wait)) })
+			g := &rejectingGate{n: 1, err: levee.Reject(levee.ErrOpen, 3*time.Second)}
+			done := make(chan struct{})
+			var v int
+			var err error
+			go func() {
+				defer close(done)
+				v, err = levee.Do(context.Background(), levee.New(g, r), func(context.Context) (int, error) { return 7, nil })
+			}()
+			if retryRejections {
+				clk.BlockUntil(1)
+				clk.Advance(3 * time.Second)
+			}
+			<-done
+			if retryRejections {
+				if v != 7 || err != nil || fmt.Sprint(events) != "[retry-after 3s]" {
+					t.Errorf("Do = %d, %v, events %v; want 7, nil, [retry-after 3s]", v, err, events)
+				}
+			} else if !errors.Is(err, levee.ErrOpen) || len(events) != 0 {
+				t.Errorf("Do = %d, %v, events %v; want ErrOpen and no event", v, err, events)
+			}
+		})
+	}
+}

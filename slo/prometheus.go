@@ -10,12 +10,16 @@ import (
 	"time"
 )
 
-// EventsMetric is the counter the generated Prometheus rules read: the
-// observe module exports, for each SLO, every counted event as
+// EventsMetric is the counter the generated Prometheus rules read. The
+// rules assume that the observe module exports, for each SLO, its
+// [SLO.Totals] as two series:
 //
-//	levee_slo_events_total{slo="<Config.Name>", good="true"|"false"}
+//	levee_slo_events_total{slo="<Config.Name>", good="true"}  = Totals().Good
+//	levee_slo_events_total{slo="<Config.Name>", good="false"} = Totals().Bad()
 //
-// Ignored outcomes are not counted, as in process.
+// so the counted events (ignored outcomes are not) and their
+// classification are the same in Prometheus as in process. The rules sum
+// over every other label, such as instance.
 const EventsMetric = "levee_slo_events_total"
 
 // WritePrometheusRules writes Prometheus recording and alerting rules (one

@@ -68,6 +68,13 @@ func (s *SLO) Counts(w time.Duration) Counts {
 	return s.ring.sum(s.clk.Nanotime(), s.span(w))
 }
 
+// Totals returns the events counted since the SLO was made, good and
+// total. They only grow, so an exporter can publish them as the counter
+// [EventsMetric] that the generated Prometheus rules read. It reads every
+// bucket (about 30µs for the default 43,200), so call it per scrape, not
+// per event.
+func (s *SLO) Totals() Counts { return s.ring.totals() }
+
 // SLI returns the fraction of good events over the window, or 1 when the
 // window holds none.
 func (s *SLO) SLI() float64 {

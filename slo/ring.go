@@ -14,17 +14,32 @@ import (
 // goodInc (1<<32 | 1) for a good event, 1 for a bad one. A bucket holds at
 // most 2^32-1 events; more would carry the total into the good count.
 //
-// cur is the number of the newest bucket (time / width). Recording into the
-// current bucket or a recent one touches only that bucket's word. Moving into
-// a new bucket zeroes the buckets skipped over under mu, then publishes the
-// new cur; adders only ever write to buckets numbered at most cur, which the
-// advance has already cleared, so no increment is lost to a reset.
+// head is the newest bucket. Recording into the current bucket or a recent
+// one touches only that bucket's word. Moving into a new bucket zeroes the
+// buckets skipped over under mu, then publishes the new head; adders only
+// ever write to buckets numbered at most head's, which the advance has
+// already cleared, so no increment is lost to a reset. (The one exception
+// needs a record stamped a whole window before a concurrent bucket change:
+// it may be counted in the new bucket instead of being dropped. Records
+// stamped with the clock's current time never are.) A bucket change
+// allocates the new head, 24 bytes, never more than once per bucket width.
 type ring struct {
 	width   int64 // bucket width in nanoseconds
 	n       int64 // number of buckets
-	cur     atomic.Int64
+	head    atomic.Pointer[head]
 	mu      sync.Mutex
+	expired Counts // events of buckets that left the window; guarded by mu
 	buckets []atomic.Uint64
+}
+
+// head describes the newest bucket. It is replaced, never modified, when
+// time moves into a new bucket (once per bucket width at most), so that
+// recording into the current bucket needs one pointer load and one
+// comparison, with no division.
+type head struct {
+	bucket int64 // time / width
+	start  int64 // bucket × width, in nanoseconds
+	slot   int64 // bucket mod n
 }
 
 const (
@@ -35,7 +50,7 @@ const (
 
 func newRing(width, n, now int64) *ring {
 	r := &ring{width: width, n: n, buckets: make([]atomic.Uint64, n)}
-	r.cur.Store(floorDiv(now, width))
+	r.head.Store(r.newHead(floorDiv(now, width)))
 	return r
 }
 
@@ -47,6 +62,12 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+func (r *ring) newHead(b int64) *head {
+	return &head{bucket: b, start: b * r.width, slot: r.slot(b)}
+}
+
+func (r *ring) cur() int64 { return r.head.Load().bucket }
+
 func (r *ring) slot(b int64) int64 {
 	s := b % r.n
 	if s < 0 {
@@ -57,16 +78,20 @@ func (r *ring) slot(b int64) int64 {
 
 // add counts one event at nanotime now.
 func (r *ring) add(now int64, good bool) {
-	b := floorDiv(now, r.width)
-	c := r.cur.Load()
-	if b > c {
-		r.advance(b)
-	} else if b <= c-r.n {
-		return // older than the window: it would land in a reused bucket
-	}
 	var inc uint64 = totalInc
 	if good {
 		inc = goodInc
+	}
+	h := r.head.Load()
+	if d := now - h.start; d >= 0 && d < r.width {
+		r.buckets[h.slot].Add(inc)
+		return
+	}
+	b := floorDiv(now, r.width)
+	if b > h.bucket {
+		r.advance(b)
+	} else if b <= h.bucket-r.n {
+		return // older than the window: it would land in a reused bucket
 	}
 	r.buckets[r.slot(b)].Add(inc)
 }
@@ -74,16 +99,18 @@ func (r *ring) add(now int64, good bool) {
 // advance makes b the newest bucket, zeroing the buckets in between.
 func (r *ring) advance(b int64) {
 	r.mu.Lock()
-	c := r.cur.Load()
+	c := r.cur()
 	if b > c {
 		from := c + 1
 		if b-from >= r.n {
 			from = b - r.n + 1
 		}
 		for i := from; i <= b; i++ {
-			r.buckets[r.slot(i)].Store(0)
+			v := unpack(r.buckets[r.slot(i)].Swap(0))
+			r.expired.Good += v.Good
+			r.expired.Total += v.Total
 		}
-		r.cur.Store(b)
+		r.head.Store(r.newHead(b))
 	}
 	r.mu.Unlock()
 }
@@ -107,7 +134,7 @@ func unpack(v uint64) Counts { return Counts{Good: v >> 32, Total: v & lowMask} 
 // span's length.
 func (r *ring) sums(now int64, spans []int64, out []Counts) {
 	r.advance(floorDiv(now, r.width))
-	c := r.cur.Load()
+	c := r.cur()
 	var longest int64
 	for _, s := range spans {
 		longest = max(longest, min(s, r.n))
@@ -150,7 +177,7 @@ func (r *ring) mark(now int64) mark {
 // window still holds.
 func (r *ring) since(now int64, m mark) Counts {
 	r.advance(floorDiv(now, r.width))
-	c := r.cur.Load()
+	c := r.cur()
 	var acc Counts
 	from := max(m.bucket, c-r.n+1)
 	for b := from; b <= c; b++ {
@@ -159,6 +186,21 @@ func (r *ring) since(now int64, m mark) Counts {
 			v.Good -= min(v.Good, m.value.Good)
 			v.Total -= min(v.Total, m.value.Total)
 		}
+		acc.Good += v.Good
+		acc.Total += v.Total
+	}
+	return acc
+}
+
+// totals returns every event counted since the ring was made: those of the
+// buckets that left the window plus those the ring holds. It never
+// decreases, so exporters can publish it as counters.
+func (r *ring) totals() Counts {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	acc := r.expired
+	for i := range r.buckets {
+		v := unpack(r.buckets[i].Load())
 		acc.Good += v.Good
 		acc.Total += v.Total
 	}

@@ -3,6 +3,7 @@ package slo
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/levee-go/levee"
@@ -26,9 +27,14 @@ type TightenerConfig struct {
 // package cannot import: while the fast-burn alert fires, it asks them to
 // be stricter — cut a retry budget or a hedge rate, shed sheddable traffic
 // earlier — through plain functions, and it offers [Tightener.Pressure] for
-// policies that poll. See the package example for wiring to a retry budget.
+// policies that poll. The Tightener example wires it to a retry budget; a
+// shedder that drops sheddable requests above a CPU threshold can start
+// earlier as the burn nears the paging rate:
+//
+//	threshold := func() float64 { return 0.9 - 0.2*t.Pressure() } // 90% → 70%
 type Tightener struct {
 	cfg    TightenerConfig
+	idx    []int // the severity's index in each SLO
 	mu     sync.Mutex
 	active bool
 	remove []func()
@@ -51,6 +57,9 @@ func NewTightener(cfg TightenerConfig) (*Tightener, error) {
 		}
 	}
 	t := &Tightener{cfg: cfg}
+	for _, s := range cfg.SLOs {
+		t.idx = append(t.idx, severityIndex(s.sevs, cfg.Severity))
+	}
 	for _, s := range cfg.SLOs {
 		t.remove = append(t.remove, s.OnEvent(t.onEvent))
 	}
@@ -102,8 +111,8 @@ func (t *Tightener) Active() bool {
 // (1 − Pressure()).
 func (t *Tightener) Pressure() float64 {
 	var p float64
-	for _, s := range t.cfg.SLOs {
-		p = max(p, s.Pressure(t.cfg.Severity))
+	for i, s := range t.cfg.SLOs {
+		p = max(p, math.Float64frombits(s.pressure[t.idx[i]].Load()))
 	}
 	return p
 }

@@ -41,3 +41,28 @@ func ExampleRemaining() {
 	// true true
 	// false
 }
+
+func ExampleConfig_total() {
+	// A per-attempt limit and a total limit for the call and its retries.
+	// The pipeline orders them: total (StageTotal) outside retry, attempt
+	// (StageTimeout) inside.
+	attempt, _ := timelimit.New(timelimit.Config{Name: "attempt", Timeout: 10 * time.Millisecond})
+	total, _ := timelimit.New(timelimit.Config{Name: "total", Timeout: time.Second, Total: true})
+	p := levee.New(attempt, total)
+	for _, pol := range p.Policies() {
+		tl := pol.(*timelimit.Timelimit)
+		fmt.Println(tl.Stage() == timelimit.StageTotal, tl.Timeout())
+	}
+	_, err := levee.Do(context.Background(), p, func(ctx context.Context) (int, error) {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	})
+	var te *timelimit.TimeoutError
+	if errors.As(err, &te) {
+		fmt.Println(te.Name, "limit hit")
+	}
+	// Output:
+	// true 1s
+	// false 10ms
+	// attempt limit hit
+}

@@ -73,10 +73,18 @@ func (t *Timelimit) Timeout() time.Duration { return t.timeout }
 func (t *Timelimit) OnEvent(fn levee.Listener) (remove func()) { return t.listeners.Add(fn) }
 
 // Enter returns ctx with the limit's deadline, whose cause is the policy's
-// own [*TimeoutError]. A deadline the caller set earlier still wins.
+// own [*TimeoutError]. When the caller's deadline comes first, ctx is
+// returned as it is: the caller's deadline wins, and deriving a context would
+// cost allocations for nothing.
 func (t *Timelimit) Enter(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeoutCause(ctx, t.timeout, t.err)
+	d := time.Now().Add(t.timeout)
+	if cur, ok := ctx.Deadline(); ok && !cur.After(d) {
+		return ctx, nop
+	}
+	return context.WithDeadlineCause(ctx, d, t.err)
 }
+
+func nop() {}
 
 // Exit turns err into the policy's [*TimeoutError] when the limit's
 // deadline, and not the caller's cancellation or deadline, ended the call.

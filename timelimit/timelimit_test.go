@@ -299,3 +299,19 @@ func BenchmarkTimelimitParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestCallerDeadlineFirstCostsNothing(t *testing.T) {
+	tl := mustNew(t, timelimit.Config{Timeout: time.Hour})
+	p := levee.New(tl)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	fn := func(c context.Context) (int, error) {
+		if dl, _ := c.Deadline(); dl != func() time.Time { d, _ := ctx.Deadline(); return d }() {
+			t.Errorf("call's deadline = %v, want the caller's", dl)
+		}
+		return 1, nil
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = levee.Do(ctx, p, fn) }); n != 0 {
+		t.Errorf("levee.Do(timelimit 1h) under a 1m caller deadline allocs = %v, want 0", n)
+	}
+}

@@ -129,7 +129,8 @@ type Time struct {
 	buckets []bucket
 	_       pad
 	mu      sync.Mutex
-	head    atomic.Int64 // newest epoch rolled in
+	head    atomic.Int64           // newest epoch rolled in
+	cur     atomic.Pointer[bucket] // the head bucket
 	_       pad
 	calls   atomic.Int64
 	fails   atomic.Int64
@@ -156,6 +157,7 @@ func NewTime(width int64, n int, now int64) *Time {
 	}
 	w.buckets[mod(e, w.n)].epoch.Store(e)
 	w.head.Store(e)
+	w.cur.Store(&w.buckets[mod(e, w.n)])
 	return w
 }
 
@@ -167,10 +169,14 @@ func (w *Time) Buckets() int { return int(w.n) }
 
 // Add records one call made at the monotonic time now.
 func (w *Time) Add(now int64, failure, slow bool) {
-	e := floorDiv(now, w.width)
-	bk := &w.buckets[mod(e, w.n)]
-	if bk.epoch.Load() != e {
-		bk = w.roll(e)
+	// Most calls land in the head bucket: check that with a multiplication
+	// and skip the divisions.
+	bk := w.cur.Load()
+	if uint64(now-bk.epoch.Load()*w.width) >= uint64(w.width) {
+		e := floorDiv(now, w.width)
+		if bk = &w.buckets[mod(e, w.n)]; bk.epoch.Load() != e {
+			bk = w.roll(e)
+		}
 	}
 	bk.calls.Add(1)
 	w.calls.Add(1)
@@ -202,6 +208,7 @@ func (w *Time) roll(e int64) *bucket {
 			bk.epoch.Store(ep)
 		}
 		w.head.Store(e)
+		w.cur.Store(&w.buckets[mod(e, w.n)])
 		h = e
 	}
 	if bk := &w.buckets[mod(e, w.n)]; bk.epoch.Load() == e {
@@ -238,6 +245,9 @@ func (w *Time) CountsAt(now int64) Counts {
 }
 
 func floorDiv(a, b int64) int64 {
+	if a >= 0 {
+		return a / b
+	}
 	q := a / b
 	if (a%b != 0) && ((a < 0) != (b < 0)) {
 		q--

@@ -54,7 +54,7 @@ func TestDecideRate(t *testing.T) {
 }
 
 func TestLocalBoundedMemory(t *testing.T) {
-	l := NewLocal(Params{Interval: 1000, Burst: 1}, 2)
+	l := NewLocal(Params{Interval: 1000, Burst: 1}, 2, 100)
 	l.Take("a", 0, 1, 1)
 	l.Take("b", 0, 1, 1)
 	if r := l.Take("c", 0, 1, 1); r.Granted != 1 {

@@ -14,6 +14,9 @@ import (
 type Local struct {
 	p       Params
 	maxKeys int
+	every   float64 // µs between sweeps of a full table
+
+	swept float64 // guarded by mu
 
 	mu       sync.RWMutex
 	cells    map[string]*cell
@@ -23,9 +26,12 @@ type Local struct {
 type cell struct{ tat atomic.Uint64 } // math.Float64bits of the TAT
 
 // NewLocal returns a limiter with the given parameters holding at most
-// maxKeys keys (at least 1).
-func NewLocal(p Params, maxKeys int) *Local {
-	return &Local{p: p, maxKeys: max(maxKeys, 1), cells: make(map[string]*cell)}
+// maxKeys keys (at least 1). A full table is swept at most once every
+// sweepEvery microseconds, so a flood of new keys cannot make every call
+// pay for a pass over it; until the next sweep new keys share the overflow
+// cell.
+func NewLocal(p Params, maxKeys int, sweepEvery float64) *Local {
+	return &Local{p: p, maxKeys: max(maxKeys, 1), every: sweepEvery, swept: math.Inf(-1), cells: make(map[string]*cell)}
 }
 
 // Take decides between min and want tokens for key at now (microseconds on
@@ -61,6 +67,10 @@ func (l *Local) cell(key string, now float64) *cell {
 		return c
 	}
 	if len(l.cells) >= l.maxKeys {
+		if now-l.swept < l.every {
+			return &l.overflow
+		}
+		l.swept = now
 		for k, v := range l.cells {
 			if math.Float64frombits(v.tat.Load()) <= now {
 				delete(l.cells, k)
