@@ -1,0 +1,85 @@
+package leveehttp_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/levee-go/levee/leveehttp"
+	"github.com/levee-go/levee/ratelimit"
+)
+
+// Limit each client to 2 requests a minute; the third gets 429 with the
+// rate-limit fields.
+func ExampleRateLimit() {
+	keyed, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(2)})
+	if err != nil {
+		panic(err)
+	}
+	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
+		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
+	})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	srv := httptest.NewServer(leveehttp.RateLimit(limiter, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
+		Headers: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldsIETF},
+	})(app))
+	defer srv.Close()
+
+	for range 3 {
+		resp, err := http.Get(srv.URL)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		fmt.Printf("%d policy=%s retry-after=%q\n", resp.StatusCode, resp.Header.Get("RateLimit-Policy"), resp.Header.Get("Retry-After"))
+	}
+	// Output:
+	// 200 policy="default";q=2;w=60 retry-after=""
+	// 200 policy="default";q=2;w=60 retry-after=""
+	// 429 policy="default";q=2;w=60 retry-after="30"
+}
+
+func ExampleWriteRateLimitHeaders() {
+	h := http.Header{}
+	leveehttp.WriteRateLimitHeaders(h, leveehttp.RateLimitDecision{
+		Limit: 100, Remaining: 0, RetryAfter: 1200 * time.Millisecond, Reset: 42 * time.Second, Window: time.Minute,
+	}, leveehttp.RateLimitHeaders{Policy: "api"})
+	for _, k := range []string{"Retry-After", "RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
+		fmt.Printf("%s: %s\n", k, h.Get(k))
+	}
+	// Output:
+	// Retry-After: 2
+	// RateLimit-Policy: "api";q=100;w=60
+	// RateLimit: "api";r=0;t=42
+	// X-RateLimit-Limit: 100
+	// X-RateLimit-Remaining: 0
+	// X-RateLimit-Reset: 42
+}
+
+func ExampleParseRetryAfter() {
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, v := range []string{"30", "Thu, 01 Jan 2026 12:01:00 GMT", "86400", "soon"} {
+		d, ok := leveehttp.ParseRetryAfter(v, now, 0)
+		fmt.Println(d, ok)
+	}
+	// Output:
+	// 30s true
+	// 1m0s true
+	// 5m0s true
+	// 0s false
+}
+
+func ExampleParseRateLimit() {
+	items, err := leveehttp.ParseRateLimit(`"burst";r=0;t=2, "daily";r=900;t=30000`, time.Hour)
+	if err != nil {
+		panic(err)
+	}
+	for _, it := range items {
+		fmt.Println(it.Name, it.Remaining, it.Reset)
+	}
+	// Output:
+	// burst 0 2s
+	// daily 900 1h0m0s
+}

@@ -1,0 +1,152 @@
+package leveehttp
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RateLimitDecision is one rate-limit decision as HTTP needs it. Its fields
+// are those of ratelimit.Decision, in the same order, so a limiter's
+// decision converts with a plain conversion, RateLimitDecision(d), and
+// leveehttp does not import the policy package.
+type RateLimitDecision struct {
+	// Allowed reports whether the request was admitted.
+	Allowed bool
+	// Limit is the quota (the RateLimit-Policy q parameter). Zero means no
+	// limit: no rate-limit fields are written.
+	Limit int
+	// Remaining is the quota left (the RateLimit r parameter).
+	Remaining int
+	// RetryAfter is the wait before retrying a rejected request; zero when
+	// allowed, negative when no wait would do (then no Retry-After is sent).
+	RetryAfter time.Duration
+	// Reset is the time until the quota is whole again (the RateLimit t
+	// parameter).
+	Reset time.Duration
+	// Window is the period of the quota (the RateLimit-Policy w
+	// parameter). Zero leaves w out.
+	Window time.Duration
+}
+
+// HeaderFields selects the header fields [WriteRateLimitHeaders] writes.
+type HeaderFields uint8
+
+// The header fields. Combine them with |.
+const (
+	// FieldRetryAfter is Retry-After (RFC 9110), in delta-seconds, on
+	// rejections only.
+	FieldRetryAfter HeaderFields = 1 << iota
+	// FieldRateLimit is the IETF RateLimit field: "name";r=remaining;t=reset.
+	FieldRateLimit
+	// FieldRateLimitPolicy is the IETF RateLimit-Policy field:
+	// "name";q=quota;w=window.
+	FieldRateLimitPolicy
+	// FieldXRateLimit is the legacy trio X-RateLimit-Limit,
+	// X-RateLimit-Remaining and X-RateLimit-Reset (delta-seconds).
+	FieldXRateLimit
+
+	// FieldsIETF is Retry-After with the IETF fields.
+	FieldsIETF = FieldRetryAfter | FieldRateLimit | FieldRateLimitPolicy
+	// FieldsAll is every field.
+	FieldsAll = FieldsIETF | FieldXRateLimit
+)
+
+// DefaultPolicyName names the quota policy in the IETF fields when
+// [RateLimitHeaders.Policy] is empty.
+const DefaultPolicyName = "default"
+
+// RateLimitHeaders says how rate-limit decisions are written. The zero value
+// writes every field for a policy named "default".
+type RateLimitHeaders struct {
+	// Policy names the quota policy in RateLimit-Policy and RateLimit.
+	// Empty means [DefaultPolicyName]. Characters a structured-field string
+	// cannot hold (control and non-ASCII bytes) are replaced with '_'.
+	Policy string
+	// Fields selects the fields to write. Zero means [FieldsAll].
+	Fields HeaderFields
+}
+
+// Header field names, in canonical form.
+const (
+	headerRetryAfter      = "Retry-After"
+	headerRateLimit       = "Ratelimit"
+	headerRateLimitPolicy = "Ratelimit-Policy"
+	headerXLimit          = "X-Ratelimit-Limit"
+	headerXRemaining      = "X-Ratelimit-Remaining"
+	headerXReset          = "X-Ratelimit-Reset"
+)
+
+// WriteRateLimitHeaders sets the rate-limit fields of d on h, as chosen by
+// opts: on every response the quota and what is left of it, and on a
+// rejection Retry-After. Middleware and the gateway call it before writing
+// the status. It does nothing for a decision with no limit (Limit <= 0)
+// except for Retry-After.
+//
+// Retry-After and the reset values are whole seconds rounded up, so a
+// client that waits them is never early, and never 0 while a wait is due.
+func WriteRateLimitHeaders(h http.Header, d RateLimitDecision, opts RateLimitHeaders) {
+	fields := opts.Fields
+	if fields == 0 {
+		fields = FieldsAll
+	}
+	if fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0 {
+		h[headerRetryAfter] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter), 10)}
+	}
+	if d.Limit <= 0 {
+		return
+	}
+	remaining := max(d.Remaining, 0)
+	reset := ceilSeconds(d.Reset)
+	if fields&(FieldRateLimit|FieldRateLimitPolicy) != 0 {
+		name := quotePolicy(opts.Policy)
+		if fields&FieldRateLimitPolicy != 0 {
+			v := name + ";q=" + strconv.Itoa(d.Limit)
+			if d.Window > 0 {
+				v += ";w=" + strconv.FormatInt(ceilSeconds(d.Window), 10)
+			}
+			h[headerRateLimitPolicy] = []string{v}
+		}
+		if fields&FieldRateLimit != 0 {
+			h[headerRateLimit] = []string{name + ";r=" + strconv.Itoa(remaining) + ";t=" + strconv.FormatInt(reset, 10)}
+		}
+	}
+	if fields&FieldXRateLimit != 0 {
+		h[headerXLimit] = []string{strconv.Itoa(d.Limit)}
+		h[headerXRemaining] = []string{strconv.Itoa(remaining)}
+		h[headerXReset] = []string{strconv.FormatInt(reset, 10)}
+	}
+}
+
+// ceilSeconds rounds d up to whole seconds: 0 stays 0, 1ns becomes 1.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// quotePolicy returns name as a structured-field string ("default" for "").
+func quotePolicy(name string) string {
+	if name == "" {
+		return `"` + DefaultPolicyName + `"`
+	}
+	var b strings.Builder
+	b.Grow(len(name) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < 0x20 || c > 0x7e:
+			b.WriteByte('_')
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}

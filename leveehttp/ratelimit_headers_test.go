@@ -1,0 +1,81 @@
+package leveehttp_test
+
+import (
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/levee-go/levee/leveehttp"
+)
+
+func TestWriteRateLimitHeaders(t *testing.T) {
+	tests := []struct {
+		name string
+		d    leveehttp.RateLimitDecision
+		opts leveehttp.RateLimitHeaders
+		want http.Header
+	}{
+		{
+			name: "rejected, all fields",
+			d:    leveehttp.RateLimitDecision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Window: time.Minute},
+			want: http.Header{
+				"Retry-After":           {"3"},
+				"Ratelimit-Policy":      {`"default";q=100;w=60`},
+				"Ratelimit":             {`"default";r=0;t=30`},
+				"X-Ratelimit-Limit":     {"100"},
+				"X-Ratelimit-Remaining": {"0"},
+				"X-Ratelimit-Reset":     {"30"},
+			},
+		},
+		{
+			name: "a nanosecond to wait is one second, never zero",
+			d:    leveehttp.RateLimitDecision{Limit: 1, RetryAfter: 1, Reset: 1},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRetryAfter | leveehttp.FieldRateLimit},
+			want: http.Header{"Retry-After": {"1"}, "Ratelimit": {`"default";r=0;t=1`}},
+		},
+		{
+			name: "allowed: no Retry-After",
+			d:    leveehttp.RateLimitDecision{Allowed: true, Limit: 10, Remaining: 9, Reset: 100 * time.Millisecond, Window: time.Second},
+			opts: leveehttp.RateLimitHeaders{Policy: "per-ip", Fields: leveehttp.FieldsIETF},
+			want: http.Header{"Ratelimit-Policy": {`"per-ip";q=10;w=1`}, "Ratelimit": {`"per-ip";r=9;t=1`}},
+		},
+		{
+			name: "never: no Retry-After",
+			d:    leveehttp.RateLimitDecision{Limit: 10, RetryAfter: -1, Window: time.Second},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRetryAfter | leveehttp.FieldXRateLimit},
+			want: http.Header{"X-Ratelimit-Limit": {"10"}, "X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"0"}},
+		},
+		{
+			name: "no limit: nothing",
+			d:    leveehttp.RateLimitDecision{Allowed: true},
+			want: http.Header{},
+		},
+		{
+			name: "policy name escaped",
+			d:    leveehttp.RateLimitDecision{Allowed: true, Limit: 1, Remaining: 1},
+			opts: leveehttp.RateLimitHeaders{Policy: "a\"b\\c\né", Fields: leveehttp.FieldRateLimitPolicy},
+			want: http.Header{"Ratelimit-Policy": {`"a\"b\\c___";q=1`}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.Header{}
+			leveehttp.WriteRateLimitHeaders(h, tt.d, tt.opts)
+			if !reflect.DeepEqual(h, tt.want) {
+				t.Errorf("WriteRateLimitHeaders(%+v, %+v) = %v, want %v", tt.d, tt.opts, h, tt.want)
+			}
+			// What is written parses back.
+			if v := h.Get("RateLimit"); v != "" {
+				if items, err := leveehttp.ParseRateLimit(v, 0); err != nil || len(items) != 1 {
+					t.Errorf("ParseRateLimit(%q) = %v, %v, want one item", v, items, err)
+				}
+			}
+			if v := h.Get("RateLimit-Policy"); v != "" {
+				if items, err := leveehttp.ParseRateLimitPolicy(v); err != nil || len(items) != 1 {
+					t.Errorf("ParseRateLimitPolicy(%q) = %v, %v, want one item", v, items, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package ratelimit
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+	"time"
+
+	"github.com/levee-go/levee/clock"
+)
+
+// Config configures a [TokenBucket] or a [GCRA]. The zero value is a limiter
+// with no limit.
+type Config struct {
+	// Name labels the limiter's events.
+	Name string
+	// Rate is the sustained rate. The zero Rate admits every call.
+	Rate Rate
+	// Burst is how many calls may be admitted at once by a limiter that has
+	// been idle: the bucket's capacity. Zero means Rate.Events (a full
+	// period's quota, so Rate{100, time.Minute} allows 100 at once and then
+	// one every 600ms); negative is an error.
+	Burst int
+	// WarmUp, when positive, makes a cold limiter ramp up: its interval
+	// starts at ColdFactor × Rate.Interval() and falls linearly to
+	// Rate.Interval() over WarmUp. A limiter is cold when it is new, or when
+	// its bucket has been full (no call needed a token) for WarmUp. Zero
+	// means no warm-up; negative is an error.
+	WarmUp time.Duration
+	// ColdFactor is how many times slower a cold limiter admits calls; it
+	// applies only with WarmUp. Zero means 3 (the Sentinel and Guava
+	// default); it must otherwise be at least 1.
+	ColdFactor float64
+	// Clock is the source of time. Nil means [clock.Real].
+	Clock clock.Clock
+}
+
+// DefaultColdFactor is the ColdFactor used when [Config.ColdFactor] is zero.
+const DefaultColdFactor = 3
+
+// params is the immutable arithmetic of one rate setting; limiters swap a
+// pointer to a new one when the rate changes.
+type params struct {
+	rate     Rate
+	interval int64 // ns per token; 0 means no limit
+	burst    int64
+	burstCfg int   // the configured burst; 0 follows the rate's Events
+	tau      int64 // burst × interval: how far the TAT may run ahead of now
+	warm     int64 // warm-up period; 0 means none
+	cold     int64 // the interval of a fully cold limiter
+	factor   float64
+}
+
+func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, error) {
+	if err := r.validate("Rate"); err != nil {
+		return nil, err
+	}
+	if burst < 0 {
+		return nil, fmt.Errorf("ratelimit: Burst = %d, want >= 0", burst)
+	}
+	if warm < 0 {
+		return nil, fmt.Errorf("ratelimit: WarmUp = %v, want >= 0", warm)
+	}
+	if factor == 0 {
+		factor = DefaultColdFactor
+	}
+	if !(factor >= 1) || math.IsInf(factor, 0) {
+		return nil, fmt.Errorf("ratelimit: ColdFactor = %v, want >= 1", factor)
+	}
+	p := &params{rate: r, warm: int64(warm), factor: factor, burstCfg: burst}
+	if r.Unlimited() {
+		p.warm = 0
+		return p, nil
+	}
+	if burst == 0 {
+		burst = r.Events
+	}
+	p.interval = int64(r.Interval())
+	p.burst = int64(burst)
+	p.cold = p.interval
+	if p.warm > 0 {
+		c := float64(p.interval) * factor
+		if c >= float64(maxSpan) {
+			return nil, fmt.Errorf("ratelimit: ColdFactor = %v makes the cold interval overflow", factor)
+		}
+		p.cold = int64(c)
+	}
+	hi, lo := bits.Mul64(uint64(p.burst), uint64(p.cold))
+	if hi != 0 || lo > uint64(maxSpan) {
+		return nil, fmt.Errorf("ratelimit: Burst = %d at Rate %v spans more than %v", burst, r, time.Duration(maxSpan))
+	}
+	p.tau = p.burst * p.interval
+	return p, nil
+}
+
+// withRate returns params for another rate and burst setting, keeping the
+// warm-up.
+func (p *params) withRate(r Rate, burst int) (*params, error) {
+	return newParams(r, burst, time.Duration(p.warm), p.factor)
+}

@@ -1,0 +1,385 @@
+package ratelimit
+
+import (
+	"context"
+	"math"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+)
+
+// GCRA is an exact rate limiter keeping one timestamp of state: the
+// theoretical arrival time (TAT), the instant at which its bucket will be
+// full again. A request for n tokens at now is admitted when
+//
+//	max(TAT, now) + n·T − τ ≤ now      (T = Rate.Interval(), τ = Burst·T)
+//
+// and then sets TAT = max(TAT, now) + n·T. A rejection's RetryAfter is the
+// left side minus now; Remaining is ⌊(now + τ − TAT) / T⌋ and Reset is
+// TAT − now. This is the same arithmetic as a token bucket holding
+// (now + τ − TAT)/T tokens, but in integer nanoseconds with no float, and
+// the single word is updated with one compare-and-swap, so deciding is
+// lock-free and allocation-free.
+//
+// Use [GCRA.Decide] where the answer feeds HTTP headers, [GCRA.Allow] where a
+// bool will do, and put it in a [levee.Pipeline] as a gate. Its state never
+// runs ahead of now by more than τ, which is why the keyed and distributed
+// limiters store exactly this; [TokenBucket] adds reservations that may.
+//
+// A GCRA is safe for concurrent use.
+type GCRA struct{ core }
+
+// NewGCRA returns a GCRA limiter configured by cfg, or an error naming the
+// invalid field.
+func NewGCRA(cfg Config) (*GCRA, error) {
+	g := &GCRA{}
+	if err := g.init(cfg); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// initialTAT is the TAT of a limiter that has never been used: a bucket that
+// filled long ago. It is far enough from both ends of int64 that adding or
+// subtracting any span the limiters compute cannot overflow.
+const initialTAT = math.MinInt64 / 4
+
+// core is the arithmetic shared by [GCRA] and [TokenBucket].
+type core struct {
+	tat       atomic.Int64
+	warmStart atomic.Int64 // Nanotime the current warm-up began
+	p         atomic.Pointer[params]
+	clk       clock.Clock
+	name      string
+	mu        sync.Mutex // serialises SetRate and SetBurst
+	err       limitedError
+	listeners levee.Listeners
+}
+
+func (c *core) init(cfg Config) error {
+	p, err := newParams(cfg.Rate, cfg.Burst, cfg.WarmUp, cfg.ColdFactor)
+	if err != nil {
+		return err
+	}
+	c.p.Store(p)
+	c.tat.Store(initialTAT)
+	c.warmStart.Store(initialTAT)
+	c.clk = clock.Or(cfg.Clock)
+	c.name = cfg.Name
+	c.err.l = c
+	return nil
+}
+
+// taken is the result of one attempt to take tokens.
+type taken struct {
+	ok       bool
+	base     int64 // max(TAT, now) before the take
+	tat      int64 // TAT after the take (when ok)
+	interval int64 // the interval charged per token
+	wait     int64 // when ok: time until the tokens may be used; else retry-after
+}
+
+// take takes n tokens at now if they are available within maxWait. The
+// caller has checked that 0 < n <= burst and that the rate is limited.
+func (c *core) take(p *params, now, n, maxWait int64) taken {
+	for {
+		old := c.tat.Load()
+		iv, tau := p.interval, p.tau
+		if p.warm > 0 {
+			// A cold bucket may hold less than one token's worth of τ;
+			// it still admits one call per (cold) interval.
+			iv = c.warmInterval(p, now, old, true)
+			tau = max(tau, iv)
+		}
+		base := max(old, now)
+		next := base + n*iv
+		wait := next - tau - now
+		if wait > maxWait {
+			return taken{base: base, interval: iv, wait: wait}
+		}
+		if c.tat.CompareAndSwap(old, next) {
+			return taken{ok: true, base: base, tat: next, interval: iv, wait: max(wait, 0)}
+		}
+	}
+}
+
+// warmInterval returns the interval at now during a warm-up: it restarts the
+// ramp when the bucket has been full for a whole warm-up period (only when
+// restart is set: reading the state must not move it), then falls linearly
+// from the cold interval to the rate's interval.
+func (c *core) warmInterval(p *params, now, tat int64, restart bool) int64 {
+	ws := c.warmStart.Load()
+	if tat <= now-p.warm {
+		if !restart {
+			return p.cold
+		}
+		// A concurrent call may have restarted it already (ws >= now).
+		if ws < now {
+			if c.warmStart.CompareAndSwap(ws, now) {
+				ws = now
+			} else {
+				ws = c.warmStart.Load()
+			}
+		}
+	}
+	e := now - ws
+	if e >= p.warm {
+		return p.interval
+	}
+	if e <= 0 {
+		return p.cold
+	}
+	hi, lo := bits.Mul64(uint64(p.cold-p.interval), uint64(e))
+	q, _ := bits.Div64(hi, lo, uint64(p.warm))
+	return p.cold - int64(q)
+}
+
+func (c *core) decideNAt(now int64, n int) Decision {
+	p := c.p.Load()
+	if p.interval == 0 {
+		return Decision{Allowed: true}
+	}
+	if n <= 0 {
+		return c.peek(p, now)
+	}
+	if int64(n) > p.burst {
+		c.rejected(Never)
+		return Decision{Limit: int(p.burst), Window: time.Duration(p.tau), RetryAfter: Never, Remaining: c.remaining(p, now), Reset: time.Duration(max(c.tat.Load()-now, 0))}
+	}
+	t := c.take(p, now, int64(n), 0)
+	d := Decision{Allowed: t.ok, Limit: int(p.burst), Window: time.Duration(p.tau)}
+	if t.ok {
+		d.Remaining = int((now + p.tau - t.tat) / t.interval)
+		d.Reset = time.Duration(t.tat - now)
+		return d
+	}
+	// Reservations may have pushed the TAT beyond now + τ.
+	d.Remaining = int(max(now+p.tau-t.base, 0) / t.interval)
+	d.Reset = time.Duration(t.base - now)
+	d.RetryAfter = time.Duration(t.wait)
+	c.rejected(d.RetryAfter)
+	return d
+}
+
+// peek describes the limiter at now without taking anything.
+func (c *core) peek(p *params, now int64) Decision {
+	if p.interval == 0 {
+		return Decision{Allowed: true}
+	}
+	base := max(c.tat.Load(), now)
+	return Decision{
+		Allowed:   true,
+		Limit:     int(p.burst),
+		Window:    time.Duration(p.tau),
+		Remaining: c.remaining(p, now),
+		Reset:     time.Duration(base - now),
+	}
+}
+
+func (c *core) remaining(p *params, now int64) int {
+	base := max(c.tat.Load(), now)
+	iv := p.interval
+	if p.warm > 0 {
+		iv = c.warmInterval(p, now, c.tat.Load(), false)
+	}
+	return int(max(now+p.tau-base, 0) / iv)
+}
+
+func (c *core) allowNAt(now int64, n int) bool {
+	p := c.p.Load()
+	if p.interval == 0 || n <= 0 {
+		return true
+	}
+	if int64(n) > p.burst {
+		c.rejected(Never)
+		return false
+	}
+	t := c.take(p, now, int64(n), 0)
+	if !t.ok {
+		c.rejected(time.Duration(t.wait))
+	}
+	return t.ok
+}
+
+// rejected emits a rejection event when anyone listens.
+func (c *core) rejected(wait time.Duration) {
+	if c.listeners.Active() {
+		c.listeners.Emit(levee.Event{
+			Kind: levee.EventRejected, Policy: "ratelimit", Name: c.name,
+			Time: c.clk.Now(), Err: levee.ErrLimited, Wait: wait,
+		})
+	}
+}
+
+// Allow reports whether one call may happen now, and takes its token if so.
+// It is the cheapest path: one clock read, one compare-and-swap, no
+// allocation.
+func (c *core) Allow() bool { return c.allowNAt(c.clk.Nanotime(), 1) }
+
+// AllowN reports whether n tokens may be taken now, and takes them if so.
+// n larger than the burst is never allowed; n <= 0 always is.
+func (c *core) AllowN(n int) bool { return c.allowNAt(c.clk.Nanotime(), n) }
+
+// AllowAt is Allow at now, a [clock.Clock.Nanotime] reading of the
+// limiter's clock. Tests step through fixed instants with it.
+func (c *core) AllowAt(now int64) bool { return c.allowNAt(now, 1) }
+
+// AllowNAt is AllowN at now, a Nanotime reading of the limiter's clock.
+func (c *core) AllowNAt(now int64, n int) bool { return c.allowNAt(now, n) }
+
+// Decide is Allow with the whole answer: limit, remaining, reset and, on
+// rejection, the retry-after. It returns a value and does not allocate.
+func (c *core) Decide() Decision { return c.decideNAt(c.clk.Nanotime(), 1) }
+
+// DecideN is Decide for n tokens. n <= 0 takes nothing and describes the
+// limiter (Allowed is true); n larger than the burst is rejected with
+// RetryAfter [Never].
+func (c *core) DecideN(n int) Decision { return c.decideNAt(c.clk.Nanotime(), n) }
+
+// DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
+func (c *core) DecideAt(now int64) Decision { return c.decideNAt(now, 1) }
+
+// DecideNAt is DecideN at now, a Nanotime reading of the limiter's clock.
+func (c *core) DecideNAt(now int64, n int) Decision { return c.decideNAt(now, n) }
+
+// Stage places the limiter at [levee.StageLimit] in a pipeline.
+func (c *core) Stage() levee.Stage { return levee.StageLimit }
+
+// Acquire admits a call if a token is available now. The rejection matches
+// [levee.ErrLimited] and [levee.ErrRejected], and [levee.RetryAfter] reads
+// from it the wait before a token is free. The rejection is one error value
+// owned by the limiter, whose RetryAfter is computed from the limiter's state
+// when it is read, so neither path allocates. The permit needs no settling.
+func (c *core) Acquire(ctx context.Context) (levee.Permit, error) {
+	if c.allowNAt(c.clk.Nanotime(), 1) {
+		return levee.Permit{}, nil
+	}
+	return levee.Permit{}, &c.err
+}
+
+// Rate returns the current rate.
+func (c *core) Rate() Rate { return c.p.Load().rate }
+
+// Burst returns the current burst (after the default for zero is applied).
+func (c *core) Burst() int { return int(c.p.Load().burst) }
+
+// SetRate changes the rate at run time. The tokens available now are kept
+// (capped at the burst), so a change neither forgets recent use nor hands
+// out a burst. A burst configured as zero keeps following the rate's Events.
+// Calls decided concurrently with the change may see either rate.
+func (c *core) SetRate(r Rate) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.p.Load()
+	np, err := old.withRate(r, old.burstCfg)
+	if err != nil {
+		return err
+	}
+	c.swap(old, np)
+	return nil
+}
+
+// SetBurst changes the burst at run time, keeping the tokens available now
+// (capped at the new burst): raising it lets tokens accrue to the new
+// capacity at the rate instead of granting them at once. Zero means
+// Rate.Events; negative is an error.
+func (c *core) SetBurst(b int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.p.Load()
+	np, err := old.withRate(old.rate, b)
+	if err != nil {
+		return err
+	}
+	c.swap(old, np)
+	return nil
+}
+
+// swap installs np, converting the TAT so the available tokens survive.
+func (c *core) swap(old, np *params) {
+	for {
+		now := c.clk.Nanotime()
+		tat := c.tat.Load()
+		next := convertTAT(old, np, tat, now)
+		if c.tat.CompareAndSwap(tat, next) {
+			break
+		}
+	}
+	c.p.Store(np)
+	if c.listeners.Active() {
+		c.listeners.Emit(levee.Event{
+			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: c.name, Time: c.clk.Now(),
+			Value: perSecond(np), Threshold: perSecond(old),
+		})
+	}
+}
+
+// convertTAT re-expresses tat, kept under old, under np so that the tokens
+// available at now stay the same (capped at np's burst).
+func convertTAT(old, np *params, tat, now int64) int64 {
+	if np.interval == 0 {
+		return initialTAT
+	}
+	if old.interval == 0 || tat <= now {
+		// Full bucket: stays full, and an idle TAT keeps its idleness.
+		if tat < now {
+			return tat
+		}
+		return now
+	}
+	// Available time under old, in old nanoseconds, then in new ones.
+	avail := max(now+old.tau-tat, 0)
+	hi, lo := bits.Mul64(uint64(avail), uint64(np.interval))
+	q, _ := bits.Div64(hi, lo, uint64(old.interval))
+	a := min(int64(q), np.tau)
+	return now + np.tau - a
+}
+
+func perSecond(p *params) float64 {
+	if p.interval == 0 {
+		return math.Inf(1)
+	}
+	return float64(time.Second) / float64(p.interval)
+}
+
+// OnEvent registers fn for the limiter's events (rejections, rate changes)
+// and returns a function that removes it.
+func (c *core) OnEvent(fn levee.Listener) (remove func()) { return c.listeners.Add(fn) }
+
+// retryAfterNow is the wait before one token is free, read when a shared
+// rejection error is asked.
+func (c *core) retryAfterNow() time.Duration {
+	p := c.p.Load()
+	if p.interval == 0 {
+		return 0
+	}
+	now := c.clk.Nanotime()
+	tat := c.tat.Load()
+	iv, tau := p.interval, p.tau
+	if p.warm > 0 {
+		iv = c.warmInterval(p, now, tat, false)
+		tau = max(tau, iv)
+	}
+	return time.Duration(max(max(tat, now)+iv-tau-now, 0))
+}
+
+// limitedError is the rejection a limiter's Acquire returns: one value per
+// limiter, so rejecting does not allocate, whose RetryAfter is computed
+// live.
+type limitedError struct {
+	l interface{ retryAfterNow() time.Duration }
+}
+
+func (e *limitedError) Error() string { return levee.ErrLimited.Error() }
+
+// Unwrap returns levee.ErrLimited, which matches levee.ErrRejected too.
+func (e *limitedError) Unwrap() error { return levee.ErrLimited }
+
+// RetryAfter returns the wait before the limiter would admit a call.
+func (e *limitedError) RetryAfter() time.Duration { return e.l.retryAfterNow() }
+
+var _ levee.Gate = (*GCRA)(nil)

@@ -1,0 +1,471 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"hash/maphash"
+	"math/bits"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+)
+
+// KeyedConfig configures a [Keyed] limiter. The zero value limits nothing
+// (the zero Rate) but is otherwise ready to use.
+type KeyedConfig struct {
+	// Name labels the limiter's events.
+	Name string
+	// Rate is each key's sustained rate. The zero Rate admits every call.
+	Rate Rate
+	// Burst is each key's burst; zero means Rate.Events, negative is an
+	// error.
+	Burst int
+	// MaxKeys bounds the number of keys held at once. Zero means
+	// [DefaultMaxKeys]; negative is an error. When the limiter is full, a new
+	// key replaces an idle one of its shard, or else the key, among eight
+	// sampled in its shard, whose bucket is fullest (the one with the least
+	// to remember). A shard that holds no key always takes one, so the bound
+	// may be passed by at most one key per shard.
+	MaxKeys int
+	// IdleTimeout is how long a key's bucket must have been full before the
+	// key may be dropped. A full bucket is exactly what a new key starts
+	// with, so dropping it loses nothing; the timeout only saves a busy key
+	// from being dropped and inserted again (a write lock and a copy of the
+	// key) between its calls. Zero means [DefaultIdleTimeout]; negative is
+	// an error.
+	IdleTimeout time.Duration
+	// Shards is the number of independently locked parts of the key table,
+	// rounded up to a power of two. Zero means [DefaultShards]; negative or
+	// above 65536 is an error.
+	Shards int
+	// Overrides gives specific keys (hot tenants, internal callers) their
+	// own rate and burst. Overridden keys have a limiter each, never
+	// evicted. More can be set later with [Keyed.SetOverride].
+	Overrides map[string]Override
+	// Key returns the key of a call for [Keyed.Acquire]. Nil means
+	// [KeyFromContext].
+	Key func(ctx context.Context) string
+	// Clock is the source of time. Nil means [clock.Real].
+	Clock clock.Clock
+}
+
+// Override is the limit of one overridden key in a [Keyed] limiter.
+type Override struct {
+	// Rate is the key's rate; the zero Rate exempts the key from limits.
+	Rate Rate
+	// Burst is the key's burst; zero means Rate.Events.
+	Burst int
+}
+
+// Defaults of [KeyedConfig].
+const (
+	DefaultMaxKeys     = 1 << 20
+	DefaultShards      = 256
+	DefaultIdleTimeout = time.Minute
+)
+
+// Keyed is a GCRA limiter per key (tenant, client address, route …) with
+// bounded memory. Keys live in shards, each a map from key to an index into
+// a slice of compact slots (one TAT and the key), so calls for different
+// keys rarely meet: a decision for a known key takes its shard's read lock
+// and one compare-and-swap on the key's TAT, and does not allocate. A new key
+// takes the shard's write lock once and allocates its copy of the key.
+//
+// Memory is bounded by MaxKeys, and idle keys are dropped as shards take new
+// ones (two slots are checked per insertion) or by [Keyed.Sweep]. A key
+// costs about 50 bytes plus its bytes (measured by TestKeyedMemory: see the
+// package documentation).
+//
+// A Keyed limiter is safe for concurrent use.
+type Keyed struct {
+	p         atomic.Pointer[params]
+	overrides atomic.Pointer[map[string]*GCRA]
+	shards    []shard
+	mask      uint64
+	maxKeys   int64
+	count     atomic.Int64 // keys held in all shards
+	idle      int64
+	seed      maphash.Seed
+	clk       clock.Clock
+	name      string
+	key       func(context.Context) string
+	mu        sync.Mutex // serialises SetRate, SetBurst and SetOverride
+	listeners levee.Listeners
+}
+
+type shard struct {
+	mu     sync.RWMutex
+	index  map[string]uint32
+	slots  []slot
+	cursor uint32
+	_      [64]byte // keep shards' locks on separate cache lines
+}
+
+type slot struct {
+	tat atomic.Int64
+	key string
+}
+
+// NewKeyed returns a keyed limiter configured by cfg, or an error naming the
+// invalid field.
+func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
+	p, err := newParams(cfg.Rate, cfg.Burst, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case cfg.MaxKeys < 0:
+		return nil, fmt.Errorf("ratelimit: MaxKeys = %d, want >= 0", cfg.MaxKeys)
+	case cfg.IdleTimeout < 0:
+		return nil, fmt.Errorf("ratelimit: IdleTimeout = %v, want >= 0", cfg.IdleTimeout)
+	case cfg.Shards < 0 || cfg.Shards > 1<<16:
+		return nil, fmt.Errorf("ratelimit: Shards = %d, want 0 to 65536", cfg.Shards)
+	}
+	n := cfg.Shards
+	if n == 0 {
+		n = DefaultShards
+	}
+	n = 1 << bits.Len(uint(n-1))
+	idle := cfg.IdleTimeout
+	if idle == 0 {
+		idle = DefaultIdleTimeout
+	}
+	maxKeys := cfg.MaxKeys
+	if maxKeys == 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	k := &Keyed{
+		shards:  make([]shard, n),
+		mask:    uint64(n - 1),
+		maxKeys: int64(maxKeys),
+		idle:    int64(idle),
+		seed:    maphash.MakeSeed(),
+		clk:     clock.Or(cfg.Clock),
+		name:    cfg.Name,
+		key:     cfg.Key,
+	}
+	if k.key == nil {
+		k.key = KeyFromContext
+	}
+	for i := range k.shards {
+		k.shards[i].index = make(map[string]uint32)
+	}
+	k.p.Store(p)
+	ov := make(map[string]*GCRA, len(cfg.Overrides))
+	for key, o := range cfg.Overrides {
+		g, err := NewGCRA(Config{Name: cfg.Name, Rate: o.Rate, Burst: o.Burst, Clock: k.clk})
+		if err != nil {
+			return nil, fmt.Errorf("ratelimit: Overrides[%q]: %w", key, err)
+		}
+		ov[key] = g
+	}
+	k.overrides.Store(&ov)
+	return k, nil
+}
+
+// DecideKey decides one call for key now. It does not allocate for a known
+// key.
+func (k *Keyed) DecideKey(key string) Decision { return k.decide(key, k.clk.Nanotime(), 1) }
+
+// DecideKeyN decides n tokens for key now. n <= 0 takes nothing and
+// describes the key; n above the burst is rejected with RetryAfter [Never].
+func (k *Keyed) DecideKeyN(key string, n int) Decision { return k.decide(key, k.clk.Nanotime(), n) }
+
+// DecideKeyAt is DecideKey at now, a [clock.Clock.Nanotime] reading of the
+// limiter's clock.
+func (k *Keyed) DecideKeyAt(key string, now int64) Decision { return k.decide(key, now, 1) }
+
+// DecideKeyNAt is DecideKeyN at now, a Nanotime reading.
+func (k *Keyed) DecideKeyNAt(key string, now int64, n int) Decision { return k.decide(key, now, n) }
+
+// AllowKey reports whether one call for key may happen now, and takes its
+// token if so.
+func (k *Keyed) AllowKey(key string) bool { return k.decide(key, k.clk.Nanotime(), 1).Allowed }
+
+func (k *Keyed) decide(key string, now int64, n int) Decision {
+	if ov := *k.overrides.Load(); len(ov) > 0 {
+		if g := ov[key]; g != nil {
+			return g.decideNAt(now, n)
+		}
+	}
+	p := k.p.Load()
+	if p.interval == 0 {
+		return Decision{Allowed: true}
+	}
+	sh := &k.shards[maphash.String(k.seed, key)&k.mask]
+	sh.mu.RLock()
+	if i, ok := sh.index[key]; ok {
+		d := decideSlot(&sh.slots[i].tat, p, now, n)
+		sh.mu.RUnlock()
+		return k.done(d)
+	}
+	sh.mu.RUnlock()
+	if n <= 0 || int64(n) > p.burst {
+		// A new key's bucket is full; nothing to store.
+		var tat atomic.Int64
+		tat.Store(initialTAT)
+		return k.done(decideSlot(&tat, p, now, n))
+	}
+	sh.mu.Lock()
+	i, ok := sh.index[key]
+	if !ok {
+		i = k.insert(sh, key, now)
+	}
+	d := decideSlot(&sh.slots[i].tat, p, now, n)
+	sh.mu.Unlock()
+	return k.done(d)
+}
+
+func (k *Keyed) done(d Decision) Decision {
+	if !d.Allowed && k.listeners.Active() {
+		k.listeners.Emit(levee.Event{
+			Kind: levee.EventRejected, Policy: "ratelimit", Name: k.name,
+			Time: k.clk.Now(), Err: levee.ErrLimited, Wait: d.RetryAfter,
+		})
+	}
+	return d
+}
+
+// insert adds key to sh (write-locked), first dropping up to two idle keys
+// at the sweep cursor and, if the shard is still full, one victim.
+func (k *Keyed) insert(sh *shard, key string, now int64) uint32 {
+	for range 2 {
+		if len(sh.slots) == 0 {
+			break
+		}
+		c := int(sh.cursor) % len(sh.slots)
+		if sh.slots[c].tat.Load() <= now-k.idle {
+			k.remove(sh, c)
+		} else {
+			sh.cursor = uint32(c + 1)
+		}
+	}
+	if k.count.Load() >= k.maxKeys && len(sh.slots) > 0 {
+		// Sample up to 8 slots from the cursor; drop the fullest bucket.
+		victim, least := 0, int64(0)
+		for j := range min(8, len(sh.slots)) {
+			c := (int(sh.cursor) + j) % len(sh.slots)
+			if t := sh.slots[c].tat.Load(); j == 0 || t < least {
+				victim, least = c, t
+			}
+		}
+		sh.cursor = uint32(victim + 1)
+		k.remove(sh, victim)
+	}
+	i := uint32(len(sh.slots))
+	sh.slots = append(sh.slots, slot{key: strings.Clone(key)})
+	sh.slots[i].tat.Store(initialTAT)
+	sh.index[sh.slots[i].key] = i
+	k.count.Add(1)
+	return i
+}
+
+func (k *Keyed) remove(sh *shard, i int) {
+	sh.remove(i)
+	k.count.Add(-1)
+}
+
+// remove drops slot i of sh (write-locked) by moving the last slot into it.
+func (sh *shard) remove(i int) {
+	last := len(sh.slots) - 1
+	delete(sh.index, sh.slots[i].key)
+	if i != last {
+		sh.slots[i].tat.Store(sh.slots[last].tat.Load())
+		sh.slots[i].key = sh.slots[last].key
+		sh.index[sh.slots[i].key] = uint32(i)
+	}
+	sh.slots[last].key = ""
+	sh.slots = sh.slots[:last]
+}
+
+// decideSlot is the GCRA decision on one key's TAT (see [GCRA]).
+func decideSlot(tat *atomic.Int64, p *params, now int64, n int) Decision {
+	d := Decision{Limit: int(p.burst), Window: time.Duration(p.tau)}
+	for {
+		old := tat.Load()
+		base := max(old, now)
+		switch {
+		case n <= 0:
+			d.Allowed = true
+		case int64(n) > p.burst:
+			d.RetryAfter = Never
+		default:
+			next := base + int64(n)*p.interval
+			if wait := next - p.tau - now; wait > 0 {
+				d.RetryAfter = time.Duration(wait)
+				break
+			}
+			if !tat.CompareAndSwap(old, next) {
+				continue
+			}
+			d.Allowed = true
+			base = next
+		}
+		d.Remaining = int(max(now+p.tau-base, 0) / p.interval)
+		d.Reset = time.Duration(base - now)
+		return d
+	}
+}
+
+// Sweep drops every key whose bucket has been full for IdleTimeout. Keys are
+// also dropped as new ones arrive; call Sweep from a ticker to give memory
+// back when no new keys come.
+func (k *Keyed) Sweep() int { return k.SweepAt(k.clk.Nanotime()) }
+
+// SweepAt is Sweep at now, a Nanotime reading. It returns how many keys it
+// dropped.
+func (k *Keyed) SweepAt(now int64) int {
+	dropped := 0
+	for s := range k.shards {
+		sh := &k.shards[s]
+		sh.mu.Lock()
+		for i := 0; i < len(sh.slots); {
+			if sh.slots[i].tat.Load() <= now-k.idle {
+				k.remove(sh, i)
+				dropped++
+				continue
+			}
+			i++
+		}
+		sh.mu.Unlock()
+	}
+	return dropped
+}
+
+// Len returns the number of keys held (overrides not included).
+func (k *Keyed) Len() int { return int(k.count.Load()) }
+
+// Stage places the limiter at [levee.StageLimit] in a pipeline.
+func (k *Keyed) Stage() levee.Stage { return levee.StageLimit }
+
+// Acquire admits a call for the key that [KeyedConfig.Key] finds in ctx.
+// Admitting does not allocate; a rejection allocates one
+// [levee.RejectionError] carrying that key's retry-after (use
+// [Keyed.DecideKey] for a path that never allocates).
+func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
+	d := k.decide(k.key(ctx), k.clk.Nanotime(), 1)
+	if d.Allowed {
+		return levee.Permit{}, nil
+	}
+	return levee.Permit{}, levee.Reject(levee.ErrLimited, max(d.RetryAfter, 0))
+}
+
+// Rate returns the default rate of keys.
+func (k *Keyed) Rate() Rate { return k.p.Load().rate }
+
+// Burst returns the default burst of keys.
+func (k *Keyed) Burst() int { return int(k.p.Load().burst) }
+
+// SetRate changes the default rate of keys at run time, keeping each key's
+// available tokens (capped at the burst) as [GCRA.SetRate] does. It visits
+// every key with its shard locked, so it costs about a millisecond per
+// 100,000 keys.
+func (k *Keyed) SetRate(r Rate) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	old := k.p.Load()
+	np, err := old.withRate(r, old.burstCfg)
+	if err != nil {
+		return err
+	}
+	k.swap(old, np)
+	return nil
+}
+
+// SetBurst changes the default burst of keys at run time, keeping each key's
+// available tokens (capped at the new burst).
+func (k *Keyed) SetBurst(b int) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	old := k.p.Load()
+	np, err := old.withRate(old.rate, b)
+	if err != nil {
+		return err
+	}
+	k.swap(old, np)
+	return nil
+}
+
+func (k *Keyed) swap(old, np *params) {
+	for s := range k.shards {
+		k.shards[s].mu.Lock()
+	}
+	now := k.clk.Nanotime()
+	for s := range k.shards {
+		sh := &k.shards[s]
+		for i := range sh.slots {
+			t := &sh.slots[i].tat
+			t.Store(convertTAT(old, np, t.Load(), now))
+		}
+	}
+	k.p.Store(np)
+	for s := range k.shards {
+		k.shards[s].mu.Unlock()
+	}
+	if k.listeners.Active() {
+		k.listeners.Emit(levee.Event{
+			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: k.name, Time: k.clk.Now(),
+			Value: perSecond(np), Threshold: perSecond(old),
+		})
+	}
+}
+
+// SetOverride gives key its own limit, replacing any earlier override. The
+// key's bucket starts full.
+func (k *Keyed) SetOverride(key string, o Override) error {
+	g, err := NewGCRA(Config{Name: k.name, Rate: o.Rate, Burst: o.Burst, Clock: k.clk})
+	if err != nil {
+		return fmt.Errorf("ratelimit: override %q: %w", key, err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur := *k.overrides.Load()
+	next := make(map[string]*GCRA, len(cur)+1)
+	for kk, v := range cur {
+		next[kk] = v
+	}
+	next[strings.Clone(key)] = g
+	k.overrides.Store(&next)
+	return nil
+}
+
+// RemoveOverride returns key to the default limit.
+func (k *Keyed) RemoveOverride(key string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	cur := *k.overrides.Load()
+	if _, ok := cur[key]; !ok {
+		return
+	}
+	next := make(map[string]*GCRA, len(cur))
+	for kk, v := range cur {
+		if kk != key {
+			next[kk] = v
+		}
+	}
+	k.overrides.Store(&next)
+}
+
+// OnEvent registers fn for the limiter's events and returns a function that
+// removes it. Overridden keys report to their own limiters, not here.
+func (k *Keyed) OnEvent(fn levee.Listener) (remove func()) { return k.listeners.Add(fn) }
+
+type keyCtx struct{}
+
+// WithKey returns a context that carries the rate-limit key for
+// [Keyed.Acquire].
+func WithKey(ctx context.Context, key string) context.Context {
+	return context.WithValue(ctx, keyCtx{}, key)
+}
+
+// KeyFromContext returns the key set by [WithKey], or "" (one shared bucket).
+func KeyFromContext(ctx context.Context) string {
+	s, _ := ctx.Value(keyCtx{}).(string)
+	return s
+}
+
+var _ levee.Gate = (*Keyed)(nil)

@@ -1,0 +1,40 @@
+// Package redislimit is Levee's distributed rate limiter: a GCRA limit per
+// key whose state lives in Redis, shared by every instance of a service.
+//
+// Each decision is one round trip: a Lua script, loaded once and run with
+// EVALSHA, reads the key's theoretical arrival time, decides, and writes it
+// back atomically, using the Redis server's clock (TIME) so that instances
+// with skewed clocks agree. Keys are hash-tagged (Prefix + "{" + key + "}"),
+// so a decision touches one slot and works the same on a single Redis, with
+// Sentinel and on Redis Cluster, through any [redis.UniversalClient].
+//
+// # Leasing
+//
+// With [Config.Lease] set, an instance takes up to Lease tokens of a key per
+// round trip and hands them out locally for at most LeaseTTL; refusals are
+// remembered until their retry-after. A hot key then costs about one round
+// trip per Lease calls. Tokens are always taken from Redis before they are
+// used, so over a long run the fleet never admits more than the limit; but
+// a token taken just before a window may be used inside it, so in any window
+// the fleet may admit up to
+//
+//	min(Instances × Lease, LeaseTTL × Limit / Period)
+//
+// calls more than a limiter without leasing would. The default LeaseTTL,
+// Period/100, holds that to 1% of Limit whatever the number of instances.
+// Lease sizes adapt to demand (they double while leases run out and shrink
+// to what was used when they expire), so a cold key wastes no tokens.
+//
+// # When Redis fails
+//
+// Every round trip is bounded by [Config.Timeout]. A failed or slow call is
+// answered by the configured [Fallback]: [LocalShare] (a local GCRA sized to
+// Limit/Instances), [FailOpen] or [FailClosed]. After FailureThreshold
+// consecutive failures the limiter stops calling Redis for Cooldown, then
+// lets one call probe it. Both switches are emitted as
+// [levee.EventStateChange] events (Policy "redislimit") and logged to
+// [Config.Logger].
+//
+// redislimit is its own module so that only programs that use it depend on
+// a Redis client.
+package redislimit

@@ -1,0 +1,34 @@
+package redislimit
+
+import (
+	"context"
+	"time"
+)
+
+// SetNowForTest makes l pass now (a reading on any scale) to the script
+// instead of letting Redis read its own TIME, so tests can step through
+// fixed instants.
+func SetNowForTest(l *Limiter, now func() time.Duration) {
+	l.nowArg = func() float64 {
+		// Whole microseconds first: nanoseconds since 1970 do not fit a
+		// float64 exactly.
+		d := now()
+		return float64(d/time.Microsecond) + float64(d%time.Microsecond)/1e3
+	}
+}
+
+// ScriptResult is one raw run of the script.
+type ScriptResult struct {
+	Granted, Remaining     int64
+	RetryAfter, ResetAfter time.Duration
+}
+
+// RunScriptForTest runs the script once for key, asking for want tokens and
+// accepting no fewer than min.
+func RunScriptForTest(ctx context.Context, l *Limiter, key string, want, min int64) (ScriptResult, error) {
+	r, err := l.roundTrip(ctx, key, want, min)
+	return ScriptResult{r.granted, r.remaining, r.retryAfter, r.resetAfter}, err
+}
+
+// IntervalForTest returns l's microseconds per token.
+func IntervalForTest(l *Limiter) float64 { return l.interval }

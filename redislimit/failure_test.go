@@ -1,0 +1,233 @@
+package redislimit_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/redislimit"
+)
+
+// eventLog collects events from any goroutine.
+type eventLog struct {
+	mu     sync.Mutex
+	events []levee.Event
+}
+
+func (e *eventLog) add(ev levee.Event) {
+	e.mu.Lock()
+	e.events = append(e.events, ev)
+	e.mu.Unlock()
+}
+
+// changes returns the state changes as "from>to".
+func (e *eventLog) changes() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []string
+	for _, ev := range e.events {
+		if ev.Kind == levee.EventStateChange {
+			out = append(out, ev.From+">"+ev.To)
+		}
+	}
+	return out
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitForRedis calls AllowKey until Redis decides again, or fails after d.
+func waitForRedis(t *testing.T, l *redislimit.Limiter, key string, d time.Duration) redislimit.Decision {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		dec, err := l.AllowKey(context.Background(), key)
+		if err != nil {
+			t.Fatalf("AllowKey while waiting for redis = %v", err)
+		}
+		if dec.Source == redislimit.SourceRedis {
+			return dec
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis did not decide again within %v (last %+v)", d, dec)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRedisRestart stops a Redis of the test's own in the middle of a run
+// and starts it again on the same port.
+func TestRedisRestart(t *testing.T) {
+	port := freePort(t)
+	srv := startRedisServer(t, port)
+	c := newClient(t, srv.addr())
+	var events eventLog
+	var logs syncBuffer
+	const timeout = 100 * time.Millisecond
+	l, err := redislimit.New(redislimit.Config{
+		Name: "restart", Client: c, Limit: 10, Burst: 10, Instances: 2,
+		Timeout: timeout, FailureThreshold: 2, Cooldown: 100 * time.Millisecond,
+		Fallback: redislimit.LocalShare, Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.OnEvent(events.add)
+	ctx := context.Background()
+	for i := range 3 {
+		if d, err := l.AllowKey(ctx, "k"); err != nil || !d.Allowed || d.Source != redislimit.SourceRedis {
+			t.Fatalf("AllowKey #%d before the stop = %+v, %v; want allowed by redis", i, d, err)
+		}
+	}
+
+	srv.stop()
+	start := time.Now()
+	d, err := l.AllowKey(ctx, "k")
+	if took := time.Since(start); took > timeout+100*time.Millisecond {
+		t.Errorf("first AllowKey after the stop took %v, want the fallback within the %v timeout", took, timeout)
+	}
+	if err != nil || d.Source != redislimit.SourceFallback {
+		t.Fatalf("first AllowKey after the stop = %+v, %v; want a fallback decision", d, err)
+	}
+	admitted := 0
+	if d.Allowed {
+		admitted++
+	}
+	for range 20 {
+		d, err := l.AllowKey(ctx, "k")
+		if err != nil || d.Source != redislimit.SourceFallback {
+			t.Fatalf("AllowKey while stopped = %+v, %v; want a fallback decision", d, err)
+		}
+		if d.Allowed {
+			admitted++
+		}
+	}
+	if !l.UsingFallback() {
+		t.Errorf("UsingFallback() = false after %d failures, want true", 21)
+	}
+	// The local share is 5 per second with a burst of 5; allow a token or
+	// two for the time the calls took.
+	if admitted < 5 || admitted > 7 {
+		t.Errorf("local share admitted %d of 21 calls, want 5..7", admitted)
+	}
+	if got := events.changes(); len(got) != 1 || got[0] != "redis>local_share" {
+		t.Errorf("state changes while stopped = %v, want [redis>local_share]", got)
+	}
+
+	startRedisServer(t, port) // same port: the client reconnects to it
+	d = waitForRedis(t, l, "k", 5*time.Second)
+	if got := events.changes(); len(got) != 2 || got[1] != "local_share>redis" {
+		t.Errorf("state changes after the restart = %v, want [redis>local_share local_share>redis]", got)
+	}
+	// The new Redis starts empty: the key has its burst of 10 again, one of
+	// which the decision above took, and no more.
+	admitted = 0
+	if d.Allowed {
+		admitted++
+	}
+	for range 15 {
+		d, err := l.AllowKey(ctx, "k")
+		if err != nil || d.Source != redislimit.SourceRedis {
+			t.Fatalf("AllowKey after the restart = %+v, %v; want a redis decision", d, err)
+		}
+		if d.Allowed {
+			admitted++
+		}
+	}
+	if admitted < 10 || admitted > 11 {
+		t.Errorf("after the restart redis admitted %d of 16 calls, want 10 (11 if a token arrived)", admitted)
+	}
+	log := logs.String()
+	if !strings.Contains(log, "using fallback") || !strings.Contains(log, "redis is back") {
+		t.Errorf("log = %q, want the switch to the fallback and the return", log)
+	}
+}
+
+// TestSlowRedis puts a TCP proxy between the limiter and Redis and makes it
+// slow: every call must come back within the timeout, answered by the
+// fallback, and Redis must decide again once the proxy is fast.
+func TestSlowRedis(t *testing.T) {
+	c := requireRedis(t)
+	prefix := testPrefix(t, c)
+	const timeout = 50 * time.Millisecond
+	tests := []struct {
+		name    string
+		mode    redislimit.Fallback
+		allowed bool
+	}{
+		{"fail open", redislimit.FailOpen, true},
+		{"fail closed", redislimit.FailClosed, false},
+		{"local share", redislimit.LocalShare, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			proxy := startProxy(t, mainRedis)
+			pc := newClient(t, proxy.addr())
+			h := &countHook{}
+			pc.AddHook(h)
+			var events eventLog
+			l, err := redislimit.New(redislimit.Config{
+				Client: pc, Limit: 100, Prefix: prefix + tt.name + ":", Fallback: tt.mode,
+				Timeout: timeout, FailureThreshold: 1, Cooldown: 100 * time.Millisecond,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.OnEvent(events.add)
+			ctx := context.Background()
+			waitForRedis(t, l, "k", 2*time.Second)
+
+			proxy.setDelay(400 * time.Millisecond)
+			start := time.Now()
+			d, err := l.AllowKey(ctx, "k")
+			took := time.Since(start)
+			if err != nil || d.Source != redislimit.SourceFallback || d.Allowed != tt.allowed {
+				t.Fatalf("AllowKey through a slow proxy = %+v, %v; want a fallback decision, allowed %v", d, err, tt.allowed)
+			}
+			if took < timeout || took > timeout+150*time.Millisecond {
+				t.Errorf("AllowKey through a slow proxy took %v, want about the %v timeout", took, timeout)
+			}
+			if !tt.allowed {
+				_, err := l.Acquire(ctx)
+				if wait, ok := levee.RetryAfter(err); !errors.Is(err, levee.ErrLimited) || !ok || wait <= 0 {
+					t.Errorf("Acquire failing closed = %v (retry-after %v, %v), want ErrLimited with a retry-after", err, wait, ok)
+				}
+			}
+			// The breaker is open: no round trip until the cooldown ends.
+			sent := h.cmds.Load()
+			for range 10 {
+				l.AllowKey(ctx, "k")
+			}
+			if got := h.cmds.Load() - sent; got != 0 {
+				t.Errorf("10 decisions with the breaker open sent %d commands, want 0", got)
+			}
+
+			proxy.setDelay(0)
+			waitForRedis(t, l, "k", 3*time.Second)
+			if got := events.changes(); len(got) < 2 || got[0] != "redis>"+tt.mode.String() || got[len(got)-1] != tt.mode.String()+">redis" {
+				t.Errorf("state changes = %v, want [redis>%v ... %v>redis]", got, tt.mode, tt.mode)
+			}
+		})
+	}
+}

@@ -1,0 +1,162 @@
+package redislimit
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"time"
+)
+
+// leaseEntry is one key's leased tokens on this instance.
+type leaseEntry struct {
+	mu      sync.Mutex
+	tokens  int64 // leased and not yet handed out
+	expires int64 // Nanotime after which tokens are dropped
+	used    int64 // handed out from the current lease
+	next    int64 // tokens to ask for next time, 1..Lease
+	blocked int64 // Nanotime before which Redis is known to refuse one token
+	remote  int64 // remaining reported by Redis with the last lease
+	resetAt int64 // Nanotime at which Redis said the key is idle
+}
+
+// leaseTable maps keys to entries, holding at most max of them.
+type leaseTable struct {
+	max     int
+	every   int64 // Nanotime between sweeps of a full table
+	mu      sync.RWMutex
+	entries map[string]*leaseEntry
+	swept   int64 // Nanotime of the last sweep
+}
+
+func newLeaseTable(max int, every time.Duration) *leaseTable {
+	return &leaseTable{max: max, every: int64(every), entries: make(map[string]*leaseEntry)}
+}
+
+// get returns key's entry, making one if there is room. When the table is
+// full of live leases it returns nil, and the key is decided without one.
+func (t *leaseTable) get(key string, now int64) *leaseEntry {
+	t.mu.RLock()
+	e := t.entries[key]
+	t.mu.RUnlock()
+	if e != nil {
+		return e
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if e = t.entries[key]; e != nil {
+		return e
+	}
+	if len(t.entries) >= t.max {
+		// A sweep costs a pass over the table: at most one per lease TTL,
+		// so a flood of new keys cannot make every call pay for one.
+		if now-t.swept < t.every {
+			return nil
+		}
+		t.swept = now
+		for k, v := range t.entries {
+			if v.mu.TryLock() {
+				idle := now >= v.expires && now >= v.blocked
+				v.mu.Unlock()
+				if idle {
+					delete(t.entries, k)
+				}
+			}
+		}
+		if len(t.entries) >= t.max {
+			return nil
+		}
+	}
+	e = &leaseEntry{next: 1}
+	t.entries[key] = e
+	return e
+}
+
+// allowLeased decides from key's lease, and refills it with one round trip
+// when it is spent or stale. Callers of the same key on this instance wait
+// for that one refill instead of each going to Redis.
+//
+// The size of a refill adapts to demand: it doubles (up to Lease) when a
+// lease ran out before it expired and falls back to what was used when it
+// expired unspent, so a cold key takes one token at a time and wastes none.
+func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n int) (Decision, error) {
+	want := int64(n)
+	e.mu.Lock()
+	now := l.clk.Nanotime()
+	if now < e.blocked {
+		d := Decision{Limit: l.cfg.Limit, RetryAfter: time.Duration(e.blocked - now),
+			ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+		e.mu.Unlock()
+		return d, nil
+	}
+	if now < e.expires && e.tokens >= want {
+		e.tokens -= want
+		e.used += want
+		d := Decision{Allowed: true, Limit: l.cfg.Limit, Remaining: int(e.tokens + e.remote),
+			ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+		e.mu.Unlock()
+		return d, nil
+	}
+	ok, probe := l.tryRedis()
+	if !ok {
+		e.mu.Unlock()
+		return l.fallback(key, n), nil
+	}
+	// Size the next lease from how the last one went.
+	if e.expires != 0 {
+		if now < e.expires {
+			e.next = min(e.next*2, int64(l.cfg.Lease))
+		} else {
+			e.next = min(max(e.used, 1), int64(l.cfg.Lease))
+		}
+	}
+	// A hot key asks for at least half a lease, so that under saturation a
+	// round trip does not come back with the one token that has trickled
+	// in since the last; when fewer are free, the refusal's retry-after
+	// tells this instance when to come back, and callers meanwhile are
+	// refused locally. Tokens are not lost while it waits: the key keeps
+	// earning them in Redis, up to Burst.
+	ask, least := max(e.next, want), want
+	if e.next > want {
+		least = max(want, e.next/2)
+	}
+	r, err := l.roundTrip(ctx, key, ask, least)
+	if err != nil {
+		e.mu.Unlock()
+		if cerr := ctx.Err(); cerr != nil {
+			l.abandon(probe)
+			return Decision{}, cerr
+		}
+		l.failed(err, probe)
+		return l.fallback(key, n), nil
+	}
+	l.succeeded(probe)
+	now = l.clk.Nanotime()
+	e.remote = r.remaining
+	e.resetAt = now + int64(r.resetAfter)
+	d := Decision{Limit: l.cfg.Limit, ResetAfter: r.resetAfter, Source: SourceRedis}
+	if r.granted > 0 {
+		e.tokens = r.granted - want
+		e.used = want
+		e.expires = now + int64(l.cfg.LeaseTTL)
+		d.Allowed = true
+		d.Remaining = int(e.tokens + e.remote)
+		d.RetryAfter = r.retryAfter
+		if e.tokens > 0 {
+			d.RetryAfter = 0
+		}
+	} else {
+		e.tokens = 0 // keep used: it sizes the next lease
+		wait := int64(r.retryAfter)
+		if k := int64(l.cfg.Instances); k > 1 && least > 1 {
+			// Instances refused together would all come back at the
+			// instant least tokens are free, and all but one be refused
+			// again. Spread them over the time the others' leases take.
+			wait += rand.Int64N(least*(k-1)*int64(l.interval*1e3) + 1)
+		}
+		e.blocked = now + wait
+		d.Remaining = int(r.remaining)
+		d.RetryAfter = r.retryAfter
+	}
+	e.mu.Unlock()
+	return d, nil
+}

@@ -1,0 +1,250 @@
+package redislimit_test
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock/clocktest"
+	"github.com/levee-go/levee/redislimit"
+	"github.com/redis/go-redis/v9"
+)
+
+func TestNewValidates(t *testing.T) {
+	ok := redis.NewClient(&redis.Options{Addr: mainRedis, ContextTimeoutEnabled: true})
+	defer ok.Close()
+	noCtx := redis.NewClient(&redis.Options{Addr: mainRedis})
+	defer noCtx.Close()
+	tests := []struct {
+		name  string
+		cfg   redislimit.Config
+		field string // empty: valid
+	}{
+		{"minimal", redislimit.Config{Client: ok, Limit: 1}, ""},
+		{"no client", redislimit.Config{Limit: 1}, "Client"},
+		{"zero limit", redislimit.Config{Client: ok}, "Limit"},
+		{"negative limit", redislimit.Config{Client: ok, Limit: -1}, "Limit"},
+		{"negative period", redislimit.Config{Client: ok, Limit: 1, Period: -time.Second}, "Period"},
+		{"period too fine", redislimit.Config{Client: ok, Limit: 2_000_000}, "Period"},
+		{"negative burst", redislimit.Config{Client: ok, Limit: 1, Burst: -1}, "Burst"},
+		{"negative instances", redislimit.Config{Client: ok, Limit: 1, Instances: -2}, "Instances"},
+		{"negative threshold", redislimit.Config{Client: ok, Limit: 1, FailureThreshold: -1}, "FailureThreshold"},
+		{"negative cooldown", redislimit.Config{Client: ok, Limit: 1, Cooldown: -1}, "Cooldown"},
+		{"negative lease", redislimit.Config{Client: ok, Limit: 1, Lease: -1}, "Lease"},
+		{"lease above burst", redislimit.Config{Client: ok, Limit: 10, Burst: 5, Lease: 6}, "Lease"},
+		{"negative lease ttl", redislimit.Config{Client: ok, Limit: 1, LeaseTTL: -1}, "LeaseTTL"},
+		{"negative max keys", redislimit.Config{Client: ok, Limit: 1, MaxKeys: -1}, "MaxKeys"},
+		{"hash tag in prefix", redislimit.Config{Client: ok, Limit: 1, Prefix: "rl:{x}:"}, "Prefix"},
+		{"unknown fallback", redislimit.Config{Client: ok, Limit: 1, Fallback: 9}, "Fallback"},
+		{"client ignores deadlines", redislimit.Config{Client: noCtx, Limit: 1}, "ContextTimeoutEnabled"},
+		{"client ignores deadlines, no timeout", redislimit.Config{Client: noCtx, Limit: 1, Timeout: -1}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := redislimit.New(tt.cfg)
+			switch {
+			case tt.field == "" && err != nil:
+				t.Fatalf("New(%+v) = %v, want no error", tt.cfg, err)
+			case tt.field == "" && l == nil:
+				t.Fatalf("New(%+v) = nil limiter", tt.cfg)
+			case tt.field != "" && (err == nil || !strings.Contains(err.Error(), tt.field)):
+				t.Fatalf("New(%+v) = %v, want an error naming %s", tt.cfg, err, tt.field)
+			}
+		})
+	}
+}
+
+func TestAllowNRange(t *testing.T) {
+	c := requireRedis(t)
+	l, err := redislimit.New(redislimit.Config{Client: c, Limit: 10, Burst: 4, Prefix: testPrefix(t, c)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{-1, 0, 5} {
+		if _, err := l.AllowN(context.Background(), "k", n); err == nil {
+			t.Errorf("AllowN(k, %d) = nil error, want out of range", n)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.AllowN(ctx, "k", 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("AllowN(cancelled ctx) = %v, want context.Canceled", err)
+	}
+}
+
+// TestDecisionFields checks the numbers returned for headers on a fresh key.
+func TestDecisionFields(t *testing.T) {
+	c := requireRedis(t)
+	l, err := redislimit.New(redislimit.Config{Client: c, Limit: 2, Period: time.Minute, Burst: 2,
+		Prefix: testPrefix(t, c), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	d1, _ := l.AllowKey(ctx, "k")
+	d2, _ := l.AllowKey(ctx, "k")
+	d3, _ := l.AllowKey(ctx, "k")
+	if !d1.Allowed || d1.Remaining != 1 || d1.RetryAfter != 0 || d1.Limit != 2 || d1.Source != redislimit.SourceRedis {
+		t.Errorf("AllowKey #1 = %+v, want allowed, remaining 1, no retry-after, limit 2, from redis", d1)
+	}
+	if !d2.Allowed || d2.Remaining != 0 || d2.RetryAfter <= 0 || d2.RetryAfter > 30*time.Second {
+		t.Errorf("AllowKey #2 = %+v, want allowed, remaining 0, next token within 30s", d2)
+	}
+	if d3.Allowed || d3.RetryAfter <= 25*time.Second || d3.RetryAfter > 30*time.Second ||
+		d3.ResetAfter <= 55*time.Second || d3.ResetAfter > time.Minute {
+		t.Errorf("AllowKey #3 = %+v, want refused, retry in ~30s, reset in ~60s", d3)
+	}
+	d5, err := l.AllowN(ctx, "other", 2)
+	if err != nil || !d5.Allowed || d5.Remaining != 0 {
+		t.Errorf("AllowN(other, 2) = %+v, %v, want both tokens", d5, err)
+	}
+}
+
+func TestAcquireIsAGate(t *testing.T) {
+	c := requireRedis(t)
+	l, err := redislimit.New(redislimit.Config{Name: "api", Client: c, Limit: 1, Period: time.Minute,
+		Prefix: testPrefix(t, c), Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Stage(); got != levee.StageLimit {
+		t.Errorf("Stage() = %v, want StageLimit", got)
+	}
+	var events []levee.Event
+	l.OnEvent(func(e levee.Event) { events = append(events, e) })
+	ctx := context.Background()
+	p, err := l.Acquire(ctx)
+	if err != nil {
+		t.Fatalf("Acquire #1 = %v, want admitted", err)
+	}
+	p.Done(nil)
+	_, err = l.Acquire(ctx)
+	if !errors.Is(err, levee.ErrLimited) || !errors.Is(err, levee.ErrRejected) {
+		t.Fatalf("Acquire #2 = %v, want ErrLimited", err)
+	}
+	if wait, ok := levee.RetryAfter(err); !ok || wait < 50*time.Second || wait > time.Minute {
+		t.Errorf("RetryAfter(Acquire #2) = %v, %v; want about a minute", wait, ok)
+	}
+	if len(events) != 1 || events[0].Kind != levee.EventRejected || events[0].Policy != "redislimit" || events[0].Name != "api" {
+		t.Errorf("events = %+v, want one rejection from redislimit/api", events)
+	}
+	// Through a pipeline.
+	pl := levee.New(l)
+	_, err = levee.Do(ctx, pl, func(context.Context) (int, error) { return 1, nil })
+	if !errors.Is(err, levee.ErrLimited) {
+		t.Errorf("Do through the limiter = %v, want ErrLimited", err)
+	}
+}
+
+// TestSkewedInstancesAgree gives every instance a clock of its own, hours
+// apart; decisions use the server's clock, so together they admit exactly
+// the burst.
+func TestSkewedInstancesAgree(t *testing.T) {
+	c := requireRedis(t)
+	prefix := testPrefix(t, c)
+	const instances, burst = 3, 5
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for i := range instances {
+		fake := clocktest.New(time.Unix(1_700_000_000+int64(i)*7200, 0))
+		l, err := redislimit.New(redislimit.Config{Client: newClient(t, mainRedis), Limit: burst, Period: time.Hour,
+			Prefix: prefix, Clock: fake, Timeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 4 {
+				if d, err := l.AllowKey(context.Background(), "k"); err == nil && d.Allowed {
+					admitted.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := admitted.Load(); got != burst {
+		t.Errorf("admitted %d across %d skewed instances, want %d", got, instances, burst)
+	}
+}
+
+// TestSharedKeyAcrossInstances hammers one key from several instances, each
+// with its own connection, in real time, with and without leasing, and
+// checks the fleet admitted what the limit allows over the run.
+func TestSharedKeyAcrossInstances(t *testing.T) {
+	c := requireRedis(t)
+	prefix := testPrefix(t, c)
+	const (
+		instances = 4
+		workers   = 4
+		limit     = 200 // per second
+		burst     = 20
+		run       = 700 * time.Millisecond
+	)
+	tests := []struct {
+		name  string
+		lease int
+	}{
+		{"exact", 0},
+		{"leased", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var admitted, redisDecisions atomic.Int64
+			var wg sync.WaitGroup
+			ls := make([]*redislimit.Limiter, instances)
+			for i := range ls {
+				l, err := redislimit.New(redislimit.Config{Client: newClient(t, mainRedis), Limit: limit, Burst: burst,
+					Prefix: prefix + tt.name + ":", Lease: tt.lease, Instances: instances, Timeout: 2 * time.Second})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ls[i] = l
+			}
+			start := time.Now()
+			stop := start.Add(run)
+			for _, l := range ls {
+				for range workers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for time.Now().Before(stop) {
+							d, err := l.AllowKey(context.Background(), "hot")
+							if err != nil || d.Source == redislimit.SourceFallback {
+								t.Errorf("AllowKey = %+v, %v; want a redis decision", d, err)
+								return
+							}
+							if d.Allowed {
+								admitted.Add(1)
+							}
+							if d.Source == redislimit.SourceRedis {
+								redisDecisions.Add(1)
+							}
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			// The server saw the first and last decisions within elapsed, so
+			// the limit allows at most burst + elapsed×rate (+1 for the token
+			// in progress); leases may move up to min(instances×lease,
+			// TTL×rate) tokens into the run from its edge, and may hold as
+			// many unused at its end.
+			slack := math.Min(float64(instances*tt.lease), float64(limit)/100)
+			upper := float64(burst) + elapsed.Seconds()*limit + 1 + slack
+			lower := float64(burst) + (elapsed.Seconds()-0.05)*limit - 1 - slack - float64(instances*tt.lease)
+			got := float64(admitted.Load())
+			t.Logf("admitted %v in %v (bounds %.0f..%.0f), %d redis decisions", got, elapsed, lower, upper, redisDecisions.Load())
+			if got > upper || got < lower {
+				t.Errorf("admitted %v in %v, want %.0f..%.0f", got, elapsed, lower, upper)
+			}
+		})
+	}
+}
