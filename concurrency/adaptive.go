@@ -168,10 +168,10 @@ type Limiter struct {
 	queued   atomic.Int64
 
 	// The open window, written with atomics by every completion.
-	wStart, wEnd             atomic.Int64
-	wCount, wDrops           atomic.Int64
+	wStart, wEnd              atomic.Int64
+	wCount, wDrops            atomic.Int64
 	wSum, wMin, wMax, wDemand atomic.Int64
-	wRTTs                    [maxWindowRTTs]atomic.Int64
+	wRTTs                     [maxWindowRTTs]atomic.Int64
 
 	name       string
 	alg        Algorithm

@@ -145,11 +145,14 @@ func (g *Gradient) Update(w Window, limit float64) Decision {
 		return Decision{Limit: pin, Pin: true, Reason: "gradient: measuring min_rtt"}
 	}
 	if g.measuring {
-		for _, r := range w.RTTs {
-			if len(g.samples) == g.count {
-				break
+		// Take what is missing evenly across the window's sorted
+		// latencies, so a busy window does not give only its fastest.
+		if need, have := g.count-len(g.samples), len(w.RTTs); have <= need {
+			g.samples = append(g.samples, w.RTTs...)
+		} else {
+			for i := range need {
+				g.samples = append(g.samples, w.RTTs[i*have/need])
 			}
-			g.samples = append(g.samples, r)
 		}
 		if len(g.samples) < g.count {
 			return Decision{Limit: pin, Pin: true}
