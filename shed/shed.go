@@ -36,8 +36,9 @@ type Config struct {
 	// refused.
 	CoolOff time.Duration
 	// Headroom is how far, as a multiple of the estimate, calls of a
-	// higher criticality than the level being shed may exceed it. Zero
-	// means 2; values below 1 are refused.
+	// higher criticality than the level being shed may exceed it, so that
+	// they queue rather than fail while lower levels make room. Zero means
+	// 4; values below 1 are refused.
 	Headroom float64
 	// ShedCriticalPlus subjects CRITICAL_PLUS calls to shedding. False
 	// means they are always admitted.
@@ -80,9 +81,11 @@ type Shedder struct {
 	inflight atomic.Int64
 	level    atomic.Int32
 
-	lastDrop      atomic.Int64 // nanotime of the last rejection
-	lastLevelDrop atomic.Int64 // nanotime of the last over-estimate rejection at the level
-	lastOverload  atomic.Int64 // nanotime an admission last found the service over the estimate
+	lastDrop      atomic.Int64    // nanotime of the last rejection
+	lastLevelDrop atomic.Int64    // nanotime of the last over-estimate rejection at the level
+	lastDropLevel atomic.Int32    // the level of lastLevelDrop
+	lastOverload  atomic.Int64    // nanotime an admission last found the service over the estimate
+	seen          [4]atomic.Int64 // nanotime a call of each rank last arrived
 
 	cacheIdx atomic.Int64 // bucket the cached estimate was computed in
 	cacheMax atomic.Int64 // cached maxInFlight, math.MaxInt64 for none
@@ -124,7 +127,7 @@ func New(cfg Config) (*Shedder, error) {
 	case cfg.CoolOff < 0:
 		return nil, fmt.Errorf("shed: Config.CoolOff = %v, want >= 0 (0 means 1s)", cfg.CoolOff)
 	case cfg.Headroom != 0 && (cfg.Headroom < 1 || math.IsNaN(cfg.Headroom)):
-		return nil, fmt.Errorf("shed: Config.Headroom = %v, want >= 1 (0 means 2)", cfg.Headroom)
+		return nil, fmt.Errorf("shed: Config.Headroom = %v, want >= 1 (0 means 4)", cfg.Headroom)
 	case cfg.RetryAfter < 0:
 		return nil, fmt.Errorf("shed: Config.RetryAfter = %v, want >= 0 (0 means CoolOff)", cfg.RetryAfter)
 	}
@@ -157,7 +160,7 @@ func New(cfg Config) (*Shedder, error) {
 		s.coolOff = int64(time.Second)
 	}
 	if s.headroom == 0 {
-		s.headroom = 2
+		s.headroom = 4
 	}
 	if cfg.ShedCriticalPlus {
 		s.maxLevel = 3
@@ -171,6 +174,9 @@ func New(cfg Config) (*Shedder, error) {
 		s.buckets[i].idx.Store(-1)
 	}
 	s.cacheIdx.Store(-1)
+	for i := range s.seen {
+		s.seen[i].Store(math.MinInt64 / 2)
+	}
 	return s, nil
 }
 
@@ -228,11 +234,23 @@ func (s *Shedder) AcquireCriticality(ctx context.Context, c levee.Criticality) (
 	if rank == 3 && s.spareTop {
 		return s.admit(now), nil
 	}
-	lvl := s.level.Load()
-	if lvl > 0 && now-s.lastOverload.Load() > s.coolOff && s.level.CompareAndSwap(lvl, lvl-1) {
+	if seen := &s.seen[rank]; now-seen.Load() > int64(time.Millisecond) {
+		seen.Store(now)
+	}
+	shedLvl := s.level.Load()
+	if shedLvl > 0 && now-s.lastOverload.Load() > s.coolOff && s.level.CompareAndSwap(shedLvl, shedLvl-1) {
 		s.lastOverload.Store(now) // the next step down waits another CoolOff
-		s.levelChanged(ctx, lvl, lvl-1)
-		lvl--
+		s.levelChanged(ctx, shedLvl, shedLvl-1)
+		shedLvl--
+	}
+	// The level being shed is the shed level or, above it, the lowest
+	// criticality that calls arrive with.
+	lvl := shedLvl
+	for r := int32(0); r < rank && r < s.maxLevel; r++ {
+		if now-s.seen[r].Load() <= s.coolOff {
+			break
+		}
+		lvl = max(lvl, r+1)
 	}
 	if rank < lvl {
 		return levee.Permit{}, s.reject(ctx, now, "level", -1)
@@ -248,13 +266,14 @@ func (s *Shedder) AcquireCriticality(ctx context.Context, c levee.Criticality) (
 	s.lastOverload.Store(now)
 	if rank == lvl {
 		s.lastLevelDrop.Store(now)
+		s.lastDropLevel.Store(lvl)
 		return levee.Permit{}, s.reject(ctx, now, "overload", m)
 	}
 	// Above the level: the level's own calls are being shed and the load
 	// still reaches this one: shed the level entirely.
-	if lvl < s.maxLevel && now-s.lastLevelDrop.Load() <= s.bucketNs && s.lastLevelDrop.Load() != 0 &&
-		s.level.CompareAndSwap(lvl, lvl+1) {
-		s.levelChanged(ctx, lvl, lvl+1)
+	if lvl < s.maxLevel && s.lastDropLevel.Load() == lvl && now-s.lastLevelDrop.Load() <= s.bucketNs &&
+		s.level.CompareAndSwap(shedLvl, lvl+1) {
+		s.levelChanged(ctx, shedLvl, lvl+1)
 	}
 	if float64(inflight) > float64(m)*s.headroom {
 		return levee.Permit{}, s.reject(ctx, now, "overload", m)

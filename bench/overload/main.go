@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"text/tabwriter"
 	"time"
 )
@@ -50,6 +51,9 @@ func run(args []string, stdout io.Writer) error {
 	}
 	protections, loads := Protections, Loads
 	if *protect != "" {
+		if !slices.Contains(Protections, *protect) {
+			return fmt.Errorf("unknown -protect %q, want one of %v", *protect, Protections)
+		}
 		protections = []string{*protect}
 	}
 	if *load > 0 {

@@ -56,14 +56,7 @@ type Result struct {
 }
 
 // newGate builds the named protection for a server of the given shape.
-var newGateHook = func(levee.Gate) {}
-
-func newGate(name string, p Params) (g levee.Gate, err error) {
-	defer func() {
-		if g != nil {
-			newGateHook(g)
-		}
-	}()
+func newGate(name string, p Params) (levee.Gate, error) {
 	switch name {
 	case "none":
 		return nil, nil
@@ -73,7 +66,7 @@ func newGate(name string, p Params) (g levee.Gate, err error) {
 		return shed.New(shed.Config{Name: name})
 	}
 	var alg concurrency.Algorithm
-
+	var err error
 	switch name {
 	case "aimd":
 		// AIMD learns from drops only: a success slower than the objective
@@ -97,18 +90,47 @@ func newGate(name string, p Params) (g levee.Gate, err error) {
 // server is the simulated service: each request holds one of a fixed
 // number of workers for the service time the client drew for it.
 type server struct {
-	workers chan struct{}
+	workers chan *worker
+}
+
+// worker keeps a virtual clock: a request it serves ends at the end of its
+// previous request (or now, after a pause), plus the service time. Timers
+// overshoot (by a millisecond for the shortest sleeps on a busy machine);
+// starting the next request from the virtual end pays the overshoot back,
+// so a busy worker serves exactly 1/mean requests a second and the
+// server's capacity is the stated one.
+type worker struct {
+	end time.Time
+}
+
+// handover is the longest gap between two requests on a worker that still
+// counts as continuous work.
+const handover = 2 * time.Millisecond
+
+func newServer(n int) *server {
+	s := &server{workers: make(chan *worker, n)}
+	for range n {
+		s.workers <- &worker{}
+	}
+	return s
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	us, _ := strconv.ParseInt(r.URL.Query().Get("s"), 10, 64)
+	var wk *worker
 	select {
-	case s.workers <- struct{}{}:
+	case wk = <-s.workers:
 	case <-r.Context().Done():
 		return // the client gave up while queued
 	}
-	time.Sleep(time.Duration(us) * time.Microsecond) // the work is done even if the client leaves
-	<-s.workers
+	// A worker handed straight from one request to the next keeps its
+	// virtual clock; the scheduling delay of the handover is not idleness.
+	if now := time.Now(); now.Sub(wk.end) > handover {
+		wk.end = now
+	}
+	wk.end = wk.end.Add(time.Duration(us) * time.Microsecond)
+	time.Sleep(time.Until(wk.end)) // the work is done even if the client has gone
+	s.workers <- wk
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -161,7 +183,7 @@ func drive(ctx context.Context, protect string, p Params, phases []phase) ([]sam
 	if err != nil {
 		return nil, err
 	}
-	var h http.Handler = &server{workers: make(chan struct{}, p.Workers)}
+	var h http.Handler = newServer(p.Workers)
 	if gate != nil {
 		h = leveehttp.Gate(gate, leveehttp.Options{})(h)
 	}
