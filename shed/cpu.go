@@ -70,12 +70,11 @@ type CPUSampler struct {
 	decay    float64
 	clk      clock.Clock
 
-	mu       sync.Mutex
-	prevUse  float64 // ns of CPU (cgroups) or busy ticks (/proc/stat)
-	prevTot  float64 // ns of wall time × cores, or total ticks
-	primed   bool
-	usage    atomic.Uint64 // float64 bits of the averaged usage
-	lastRead atomic.Uint64 // float64 bits of the last sample
+	mu      sync.Mutex
+	prevUse float64 // ns of CPU (cgroups) or busy ticks (/proc/stat)
+	prevTot float64 // ns of wall time × cores, or total ticks
+	primed  bool
+	usage   atomic.Uint64 // float64 bits of the averaged usage
 }
 
 // NewCPUSampler detects where CPU usage can be read and returns a sampler,
@@ -228,7 +227,6 @@ func (s *CPUSampler) Sample() (float64, error) {
 	if first {
 		return 0, nil
 	}
-	s.lastRead.Store(math.Float64bits(v))
 	avg := math.Float64frombits(s.usage.Load())*s.decay + v*(1-s.decay)
 	s.usage.Store(math.Float64bits(avg))
 	return v, nil
@@ -330,6 +328,9 @@ func ParseProcStat(b []byte) (busy, total uint64, err error) {
 			}
 			if i >= 7 { // guest and guest_nice are already in user and nice
 				break
+			}
+			if total+v < total {
+				return 0, 0, errors.New("shed: /proc/stat: cpu ticks overflow")
 			}
 			total += v
 			if i == 3 || i == 4 {
