@@ -3,8 +3,9 @@
 //
 // A [Shedder] is a BBR-style shedder after go-kratos: from a rolling window
 // (10s of 100 buckets by default) it estimates the concurrency at which the
-// service completes the most calls without queueing, maxPass·minRT, and
-// while engaged refuses calls that find more in flight. It is engaged
+// service completes the most calls with little queueing, maxPass·minRT
+// times a probing gain (1.25, as TCP BBR probes), and while engaged refuses
+// calls that find more in flight. It is engaged
 // always, or only while the CPU is over a threshold ([Config.CPU],
 // [Config.CPUThreshold], 80% by default) and for a cool-off after its last
 // rejection.

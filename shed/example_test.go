@@ -17,7 +17,7 @@ import (
 // more run, while CRITICAL calls still get in.
 func ExampleShedder() {
 	clk := clocktest.New(time.Time{})
-	s, err := shed.New(shed.Config{Name: "api", Window: time.Second, Buckets: 10, Clock: clk})
+	s, err := shed.New(shed.Config{Name: "api", Window: time.Second, Buckets: 10, Gain: 1, Clock: clk})
 	if err != nil {
 		panic(err)
 	}

@@ -40,6 +40,14 @@ type Config struct {
 	// they queue rather than fail while lower levels make room. Zero means
 	// 4; values below 1 are refused.
 	Headroom float64
+	// Gain multiplies the estimate maxPass·minRT. An estimate only sees
+	// the throughput the shedder let through, so with a gain of 1 (the BBR
+	// limiter of go-kratos, which engages only above its CPU threshold)
+	// a shedder engaged all the time can only ratchet down; a gain above
+	// 1 lets it probe upwards, as TCP BBR probes with 1.25, and tolerates
+	// a queue of (Gain−1) of the latency. Zero means 1.25; values below 1
+	// are refused.
+	Gain float64
 	// ShedCriticalPlus subjects CRITICAL_PLUS calls to shedding. False
 	// means they are always admitted.
 	ShedCriticalPlus bool
@@ -55,11 +63,11 @@ type Config struct {
 // completed in one bucket (maxPass) and the lowest average latency of a
 // bucket (minRT); their product,
 //
-//	maxInFlight = maxPass · minRT / bucket
+//	maxInFlight = Gain · maxPass · minRT / bucket
 //
-// is the concurrency at which the service completes the most calls with no
-// queue (Little's law at the bandwidth-delay product, as TCP BBR estimates
-// it). While engaged — always, or while the CPU is over the threshold, and
+// is the concurrency at which the service completes the most calls with
+// little queue (Little's law at the bandwidth-delay product, as TCP BBR
+// estimates it, with BBR's probing gain of 1.25 by default). While engaged — always, or while the CPU is over the threshold, and
 // for CoolOff after the last rejection — a call that finds more than
 // maxInFlight calls in flight (and more than one) is a candidate to shed.
 //
@@ -98,6 +106,7 @@ type Shedder struct {
 	threshold float64
 	coolOff   int64
 	headroom  float64
+	gain      float64
 	maxLevel  int32
 	spareTop  bool
 	rejection error
@@ -128,6 +137,8 @@ func New(cfg Config) (*Shedder, error) {
 		return nil, fmt.Errorf("shed: Config.CoolOff = %v, want >= 0 (0 means 1s)", cfg.CoolOff)
 	case cfg.Headroom != 0 && (cfg.Headroom < 1 || math.IsNaN(cfg.Headroom)):
 		return nil, fmt.Errorf("shed: Config.Headroom = %v, want >= 1 (0 means 4)", cfg.Headroom)
+	case cfg.Gain != 0 && (cfg.Gain < 1 || math.IsNaN(cfg.Gain)):
+		return nil, fmt.Errorf("shed: Config.Gain = %v, want >= 1 (0 means 1.25)", cfg.Gain)
 	case cfg.RetryAfter < 0:
 		return nil, fmt.Errorf("shed: Config.RetryAfter = %v, want >= 0 (0 means CoolOff)", cfg.RetryAfter)
 	}
@@ -158,6 +169,10 @@ func New(cfg Config) (*Shedder, error) {
 	}
 	if s.coolOff == 0 {
 		s.coolOff = int64(time.Second)
+	}
+	s.gain = cfg.Gain
+	if s.gain == 0 {
+		s.gain = 1.25
 	}
 	if s.headroom == 0 {
 		s.headroom = 4
@@ -195,7 +210,8 @@ func (s *Shedder) OnEvent(fn levee.Listener) (remove func()) { return s.listener
 type Stat struct {
 	// InFlight is the calls admitted and not yet settled.
 	InFlight int64
-	// MaxInFlight is the estimate, -1 while the window holds no data.
+	// MaxInFlight is the estimate (with the gain), -1 while the window
+	// holds no data.
 	MaxInFlight int64
 	// MaxPass is the most calls completed in one bucket; MinRT the lowest
 	// average latency of a bucket.
@@ -328,7 +344,7 @@ func (s *Shedder) maxInFlight(now int64) int64 {
 	pass, rt := s.reduce(idx)
 	m := int64(math.MaxInt64)
 	if rt > 0 {
-		m = int64(math.Floor(float64(pass)*float64(rt)/float64(s.bucketNs) + 0.5))
+		m = int64(math.Floor(s.gain*float64(pass)*float64(rt)/float64(s.bucketNs) + 0.5))
 	}
 	s.cacheMax.Store(m)
 	s.cacheIdx.Store(idx)

@@ -57,7 +57,7 @@ func train(t *testing.T, s *shed.Shedder, clk *clocktest.Fake) {
 
 func TestShedderEstimate(t *testing.T) {
 	clk := clocktest.New(time.Time{})
-	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk})
+	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Gain: 1, Clock: clk})
 	if st := s.Stat(); st.MaxInFlight != -1 {
 		t.Fatalf("Stat() with no data = %+v, want MaxInFlight -1", st)
 	}
@@ -65,6 +65,11 @@ func TestShedderEstimate(t *testing.T) {
 	st := s.Stat()
 	if st.MaxPass != 20 || st.MinRT != 10*ms || st.MaxInFlight != 2 {
 		t.Errorf("Stat() = %+v, want MaxPass 20, MinRT 10ms, MaxInFlight 2", st)
+	}
+	g := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk})
+	train(t, g, clk)
+	if st := g.Stat(); st.MaxInFlight != 3 {
+		t.Errorf("Stat() with the default gain = %+v, want MaxInFlight 3 (1.25 x 2, rounded)", st)
 	}
 	// Buckets older than the window drop out.
 	clk.Advance(2 * time.Second)
@@ -75,7 +80,7 @@ func TestShedderEstimate(t *testing.T) {
 
 func TestShedderKeepsInFlightWithinTheEstimate(t *testing.T) {
 	clk := clocktest.New(time.Time{})
-	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk})
+	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Gain: 1, Clock: clk})
 	train(t, s, clk)
 	ctx := context.Background() // CRITICAL, the only level in use
 	var running []levee.Permit
@@ -102,7 +107,7 @@ func TestShedderKeepsInFlightWithinTheEstimate(t *testing.T) {
 func TestShedderCPUEngagement(t *testing.T) {
 	clk := clocktest.New(time.Time{})
 	cpu := &fakeCPU{}
-	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk, CPU: cpu, CPUThreshold: 0.8, CoolOff: 500 * ms})
+	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Gain: 1, Clock: clk, CPU: cpu, CPUThreshold: 0.8, CoolOff: 500 * ms})
 	train(t, s, clk)
 	ctx := context.Background()
 	for range 5 {
@@ -136,7 +141,7 @@ func TestShedderCPUEngagement(t *testing.T) {
 
 func TestShedderCriticalityOrder(t *testing.T) {
 	clk := clocktest.New(time.Time{})
-	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk, CoolOff: 500 * ms})
+	s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Gain: 1, Clock: clk, CoolOff: 500 * ms})
 	var changes []string
 	s.OnEvent(func(e levee.Event) {
 		if e.Kind == levee.EventStateChange {
@@ -205,7 +210,7 @@ func TestShedderCriticalityOrder(t *testing.T) {
 func TestShedderNeverInvertsCriticality(t *testing.T) {
 	for _, spare := range []bool{false, true} {
 		clk := clocktest.New(time.Time{})
-		s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk, CoolOff: 300 * ms, ShedCriticalPlus: !spare})
+		s := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Gain: 1, Clock: clk, CoolOff: 300 * ms, ShedCriticalPlus: !spare})
 		rng := rand.New(rand.NewPCG(1, 2))
 		levels := []levee.Criticality{levee.CriticalPlus, levee.Critical, levee.SheddablePlus, levee.Sheddable}
 		var running []levee.Permit
@@ -252,6 +257,7 @@ func TestShedderConfigErrors(t *testing.T) {
 		{"negative cool-off", shed.Config{CoolOff: -1}},
 		{"headroom below one", shed.Config{Headroom: 0.5}},
 		{"negative retry-after", shed.Config{RetryAfter: -1}},
+		{"gain below one", shed.Config{Gain: 0.9}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
