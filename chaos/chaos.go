@@ -289,7 +289,9 @@ func (in *Injector) publishLocked() {
 // returns the injected error, a [*levee.PanicError] for an injected panic,
 // or the context's error when the context ends during an injected delay;
 // otherwise it admits the call with a permit that needs no settling (the
-// zero [levee.Permit]).
+// zero [levee.Permit]). Code that calls Acquire directly, outside
+// [levee.Do], should treat a [*levee.PanicError] as Do does: record the
+// failure with outer gates, then panic with its Value or report it.
 func (in *Injector) Acquire(ctx context.Context) (levee.Permit, error) {
 	s := in.active.Load()
 	if s == nil {

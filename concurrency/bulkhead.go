@@ -144,8 +144,10 @@ func (b *Bulkhead) SetLimit(n int) error {
 
 // Acquire admits a call, waits for a slot in the queue, or refuses the call
 // with [levee.ErrBulkheadFull]. A call whose context ends while it waits
-// leaves the queue at once with the context's error. An admitted call must
-// settle its permit exactly once, which frees its slot.
+// leaves the queue at once with the context's error; a call whose context
+// has already ended is never queued, but may still take a free slot (the
+// call itself then sees its context). An admitted call must settle its
+// permit exactly once, which frees its slot.
 func (b *Bulkhead) Acquire(ctx context.Context) (levee.Permit, error) {
 	// Newcomers take the fast path only when nobody waits, so that a freed
 	// slot goes to the oldest waiter (see release).
