@@ -242,7 +242,10 @@ func BenchmarkBreakerOpen(b *testing.B) {
 			fail := func() error { return errBench }
 			deadline := time.Now().Add(5 * time.Second)
 			for {
-				cb, _, _ := hystrix.GetCircuit(name)
+				cb, _, err := hystrix.GetCircuit(name)
+				if err != nil {
+					b.Fatal(err)
+				}
 				if cb.IsOpen() {
 					break
 				}

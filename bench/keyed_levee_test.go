@@ -12,14 +12,14 @@ import (
 func leveeKeyedLimiters() []keyedImpl {
 	return []keyedImpl{{
 		name: "levee",
-		new: func(b *testing.B) func(string) bool {
+		new: func(tb testing.TB) func(string) bool {
 			k, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{
 				Rate:    ratelimit.PerSecond(allowRate),
 				Burst:   allowBurst,
 				MaxKeys: 1 << 20,
 			})
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			return k.AllowKey
 		},

@@ -14,20 +14,20 @@ func leveeLimiters() []limiterImpl {
 	tb := func(c ratelimit.Config) (interface{ Allow() bool }, error) { return ratelimit.NewTokenBucket(c) }
 	gcra := func(c ratelimit.Config) (interface{ Allow() bool }, error) { return ratelimit.NewGCRA(c) }
 	mk := func(name string, newL ctor) limiterImpl {
-		build := func(b *testing.B, c ratelimit.Config) interface{ Allow() bool } {
+		build := func(tb testing.TB, c ratelimit.Config) interface{ Allow() bool } {
 			l, err := newL(c)
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			return l
 		}
 		return limiterImpl{
 			name: name,
-			newAllow: func(b *testing.B) allowLimiter {
-				return build(b, ratelimit.Config{Rate: ratelimit.PerSecond(allowRate), Burst: allowBurst}).Allow
+			newAllow: func(tb testing.TB) allowLimiter {
+				return build(tb, ratelimit.Config{Rate: ratelimit.PerSecond(allowRate), Burst: allowBurst}).Allow
 			},
-			newReject: func(b *testing.B) allowLimiter {
-				l := build(b, ratelimit.Config{Rate: ratelimit.Every(time.Hour), Burst: 1})
+			newReject: func(tb testing.TB) allowLimiter {
+				l := build(tb, ratelimit.Config{Rate: ratelimit.Every(time.Hour), Burst: 1})
 				l.Allow()
 				return l.Allow
 			},

@@ -34,7 +34,7 @@ type limiterImpl struct {
 	// newAllow builds a limiter that admits everything (nil if the
 	// implementation has no such figure); newReject one that refuses
 	// everything.
-	newAllow, newReject func(b *testing.B) allowLimiter
+	newAllow, newReject func(tb testing.TB) allowLimiter
 }
 
 func limiterImpls() []limiterImpl {
@@ -42,10 +42,10 @@ func limiterImpls() []limiterImpl {
 		{
 			// x/time/rate: token bucket; Allow is its non-blocking call.
 			name: "xrate",
-			newAllow: func(*testing.B) allowLimiter {
+			newAllow: func(testing.TB) allowLimiter {
 				return rate.NewLimiter(allowRate, allowBurst).Allow
 			},
-			newReject: func(*testing.B) allowLimiter {
+			newReject: func(testing.TB) allowLimiter {
 				l := rate.NewLimiter(rate.Every(time.Hour), 1)
 				l.Allow()
 				return l.Allow
@@ -55,10 +55,10 @@ func limiterImpls() []limiterImpl {
 			// failsafe-go smooth: one permit per interval, no burst (a
 			// leaky bucket); TryAcquirePermit is its non-blocking call.
 			name: "failsafe/smooth",
-			newAllow: func(*testing.B) allowLimiter {
+			newAllow: func(testing.TB) allowLimiter {
 				return fsrl.NewSmoothWithMaxRate[any](time.Nanosecond).TryAcquirePermit
 			},
-			newReject: func(*testing.B) allowLimiter {
+			newReject: func(testing.TB) allowLimiter {
 				l := fsrl.NewSmoothWithMaxRate[any](time.Hour)
 				l.TryAcquirePermit()
 				return l.TryAcquirePermit
@@ -67,10 +67,10 @@ func limiterImpls() []limiterImpl {
 		{
 			// failsafe-go bursty: N permits per fixed period.
 			name: "failsafe/bursty",
-			newAllow: func(*testing.B) allowLimiter {
+			newAllow: func(testing.TB) allowLimiter {
 				return fsrl.NewBursty[any](allowRate, time.Second).TryAcquirePermit
 			},
-			newReject: func(*testing.B) allowLimiter {
+			newReject: func(testing.TB) allowLimiter {
 				l := fsrl.NewBursty[any](1, time.Hour)
 				l.TryAcquirePermit()
 				return l.TryAcquirePermit
@@ -82,7 +82,7 @@ func limiterImpls() []limiterImpl {
 			// high (1e9 per second) that Take never sleeps: the figure is the
 			// cost of the bookkeeping alone.
 			name: "uber",
-			newAllow: func(*testing.B) allowLimiter {
+			newAllow: func(testing.TB) allowLimiter {
 				l := uberrl.New(allowRate)
 				return func() bool { l.Take(); return true }
 			},

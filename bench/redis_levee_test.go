@@ -16,14 +16,14 @@ import (
 // benchmark, so a Redis outage cannot pass for speed.
 func leveeRedisLimiters() []redisImpl {
 	mk := func(name string, lease int) redisImpl {
-		return redisImpl{name: name, new: func(b *testing.B, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
+		return redisImpl{name: name, new: func(tb testing.TB, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
 			lim, err := redislimit.New(redislimit.Config{
-				Client: newRedisClient(b, rt),
+				Client: newRedisClient(tb, rt),
 				Limit:  redisRate,
 				Lease:  lease,
 			})
 			if err != nil {
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			return func(ctx context.Context) (bool, error) {
 				d, err := lim.AllowKey(ctx, key)

@@ -38,7 +38,7 @@ const (
 // admitted.
 type redisImpl struct {
 	name string
-	new  func(b *testing.B, key string, rt *atomic.Int64) (decide func(ctx context.Context) (bool, error))
+	new  func(tb testing.TB, key string, rt *atomic.Int64) (decide func(ctx context.Context) (bool, error))
 }
 
 func redisImpls() []redisImpl {
@@ -47,8 +47,8 @@ func redisImpls() []redisImpl {
 			// go-redis/redis_rate v10: GCRA in one Lua script (EVALSHA),
 			// Allow with PerSecond(rate), burst equal to the rate.
 			name: "redisrate",
-			new: func(b *testing.B, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
-				lim := redis_rate.NewLimiter(newRedisClient(b, rt))
+			new: func(tb testing.TB, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
+				lim := redis_rate.NewLimiter(newRedisClient(tb, rt))
 				limit := redis_rate.PerSecond(redisRate)
 				return func(ctx context.Context) (bool, error) {
 					res, err := lim.Allow(ctx, key, limit)
@@ -64,7 +64,7 @@ func redisImpls() []redisImpl {
 			// script on go-zero's own Redis client. It falls back to a local
 			// limiter when Redis fails, which roundtrips/decision would show.
 			name: "gozero",
-			new: func(b *testing.B, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
+			new: func(tb testing.TB, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
 				store := gozeroRedis(rt)
 				lim := limit.NewTokenLimiter(redisRate, redisRate, store, key)
 				return func(ctx context.Context) (bool, error) {
@@ -76,8 +76,8 @@ func redisImpls() []redisImpl {
 			// A plain PING with go-redis v9: the round trip every
 			// distributed decision pays at least once.
 			name: "ping",
-			new: func(b *testing.B, _ string, rt *atomic.Int64) func(context.Context) (bool, error) {
-				rdb := newRedisClient(b, rt)
+			new: func(tb testing.TB, _ string, rt *atomic.Int64) func(context.Context) (bool, error) {
+				rdb := newRedisClient(tb, rt)
 				return func(ctx context.Context) (bool, error) {
 					return true, rdb.Ping(ctx).Err()
 				}
@@ -158,23 +158,23 @@ func benchRedis(b *testing.B, callers int) {
 	}
 }
 
-// requireRedis skips b (fails it under CI) when no Redis answers.
-func requireRedis(b *testing.B) {
-	b.Helper()
+// requireRedis skips tb (fails it under CI) when no Redis answers.
+func requireRedis(tb testing.TB) {
+	tb.Helper()
 	c, err := net.DialTimeout("tcp", redisAddr, time.Second)
 	if err == nil {
 		c.Close()
 		return
 	}
 	if os.Getenv("CI") != "" {
-		b.Fatalf("Redis at %s is required under CI: %v", redisAddr, err)
+		tb.Fatalf("Redis at %s is required under CI: %v", redisAddr, err)
 	}
-	b.Skipf("skipping: no Redis at %s (%v); start one to run the Redis figures", redisAddr, err)
+	tb.Skipf("skipping: no Redis at %s (%v); start one to run the Redis figures", redisAddr, err)
 }
 
 // newRedisClient returns a go-redis client whose round trips are counted
-// into rt, sized for the parallel figure, closed when b ends.
-func newRedisClient(b *testing.B, rt *atomic.Int64) *redis.Client {
+// into rt, sized for the parallel figure, closed when tb ends.
+func newRedisClient(tb testing.TB, rt *atomic.Int64) *redis.Client {
 	rdb := redis.NewClient(&redis.Options{
 		Addr:     redisAddr,
 		PoolSize: redisCallers,
@@ -183,7 +183,7 @@ func newRedisClient(b *testing.B, rt *atomic.Int64) *redis.Client {
 		ContextTimeoutEnabled: true,
 	})
 	rdb.AddHook(countHook{rt})
-	b.Cleanup(func() { rdb.Close() })
+	tb.Cleanup(func() { rdb.Close() })
 	return rdb
 }
 

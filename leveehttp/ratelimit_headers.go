@@ -3,7 +3,6 @@ package leveehttp
 import (
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -91,31 +90,70 @@ func WriteRateLimitHeaders(h http.Header, d RateLimitDecision, opts RateLimitHea
 	if fields == 0 {
 		fields = FieldsAll
 	}
-	if fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0 {
-		h[headerRetryAfter] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter), 10)}
-	}
+	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0
 	if d.Limit <= 0 {
+		fields &^= FieldRateLimit | FieldRateLimitPolicy | FieldXRateLimit
+	}
+	if !retry && fields&(FieldRateLimit|FieldRateLimitPolicy|FieldXRateLimit) == 0 {
 		return
 	}
-	remaining := max(d.Remaining, 0)
+	// Every value is a substring of one buffer and every field's []string a
+	// slice of one array: two allocations per response, whatever the fields.
+	var buf [256]byte
+	b := buf[:0]
+	type span struct {
+		key        string
+		start, end int
+	}
+	var spans [6]span
+	n := 0
+	add := func(key string, start int) {
+		spans[n] = span{key, start, len(b)}
+		n++
+	}
+	if retry {
+		start := len(b)
+		b = strconv.AppendInt(b, ceilSeconds(d.RetryAfter), 10)
+		add(headerRetryAfter, start)
+	}
+	remaining := int64(max(d.Remaining, 0))
 	reset := ceilSeconds(d.Reset)
-	if fields&(FieldRateLimit|FieldRateLimitPolicy) != 0 {
-		name := quotePolicy(opts.Policy)
-		if fields&FieldRateLimitPolicy != 0 {
-			v := name + ";q=" + strconv.Itoa(d.Limit)
-			if d.Window > 0 {
-				v += ";w=" + strconv.FormatInt(ceilSeconds(d.Window), 10)
-			}
-			h[headerRateLimitPolicy] = []string{v}
+	if fields&FieldRateLimitPolicy != 0 {
+		start := len(b)
+		b = appendPolicyName(b, opts.Policy)
+		b = append(b, ";q="...)
+		b = strconv.AppendInt(b, int64(d.Limit), 10)
+		if d.Window > 0 {
+			b = append(b, ";w="...)
+			b = strconv.AppendInt(b, ceilSeconds(d.Window), 10)
 		}
-		if fields&FieldRateLimit != 0 {
-			h[headerRateLimit] = []string{name + ";r=" + strconv.Itoa(remaining) + ";t=" + strconv.FormatInt(reset, 10)}
-		}
+		add(headerRateLimitPolicy, start)
+	}
+	if fields&FieldRateLimit != 0 {
+		start := len(b)
+		b = appendPolicyName(b, opts.Policy)
+		b = append(b, ";r="...)
+		b = strconv.AppendInt(b, remaining, 10)
+		b = append(b, ";t="...)
+		b = strconv.AppendInt(b, reset, 10)
+		add(headerRateLimit, start)
 	}
 	if fields&FieldXRateLimit != 0 {
-		h[headerXLimit] = []string{strconv.Itoa(d.Limit)}
-		h[headerXRemaining] = []string{strconv.Itoa(remaining)}
-		h[headerXReset] = []string{strconv.FormatInt(reset, 10)}
+		start := len(b)
+		b = strconv.AppendInt(b, int64(d.Limit), 10)
+		add(headerXLimit, start)
+		start = len(b)
+		b = strconv.AppendInt(b, remaining, 10)
+		add(headerXRemaining, start)
+		start = len(b)
+		b = strconv.AppendInt(b, reset, 10)
+		add(headerXReset, start)
+	}
+	all := string(b)
+	vals := make([]string, n)
+	for i, sp := range spans[:n] {
+		vals[i] = all[sp.start:sp.end]
+		h[sp.key] = vals[i : i+1 : i+1]
 	}
 }
 
@@ -127,26 +165,23 @@ func ceilSeconds(d time.Duration) int64 {
 	return int64((d + time.Second - 1) / time.Second)
 }
 
-// quotePolicy returns name as a structured-field string ("default" for "").
-func quotePolicy(name string) string {
+// appendPolicyName appends name as a structured-field string ("default"
+// for "").
+func appendPolicyName(b []byte, name string) []byte {
 	if name == "" {
-		return `"` + DefaultPolicyName + `"`
+		name = DefaultPolicyName
 	}
-	var b strings.Builder
-	b.Grow(len(name) + 2)
-	b.WriteByte('"')
+	b = append(b, '"')
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		switch {
 		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
+			b = append(b, '\\', c)
 		case c < 0x20 || c > 0x7e:
-			b.WriteByte('_')
+			b = append(b, '_')
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	b.WriteByte('"')
-	return b.String()
+	return append(b, '"')
 }

@@ -79,3 +79,13 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteRateLimitHeadersAllocs pins the cost of the fields: one string
+// holding every value and one array of the fields' value slices.
+func TestWriteRateLimitHeadersAllocs(t *testing.T) {
+	d := leveehttp.RateLimitDecision{Limit: 100, Remaining: 7, RetryAfter: time.Second, Reset: 30 * time.Second, Window: time.Minute}
+	h := http.Header{}
+	if a := testing.AllocsPerRun(100, func() { leveehttp.WriteRateLimitHeaders(h, d, leveehttp.RateLimitHeaders{Policy: "api"}) }); a > 2 {
+		t.Errorf("WriteRateLimitHeaders, all fields: AllocsPerRun = %v, want <= 2", a)
+	}
+}

@@ -1,10 +1,13 @@
 package ratelimit_test
 
 import (
+	"fmt"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/ratelimit"
 )
 
@@ -51,6 +54,28 @@ func BenchmarkGCRAAllow(b *testing.B) {
 			g.Decide()
 		}
 	})
+	// The limiter's own cost, without the clock read (which is a vDSO call
+	// whose price depends on the machine).
+	b.Run("at", func(b *testing.B) {
+		b.ReportAllocs()
+		now := int64(0)
+		for b.Loop() {
+			now++
+			g.AllowAt(now)
+		}
+	})
+}
+
+// BenchmarkClock is the price of the clock read every call pays, for
+// comparison with the limiters.
+func BenchmarkClock(b *testing.B) {
+	c := clock.Real
+	var sink int64
+	b.ReportAllocs()
+	for b.Loop() {
+		sink += c.Nanotime()
+	}
+	_ = sink
 }
 
 func BenchmarkGCRAReject(b *testing.B) {
@@ -115,4 +140,26 @@ func BenchmarkKeyed(b *testing.B) {
 			}
 		})
 	})
+}
+
+// BenchmarkKeyedMemory reports the heap held per key with 1M keys.
+func BenchmarkKeyedMemory(b *testing.B) {
+	const n = 1 << 20
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%07d", i)
+	}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		k := mustKeyed(b, ratelimit.KeyedConfig{Rate: ratelimit.PerSecond(10), MaxKeys: n})
+		for _, key := range keys {
+			k.DecideKeyAt(key, 0)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/key")
+		runtime.KeepAlive(k)
+	}
 }

@@ -69,16 +69,17 @@ const (
 )
 
 // Keyed is a GCRA limiter per key (tenant, client address, route …) with
-// bounded memory. Keys live in shards, each a map from key to an index into
-// a slice of compact slots (one TAT and the key), so calls for different
+// bounded memory. Keys live in shards, each an open-addressing index of
+// 8-byte entries into a slice of 24-byte slots (one TAT and the key), so calls for different
 // keys rarely meet: a decision for a known key takes its shard's read lock
 // and one compare-and-swap on the key's TAT, and does not allocate. A new key
 // takes the shard's write lock once and allocates its copy of the key.
 //
 // Memory is bounded by MaxKeys, and idle keys are dropped as shards take new
-// ones (two slots are checked per insertion) or by [Keyed.Sweep]. A key
-// costs about 50 bytes plus its bytes (measured by TestKeyedMemory: see the
-// package documentation).
+// ones (two slots are checked per insertion) or by [Keyed.Sweep], which also
+// shrinks emptied shards. A key costs about 44 bytes plus its own bytes
+// (measured by TestKeyedMemory and BenchmarkKeyedMemory: see the package
+// documentation).
 //
 // A Keyed limiter is safe for concurrent use.
 type Keyed struct {
@@ -99,7 +100,7 @@ type Keyed struct {
 
 type shard struct {
 	mu     sync.RWMutex
-	index  map[string]uint32
+	index  keyIndex
 	slots  []slot
 	cursor uint32
 	_      [64]byte // keep shards' locks on separate cache lines
@@ -151,9 +152,6 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 	if k.key == nil {
 		k.key = KeyFromContext
 	}
-	for i := range k.shards {
-		k.shards[i].index = make(map[string]uint32)
-	}
 	k.p.Store(p)
 	ov := make(map[string]*GCRA, len(cfg.Overrides))
 	for key, o := range cfg.Overrides {
@@ -196,9 +194,11 @@ func (k *Keyed) decide(key string, now int64, n int) Decision {
 	if p.interval == 0 {
 		return Decision{Allowed: true}
 	}
-	sh := &k.shards[maphash.String(k.seed, key)&k.mask]
+	h := maphash.String(k.seed, key)
+	tag := tagOf(h)
+	sh := &k.shards[h&k.mask]
 	sh.mu.RLock()
-	if i, ok := sh.index[key]; ok {
+	if _, i, ok := sh.index.find(tag, key, sh.slots); ok {
 		d := decideSlot(&sh.slots[i].tat, p, now, n)
 		sh.mu.RUnlock()
 		return k.done(d)
@@ -211,9 +211,9 @@ func (k *Keyed) decide(key string, now int64, n int) Decision {
 		return k.done(decideSlot(&tat, p, now, n))
 	}
 	sh.mu.Lock()
-	i, ok := sh.index[key]
+	_, i, ok := sh.index.find(tag, key, sh.slots)
 	if !ok {
-		i = k.insert(sh, key, now)
+		i = k.insert(sh, key, tag, now)
 	}
 	d := decideSlot(&sh.slots[i].tat, p, now, n)
 	sh.mu.Unlock()
@@ -232,7 +232,7 @@ func (k *Keyed) done(d Decision) Decision {
 
 // insert adds key to sh (write-locked), first dropping up to two idle keys
 // at the sweep cursor and, if the shard is still full, one victim.
-func (k *Keyed) insert(sh *shard, key string, now int64) uint32 {
+func (k *Keyed) insert(sh *shard, key string, tag uint32, now int64) uint32 {
 	for range 2 {
 		if len(sh.slots) == 0 {
 			break
@@ -259,27 +259,29 @@ func (k *Keyed) insert(sh *shard, key string, now int64) uint32 {
 	i := uint32(len(sh.slots))
 	sh.slots = append(sh.slots, slot{key: strings.Clone(key)})
 	sh.slots[i].tat.Store(initialTAT)
-	sh.index[sh.slots[i].key] = i
+	sh.index.insert(tag, i, sh.slots, k.seed)
 	k.count.Add(1)
 	return i
 }
 
-func (k *Keyed) remove(sh *shard, i int) {
-	sh.remove(i)
-	k.count.Add(-1)
-}
-
 // remove drops slot i of sh (write-locked) by moving the last slot into it.
-func (sh *shard) remove(i int) {
+func (k *Keyed) remove(sh *shard, i int) {
+	key := sh.slots[i].key
+	if pos, _, ok := sh.index.find(tagOf(maphash.String(k.seed, key)), key, sh.slots); ok {
+		sh.index.deleteAt(pos)
+	}
 	last := len(sh.slots) - 1
-	delete(sh.index, sh.slots[i].key)
 	if i != last {
+		moved := sh.slots[last].key
+		if pos, _, ok := sh.index.find(tagOf(maphash.String(k.seed, moved)), moved, sh.slots); ok {
+			sh.index.setSlot(pos, uint32(i))
+		}
 		sh.slots[i].tat.Store(sh.slots[last].tat.Load())
-		sh.slots[i].key = sh.slots[last].key
-		sh.index[sh.slots[i].key] = uint32(i)
+		sh.slots[i].key = moved
 	}
 	sh.slots[last].key = ""
 	sh.slots = sh.slots[:last]
+	k.count.Add(-1)
 }
 
 // decideSlot is the GCRA decision on one key's TAT (see [GCRA]).
@@ -331,9 +333,28 @@ func (k *Keyed) SweepAt(now int64) int {
 			}
 			i++
 		}
+		k.compact(sh)
 		sh.mu.Unlock()
 	}
 	return dropped
+}
+
+// compact gives memory back after a sweep emptied most of a shard
+// (write-locked): the index shrinks below 1/8 load and the slot slice below
+// 1/4 use.
+func (k *Keyed) compact(sh *shard) {
+	n := len(sh.slots)
+	if size := len(sh.index.table); size > 8 && n*8 < size {
+		sh.index.resize(max(8, 1<<bits.Len(uint(n*2))), sh.slots, k.seed)
+	}
+	if c := cap(sh.slots); c > 16 && n*4 < c {
+		slots := make([]slot, n, n*2)
+		for i := range sh.slots {
+			slots[i].key = sh.slots[i].key
+			slots[i].tat.Store(sh.slots[i].tat.Load())
+		}
+		sh.slots = slots
+	}
 }
 
 // Len returns the number of keys held (overrides not included).

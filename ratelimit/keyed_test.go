@@ -47,6 +47,34 @@ func TestKeyedMatchesGCRA(t *testing.T) {
 	}
 }
 
+// TestKeyedEvictionIsLossless: with sweeps and evictions of idle keys
+// (full buckets) interleaved at random, and few shards so that the index
+// moves slots around, every key still behaves exactly like its own GCRA.
+func TestKeyedEvictionIsLossless(t *testing.T) {
+	rng := rand.New(rand.NewPCG(8, 9))
+	cfg := ratelimit.Config{Rate: ratelimit.PerSecond(100), Burst: 3}
+	k := mustKeyed(t, ratelimit.KeyedConfig{Rate: cfg.Rate, Burst: cfg.Burst, Shards: 2, IdleTimeout: time.Nanosecond})
+	ref := map[string]*ratelimit.GCRA{}
+	now := int64(0)
+	for i := range 20000 {
+		key := "k" + strconv.Itoa(rng.IntN(500))
+		if ref[key] == nil {
+			ref[key] = mustGCRA(t, cfg)
+		}
+		now += rng.Int64N(ms / 4)
+		got, want := k.DecideKeyAt(key, now), ref[key].DecideAt(now)
+		if got != want {
+			t.Fatalf("step %d: DecideKeyAt(%q, %d) = %+v, want %+v", i, key, now, got, want)
+		}
+		if rng.IntN(1000) == 0 {
+			k.SweepAt(now)
+		}
+	}
+	if k.Len() >= 500 {
+		t.Errorf("Len() = %d, want idle keys dropped (< 500)", k.Len())
+	}
+}
+
 func TestKeyedConfigErrors(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -252,6 +280,9 @@ func TestKeyedMemory(t *testing.T) {
 	if k.Len() != n {
 		t.Fatalf("Len() = %d, want %d", k.Len(), n)
 	}
+	// keys stays alive to the end: were it collected by the second GC, its
+	// 32 bytes a key (header and bytes) would be subtracted from the figure.
+	runtime.KeepAlive(keys)
 	perKey := float64(after.HeapAlloc-before.HeapAlloc) / n
 	overhead := perKey - 16
 	t.Logf("%d keys: %.1f bytes/key of heap, %.1f besides the key's 16-byte copy", n, perKey, overhead)
@@ -259,4 +290,38 @@ func TestKeyedMemory(t *testing.T) {
 		t.Errorf("bytes per key besides the key = %.1f, want <= 64", overhead)
 	}
 	runtime.KeepAlive(k)
+}
+
+// FuzzKeyed drives the keyed limiter's index (inserts, evictions under a
+// tight MaxKeys, sweeps) with arbitrary operations; keys that were never
+// evicted while holding state must match their own GCRA.
+func FuzzKeyed(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 200, 6, 7, 255, 1})
+	f.Add([]byte{0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		cfg := ratelimit.Config{Rate: ratelimit.PerSecond(1000), Burst: 2}
+		k := mustKeyed(t, ratelimit.KeyedConfig{Rate: cfg.Rate, Burst: cfg.Burst, Shards: 1, IdleTimeout: time.Nanosecond})
+		ref := map[string]*ratelimit.GCRA{}
+		now := int64(0)
+		for _, op := range ops {
+			switch {
+			case op >= 250:
+				k.SweepAt(now)
+			case op >= 200:
+				now += int64(op-200) * int64(time.Millisecond) / 10
+			default:
+				key := "k" + strconv.Itoa(int(op%64))
+				if ref[key] == nil {
+					ref[key] = mustGCRA(t, cfg)
+				}
+				got, want := k.DecideKeyAt(key, now), ref[key].DecideAt(now)
+				if got != want {
+					t.Fatalf("DecideKeyAt(%q, %d) = %+v, want %+v", key, now, got, want)
+				}
+			}
+		}
+		if k.Len() > 64 {
+			t.Fatalf("Len() = %d, want <= 64 keys", k.Len())
+		}
+	})
 }

@@ -162,7 +162,8 @@ func (b *TokenBucket) WaitN(ctx context.Context, n int) error {
 	now := b.clk.Nanotime()
 	limit := maxSpan
 	if dl, ok := ctx.Deadline(); ok {
-		limit = int64(dl.Sub(b.clk.Now()))
+		// A token free now is taken even at the deadline.
+		limit = max(int64(dl.Sub(b.clk.Now())), 0)
 	}
 	t := b.take(p, now, int64(n), limit)
 	if !t.ok {

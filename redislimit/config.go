@@ -96,7 +96,14 @@ type Config struct {
 	// costs about one round trip per Lease calls, and the fleet may admit
 	// up to min(Instances×Lease, LeaseTTL×Limit/Period) calls more than
 	// the limit in any window (see the package doc); refusals are also
-	// remembered locally until their retry-after. Negative is refused.
+	// remembered locally until their retry-after. While one caller refills
+	// a key's lease, the instance's other callers of that key wait for it
+	// (at most Timeout) rather than each making a round trip. Burst should
+	// be at least Instances×Lease, or leases come back smaller under load.
+	// A key whose leases keep running out asks for at least half a lease,
+	// so under saturation a call may be refused while fewer tokens than
+	// that are free; the key's throughput stays at the limit. Negative is
+	// refused.
 	Lease int
 	// LeaseTTL is how long leased tokens may be used before they are
 	// dropped. Zero means Period/100 (at least one millisecond), which holds

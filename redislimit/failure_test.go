@@ -26,6 +26,18 @@ func (e *eventLog) add(ev levee.Event) {
 	e.mu.Unlock()
 }
 
+// has reports whether an event of kind with reason was seen.
+func (e *eventLog) has(kind levee.EventKind, reason string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range e.events {
+		if ev.Kind == kind && ev.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
 // changes returns the state changes as "from>to".
 func (e *eventLog) changes() []string {
 	e.mu.Lock()
@@ -221,6 +233,16 @@ func TestSlowRedis(t *testing.T) {
 			}
 			if got := h.cmds.Load() - sent; got != 0 {
 				t.Errorf("10 decisions with the breaker open sent %d commands, want 0", got)
+			}
+
+			// After the cooldown one call probes the still slow Redis, fails,
+			// and the limiter stays on its fallback, saying so.
+			time.Sleep(120 * time.Millisecond)
+			if d, _ := l.AllowKey(ctx, "k"); d.Source != redislimit.SourceFallback || !l.UsingFallback() {
+				t.Errorf("AllowKey probing a slow redis = %+v (using fallback %v), want the fallback", d, l.UsingFallback())
+			}
+			if !events.has(levee.EventInfo, "redis probe failed") {
+				t.Errorf("events = %+v, want an info event for the failed probe", events.events)
 			}
 
 			proxy.setDelay(0)

@@ -79,8 +79,8 @@ type Limiter struct {
 	clk      clock.Clock
 	script   *redis.Script
 	interval float64 // µs per token
-	intArg   string
-	burstArg string
+	intArg   any     // strings boxed once, not per call
+	burstArg any
 	local    *gcra.Local // LocalShare fallback
 	leases   *leaseTable // nil without leasing
 
@@ -133,8 +133,10 @@ func New(cfg Config) (*Limiter, error) {
 func (l *Limiter) Stage() levee.Stage { return levee.StageLimit }
 
 // OnEvent registers fn for the limiter's events: [levee.EventStateChange]
-// when it switches to its fallback (To is the fallback's name) and when it
-// returns to Redis (To is "redis"), and [levee.EventRejected] when Acquire
+// when it switches to its fallback (From "redis", To the fallback's name,
+// Err the last failure) and when it returns to Redis (To "redis");
+// [levee.EventInfo] when a probe of Redis fails and the fallback stays (Wait
+// is the time to the next probe); and [levee.EventRejected] when Acquire
 // refuses a call. Policy is "redislimit".
 func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) { return l.listeners.Add(fn) }
 
@@ -283,7 +285,12 @@ func (l *Limiter) failed(err error, probe bool) {
 		l.retryAt.Store(l.clk.Nanotime() + int64(l.cfg.Cooldown))
 		l.state.Store(stateFallback)
 		if l.cfg.Logger != nil {
-			l.cfg.Logger.Debug("redislimit: redis probe failed", "name", l.cfg.Name, "err", err)
+			l.cfg.Logger.Info("redislimit: redis probe failed, staying on fallback", "name", l.cfg.Name,
+				"fallback", l.cfg.Fallback.String(), "retry_in", l.cfg.Cooldown, slog.Any("err", err))
+		}
+		if l.listeners.Active() {
+			l.listeners.Emit(levee.Event{Kind: levee.EventInfo, Policy: policyName, Name: l.cfg.Name,
+				Time: l.clk.Now(), Reason: "redis probe failed", Err: err, Wait: l.cfg.Cooldown})
 		}
 		return
 	}

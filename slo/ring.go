@@ -135,20 +135,31 @@ func unpack(v uint64) Counts { return Counts{Good: v >> 32, Total: v & lowMask} 
 func (r *ring) sums(now int64, spans []int64, out []Counts) {
 	r.advance(floorDiv(now, r.width))
 	c := r.cur()
-	var longest int64
-	for _, s := range spans {
-		longest = max(longest, min(s, r.n))
+	// Visit the spans shortest first, summing each stretch of buckets once.
+	var buf [16]int
+	order := buf[:0]
+	if len(spans) > len(buf) {
+		order = make([]int, 0, len(spans))
+	}
+	for i := range spans {
+		order = append(order, i)
+		for j := len(order) - 1; j > 0 && spans[order[j]] < spans[order[j-1]]; j-- {
+			order[j], order[j-1] = order[j-1], order[j]
+		}
 	}
 	var acc Counts
-	for k := int64(1); k <= longest; k++ {
-		v := unpack(r.buckets[r.slot(c-k+1)].Load())
-		acc.Good += v.Good
-		acc.Total += v.Total
-		for i, s := range spans {
-			if min(s, r.n) == k {
-				out[i] = acc
+	var done int64
+	slot := r.slot(c)
+	for _, i := range order {
+		for want := min(spans[i], r.n); done < want; done++ {
+			v := unpack(r.buckets[slot].Load())
+			acc.Good += v.Good
+			acc.Total += v.Total
+			if slot--; slot < 0 {
+				slot = r.n - 1
 			}
 		}
+		out[i] = acc
 	}
 }
 
