@@ -61,14 +61,15 @@ type Config struct {
 // Shedder is a BBR-style load shedder with criticality, after the BBR
 // limiter of go-kratos. Over a rolling window it tracks the most calls
 // completed in one bucket (maxPass) and the lowest average latency of a
-// bucket (minRT); their product,
+// bucket that completed at least half as many (minRT); their product,
 //
 //	maxInFlight = Gain · maxPass · minRT / bucket
 //
 // is the concurrency at which the service completes the most calls with
 // little queue (Little's law at the bandwidth-delay product, as TCP BBR
-// estimates it, with BBR's probing gain of 1.25 by default). While engaged — always, or while the CPU is over the threshold, and
-// for CoolOff after the last rejection — a call that finds more than
+// estimates it, with BBR's probing gain of 1.25 by default). While engaged
+// — always, or while the CPU is over the threshold, and for CoolOff after
+// the last rejection — a call that finds more than
 // maxInFlight calls in flight (and more than one) is a candidate to shed.
 //
 // Which calls are shed goes by criticality ([levee.CriticalityFrom]), the
@@ -352,21 +353,28 @@ func (s *Shedder) maxInFlight(now int64) int64 {
 }
 
 // reduce returns maxPass and minRT (ns, 0 for none) over the buckets of the
-// window before bucket idx.
+// window before bucket idx. Only buckets that completed at least half of
+// maxPass calls count toward minRT: a nearly empty bucket holding a few
+// fast calls would otherwise collapse the estimate, and with it the
+// throughput that could correct it.
 func (s *Shedder) reduce(idx int64) (maxPass, minRT int64) {
 	n := int64(len(s.buckets))
+	live := func(b *bucket) bool {
+		bi := b.idx.Load()
+		return bi >= 0 && bi < idx && bi > idx-n
+	}
 	maxPass = 1
 	for i := range s.buckets {
+		if b := &s.buckets[i]; live(b) {
+			maxPass = max(maxPass, b.pass.Load())
+		}
+	}
+	for i := range s.buckets {
 		b := &s.buckets[i]
-		bi := b.idx.Load()
-		if bi >= idx || bi < idx-n+1 || bi < 0 {
-			continue
-		}
 		cnt := b.rtN.Load()
-		if cnt == 0 {
+		if !live(b) || cnt == 0 || 2*b.pass.Load() < maxPass {
 			continue
 		}
-		maxPass = max(maxPass, b.pass.Load())
 		avg := (b.rtSum.Load() + cnt - 1) / cnt
 		if minRT == 0 || avg < minRT {
 			minRT = avg

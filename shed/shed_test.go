@@ -66,6 +66,15 @@ func TestShedderEstimate(t *testing.T) {
 	if st.MaxPass != 20 || st.MinRT != 10*ms || st.MaxInFlight != 2 {
 		t.Errorf("Stat() = %+v, want MaxPass 20, MinRT 10ms, MaxInFlight 2", st)
 	}
+	// A nearly empty bucket of fast calls does not collapse the estimate.
+	for range 2 {
+		p, _ := s.AcquireCriticality(context.Background(), levee.CriticalPlus)
+		p.Record(levee.Outcome{Result: levee.Success, Latency: ms})
+	}
+	clk.Advance(100 * ms)
+	if st := s.Stat(); st.MinRT != 10*ms || st.MaxInFlight != 2 {
+		t.Errorf("Stat() after a bucket of 2 fast calls = %+v, want MinRT 10ms, MaxInFlight 2", st)
+	}
 	g := newShedder(t, shed.Config{Window: time.Second, Buckets: 10, Clock: clk})
 	train(t, g, clk)
 	if st := g.Stat(); st.MaxInFlight != 3 {
