@@ -1,7 +1,8 @@
 // Command overload is a reproducible overload experiment: a simulated
 // server of known capacity on loopback, driven open loop at multiples of
 // its capacity, behind each of Levee's protections, reporting goodput and
-// latency. See the package README section of bench.
+// latency. README.md beside this file describes the method and the
+// latest figures.
 package main
 
 import (
