@@ -95,7 +95,7 @@ func textWidth(s string, scale int) int { return len(s) * 4 * scale }
 // with the server's capacity as a dashed line.
 func writeChart(w io.Writer, p Params, rs []Result) error {
 	const W, H = 960, 600
-	const left, right, top, bottom = 90, 200, 50, 70
+	const left, right, top, bottom = 90, 200, 64, 70
 	c := canvas{image.NewRGBA(image.Rect(0, 0, W, H))}
 	white := color.RGBA{255, 255, 255, 255}
 	black := color.RGBA{0, 0, 0, 255}
@@ -132,10 +132,10 @@ func writeChart(w io.Writer, p Params, rs []Result) error {
 	c.text(left+8, py(p.Capacity())-16, fmt.Sprintf("CAPACITY %.0f RPS", p.Capacity()), black, 2)
 
 	title := fmt.Sprintf("GOODPUT (OK WITHIN %v) VS OFFERED LOAD", p.Objective)
-	c.text(left, 15, title, black, 3)
+	c.text(left, 10, title, black, 3)
 	xl := "OFFERED LOAD (X CAPACITY)"
 	c.text(left+(W-left-right-textWidth(xl, 2))/2, H-bottom+35, xl, black, 2)
-	c.text(10, top-20, "GOODPUT RPS", black, 2)
+	c.text(10, top-22, "GOODPUT RPS", black, 2)
 
 	ly := top
 	for i, name := range Protections {
