@@ -19,6 +19,9 @@ func TestOverloadTargets(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives a loopback server for about 15s; skipped with -short")
 	}
+	if raceEnabled {
+		t.Skip("timing targets are measured without the race detector")
+	}
 	ctx := context.Background()
 	p := testParams()
 	unloaded, err := Unloaded(ctx, p, 2*time.Second)
