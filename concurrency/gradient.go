@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"sync/atomic"
 	"time"
 )
 
@@ -53,17 +54,19 @@ type GradientConfig struct {
 // first window and every MinRTTInterval plus jitter; after it the limit
 // returns to what it was.
 type Gradient struct {
-	minC, hi    int
-	pct, buffer float64
-	interval    time.Duration
-	jitter      float64
-	count       int
-	rnd         func() float64
-	measuring   bool
-	samples     []time.Duration
-	saved       float64
-	minRTT      time.Duration
-	nextMeasure int64
+	minC, hi     int
+	pct, buffer  float64
+	interval     time.Duration
+	jitter       float64
+	count        int
+	rnd          func() float64
+	measuring    bool
+	samples      []time.Duration
+	saved        float64
+	minRTT       time.Duration
+	nextMeasure  int64
+	pubMin       atomic.Int64
+	pubMeasuring atomic.Bool
 }
 
 // NewGradient returns a Gradient algorithm, or an error naming the first
@@ -119,6 +122,7 @@ func NewGradient(cfg GradientConfig) (*Gradient, error) {
 	}
 	g.samples = make([]time.Duration, 0, g.count)
 	g.measuring = true
+	g.pubMeasuring.Store(true)
 	g.saved = float64(g.minC)
 	return g, nil
 }
@@ -129,14 +133,20 @@ func (g *Gradient) Bounds() (initial, min, max int) { return g.minC, g.minC, g.h
 
 // MinRTT returns the last measured minimum latency, zero before the first
 // measurement ends.
-func (g *Gradient) MinRTT() time.Duration { return g.minRTT }
+// It is safe to call while a [Limiter] runs the algorithm.
+func (g *Gradient) MinRTT() time.Duration { return time.Duration(g.pubMin.Load()) }
 
 // Measuring reports whether a minimum-latency measurement is under way.
-func (g *Gradient) Measuring() bool { return g.measuring }
+// It is safe to call while a [Limiter] runs the algorithm.
+func (g *Gradient) Measuring() bool { return g.pubMeasuring.Load() }
 
 // Update applies the gradient rule to one window, or advances a
 // minimum-latency measurement.
 func (g *Gradient) Update(w Window, limit float64) Decision {
+	defer func() {
+		g.pubMin.Store(int64(g.minRTT))
+		g.pubMeasuring.Store(g.measuring)
+	}()
 	pin := float64(g.minC)
 	if !g.measuring && w.End >= g.nextMeasure {
 		g.measuring = true

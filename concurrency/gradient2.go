@@ -3,6 +3,7 @@ package concurrency
 import (
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 )
 
@@ -47,6 +48,7 @@ type Gradient2 struct {
 
 	long  float64
 	count int
+	pub   atomic.Int64 // long, for LongRTT
 }
 
 // NewGradient2 returns a Gradient2 algorithm, or an error naming the first
@@ -81,7 +83,8 @@ func NewGradient2(cfg Gradient2Config) (*Gradient2, error) {
 func (g *Gradient2) Bounds() (initial, min, max int) { return g.initial, g.lo, g.hi }
 
 // LongRTT returns the long-term latency average.
-func (g *Gradient2) LongRTT() time.Duration { return time.Duration(g.long) }
+// It is safe to call while a [Limiter] runs the algorithm.
+func (g *Gradient2) LongRTT() time.Duration { return time.Duration(g.pub.Load()) }
 
 // Update applies the Gradient2 rule to one window.
 func (g *Gradient2) Update(w Window, limit float64) Decision {
@@ -99,6 +102,7 @@ func (g *Gradient2) Update(w Window, limit float64) Decision {
 	if g.long/short > 2 {
 		g.long *= 0.9
 	}
+	g.pub.Store(int64(g.long))
 	if float64(w.MaxInFlight) < limit/2 {
 		return Decision{Limit: limit} // app-limited
 	}

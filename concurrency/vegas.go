@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 )
 
@@ -55,6 +56,7 @@ type Vegas struct {
 	noload     time.Duration
 	probeCount int
 	jitter     float64
+	pub        atomic.Int64 // noload, for NoLoadRTT
 }
 
 func log10Floor(limit int) int {
@@ -112,11 +114,13 @@ func (v *Vegas) Bounds() (initial, min, max int) { return v.initial, v.lo, v.hi 
 
 // NoLoadRTT returns the latency Vegas takes for an empty queue: the lowest
 // window average since the last probe, zero before the first window.
-func (v *Vegas) NoLoadRTT() time.Duration { return v.noload }
+// It is safe to call while a [Limiter] runs the algorithm.
+func (v *Vegas) NoLoadRTT() time.Duration { return time.Duration(v.pub.Load()) }
 
 // Update applies the Vegas rule to one window; its latency is the window's
 // average.
 func (v *Vegas) Update(w Window, limit float64) Decision {
+	defer func() { v.pub.Store(int64(v.noload)) }()
 	rtt := w.AvgRTT
 	if rtt <= 0 {
 		return Decision{Limit: limit}
