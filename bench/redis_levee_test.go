@@ -20,6 +20,7 @@ func leveeRedisLimiters() []redisImpl {
 			lim, err := redislimit.New(redislimit.Config{
 				Client: newRedisClient(tb, rt),
 				Limit:  redisRate,
+				Burst:  redisBurst,
 				Lease:  lease,
 			})
 			if err != nil {
