@@ -1,0 +1,7 @@
+//go:build race
+
+package main
+
+// raceEnabled reports a build with the race detector, which slows the
+// loopback server too much for timing targets.
+const raceEnabled = true

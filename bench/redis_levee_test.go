@@ -1,0 +1,42 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/levee-go/levee/redislimit"
+)
+
+// leveeRedisLimiters: redislimit's GCRA script, one EVALSHA per decision
+// (levee), and the same with leasing (levee/lease: up to 100 tokens taken
+// per round trip and handed out locally; see the package doc for what it
+// trades). A decision answered by the fallback instead of Redis fails the
+// benchmark, so a Redis outage cannot pass for speed.
+func leveeRedisLimiters() []redisImpl {
+	mk := func(name string, lease int) redisImpl {
+		return redisImpl{name: name, new: func(tb testing.TB, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
+			lim, err := redislimit.New(redislimit.Config{
+				Client: newRedisClient(tb, rt),
+				Limit:  redisRate,
+				Burst:  redisBurst,
+				Lease:  lease,
+			})
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return func(ctx context.Context) (bool, error) {
+				d, err := lim.AllowKey(ctx, key)
+				if err != nil {
+					return false, err
+				}
+				if d.Source == redislimit.SourceFallback {
+					return false, fmt.Errorf("redislimit answered from its fallback, not Redis")
+				}
+				return d.Allowed, nil
+			}
+		}}
+	}
+	return []redisImpl{mk("levee", 0), mk("levee/lease", 100)}
+}
