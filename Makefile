@@ -12,7 +12,7 @@ MODULES      = $(shell scripts/modules.sh)
 FUZZTIME     ?= 3s
 LONGFUZZTIME ?= 2m
 
-.PHONY: test fmt-check vet lint unit fuzz-short bench-smoke bench bench-peers fuzz demo tools
+.PHONY: test fmt-check vet lint unit fuzz-short bench-smoke bench bench-peers fuzz demo tools overload
 
 ## test: everything CI checks, in every module.
 test: fmt-check vet lint unit fuzz-short bench-smoke
@@ -59,3 +59,8 @@ fuzz:
 ## demo: the README's first command.
 demo:
 	$(GO) run ./examples/breaker
+
+## overload: the overload experiment's full matrix, as a table and a chart in docs/.
+overload:
+	mkdir -p docs
+	cd bench && $(GO) run ./overload -chart ../docs/overload.png | tee ../docs/overload.md

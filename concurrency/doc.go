@@ -11,4 +11,21 @@
 // permit yourself. Admission without waiting costs one compare-and-swap and
 // no allocation. [Bulkhead.SetLimit] changes the limit at run time; the
 // adaptive limits of this package build on it.
+//
+// A [Limiter] is an adaptive limit: it admits a call while fewer than the
+// limit are in flight and moves the limit by what an [Algorithm] learns
+// from each sample window of completed calls (latency, and drops: a
+// failure or a levee.ErrTimeout; ignored outcomes teach nothing). [AIMD]
+// is loss-based (+1 per busy window, ×0.9 on a drop); [Vegas] estimates
+// the queue from the no-load latency; [Gradient2] compares each window's
+// latency with a long-term average (Netflix's concurrency-limits); and
+// [Gradient] is Envoy's adaptive concurrency controller (periodic
+// minimum-latency measurement with the limit pinned low, then
+// limit·gradient + √(limit·gradient)). A limit never grows from a window
+// in which fewer than half the limit were in flight, stays within its
+// algorithm's bounds, and reports every change as levee.EventLimitChange.
+// A refused call gets levee.ErrShed; an optional bounded queue (FIFO or
+// LIFO, with a maximum wait) holds calls instead. Admission is one
+// compare-and-swap and allocates nothing; the limit is updated under a
+// lock once per window.
 package concurrency
