@@ -172,8 +172,8 @@ func TestScheduledEvaluation(t *testing.T) {
 
 	s.Start()
 	s.Start() // no second schedule
-	if got := clk.Pending(); got != 1 {
-		t.Fatalf("Pending() after Start twice = %d, want 1", got)
+	if got := clk.Pending(); got != 2 { // the evaluation and the bucket boundary
+		t.Fatalf("Pending() after Start twice = %d, want 2", got)
 	}
 	record(s, 0, 10)
 	clk.Advance(9 * time.Second)

@@ -26,7 +26,10 @@
 // 43,200 buckets for 30 days). Each bucket is one uint64 holding two 32-bit
 // counters, good and total, so a record is one clock reading
 // ([clock.Clock.Nanotime]) and one atomic add: no lock, no allocation,
-// safe from any number of goroutines. A bucket holds at most 2^32−1 events
+// safe from any number of goroutines. While the SLO is started
+// ([SLO.Start]) a timer moves the current bucket at each boundary and a
+// record skips the clock: an atomic load and an atomic add, about 7 ns
+// (BenchmarkRecordStarted) against about 30 ns with the clock read. A bucket holds at most 2^32−1 events
 // (about 71 million a second with one-minute buckets).
 //
 // Memory is fixed when the SLO is made and does not grow with traffic: 8

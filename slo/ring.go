@@ -96,6 +96,23 @@ func (r *ring) add(now int64, good bool) {
 	r.buckets[r.slot(b)].Add(inc)
 }
 
+// addHead counts one event in the newest bucket without reading the clock:
+// the SLO's schedule keeps the head current while it runs.
+func (r *ring) addHead(good bool) {
+	var inc uint64 = totalInc
+	if good {
+		inc = goodInc
+	}
+	r.buckets[r.head.Load().slot].Add(inc)
+}
+
+// advanceTo makes the bucket holding now the newest, if it is not already.
+func (r *ring) advanceTo(now int64) {
+	if b := floorDiv(now, r.width); b > r.cur() {
+		r.advance(b)
+	}
+}
+
 // advance makes b the newest bucket, zeroing the buckets in between.
 func (r *ring) advance(b int64) {
 	r.mu.Lock()

@@ -155,7 +155,12 @@ type SLO struct {
 	mu     sync.Mutex // guards firing, timer and gen
 	firing []bool     // per severity
 	timer  clock.Timer
-	gen    uint64 // schedule generation: a stopped schedule's late tick does not re-arm
+	tick   clock.Timer // moves the ring's head at bucket boundaries while started
+	gen    uint64      // schedule generation: a stopped schedule's late tick does not re-arm
+
+	// ticking is set while Start's schedule keeps the ring's head current,
+	// so Record can skip reading the clock.
+	ticking atomic.Bool
 
 	listeners levee.Listeners
 }
@@ -302,6 +307,10 @@ func (s *SLO) Config() Config {
 // latency SLI the outcome must carry its latency.
 func (s *SLO) Record(o levee.Outcome) {
 	if o.Result == levee.Ignored {
+		return
+	}
+	if s.ticking.Load() {
+		s.ring.addHead(s.isGood(o))
 		return
 	}
 	s.ring.add(s.clk.Nanotime(), s.isGood(o))
