@@ -171,7 +171,7 @@ func TestScheduledEvaluation(t *testing.T) {
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(events) }
 
 	s.Start()
-	s.Start() // no second schedule
+	s.Start()                           // no second schedule
 	if got := clk.Pending(); got != 2 { // the evaluation and the bucket boundary
 		t.Fatalf("Pending() after Start twice = %d, want 2", got)
 	}
