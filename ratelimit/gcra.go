@@ -138,7 +138,7 @@ func (c *core) warmInterval(p *params, now, tat int64, restart bool) int64 {
 	return p.cold - int64(q)
 }
 
-func (c *core) decideNAt(now int64, n int) Decision {
+func (c *core) decideNAt(now int64, n int, live bool) Decision {
 	p := c.p.Load()
 	if p.interval == 0 {
 		return Decision{Allowed: true}
@@ -151,6 +151,11 @@ func (c *core) decideNAt(now int64, n int) Decision {
 		return Decision{Limit: int(p.burst), Window: time.Duration(p.tau), RetryAfter: Never, Remaining: c.remaining(p, now), Reset: time.Duration(max(c.tat.Load()-now, 0))}
 	}
 	t := c.take(p, now, int64(n), 0)
+	if !t.ok && live {
+		if fresh := c.clk.Nanotime(); fresh > now {
+			now, t = fresh, c.take(p, fresh, int64(n), 0)
+		}
+	}
 	d := Decision{Allowed: t.ok, Limit: int(p.burst), Window: time.Duration(p.tau)}
 	if t.ok {
 		d.Remaining = int((now + p.tau - t.tat) / t.interval)
@@ -189,7 +194,12 @@ func (c *core) remaining(p *params, now int64) int {
 	return int(max(now+p.tau-base, 0) / iv)
 }
 
-func (c *core) allowNAt(now int64, n int) bool {
+// allowNAt decides at now. With live set, now is a clock reading this call
+// just took: a refusal is checked once more against a fresh reading, since a
+// caller preempted between reading the clock and deciding holds a reading
+// older than what other callers have stored, and would be refused for that
+// alone. The second reading costs the refusal path one clock read.
+func (c *core) allowNAt(now int64, n int, live bool) bool {
 	p := c.p.Load()
 	if p.interval == 0 || n <= 0 {
 		return true
@@ -199,6 +209,11 @@ func (c *core) allowNAt(now int64, n int) bool {
 		return false
 	}
 	t := c.take(p, now, int64(n), 0)
+	if !t.ok && live {
+		if fresh := c.clk.Nanotime(); fresh > now {
+			t = c.take(p, fresh, int64(n), 0)
+		}
+	}
 	if !t.ok {
 		c.rejected(time.Duration(t.wait))
 	}
@@ -218,33 +233,33 @@ func (c *core) rejected(wait time.Duration) {
 // Allow reports whether one call may happen now, and takes its token if so.
 // It is the cheapest path: one clock read, one compare-and-swap, no
 // allocation.
-func (c *core) Allow() bool { return c.allowNAt(c.clk.Nanotime(), 1) }
+func (c *core) Allow() bool { return c.allowNAt(c.clk.Nanotime(), 1, true) }
 
 // AllowN reports whether n tokens may be taken now, and takes them if so.
 // n larger than the burst is never allowed; n <= 0 always is.
-func (c *core) AllowN(n int) bool { return c.allowNAt(c.clk.Nanotime(), n) }
+func (c *core) AllowN(n int) bool { return c.allowNAt(c.clk.Nanotime(), n, true) }
 
 // AllowAt is Allow at now, a [clock.Clock.Nanotime] reading of the
 // limiter's clock. Tests step through fixed instants with it.
-func (c *core) AllowAt(now int64) bool { return c.allowNAt(now, 1) }
+func (c *core) AllowAt(now int64) bool { return c.allowNAt(now, 1, false) }
 
 // AllowNAt is AllowN at now, a Nanotime reading of the limiter's clock.
-func (c *core) AllowNAt(now int64, n int) bool { return c.allowNAt(now, n) }
+func (c *core) AllowNAt(now int64, n int) bool { return c.allowNAt(now, n, false) }
 
 // Decide is Allow with the whole answer: limit, remaining, reset and, on
 // rejection, the retry-after. It returns a value and does not allocate.
-func (c *core) Decide() Decision { return c.decideNAt(c.clk.Nanotime(), 1) }
+func (c *core) Decide() Decision { return c.decideNAt(c.clk.Nanotime(), 1, true) }
 
 // DecideN is Decide for n tokens. n <= 0 takes nothing and describes the
 // limiter (Allowed is true); n larger than the burst is rejected with
 // RetryAfter [Never].
-func (c *core) DecideN(n int) Decision { return c.decideNAt(c.clk.Nanotime(), n) }
+func (c *core) DecideN(n int) Decision { return c.decideNAt(c.clk.Nanotime(), n, true) }
 
 // DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideAt(now int64) Decision { return c.decideNAt(now, 1) }
+func (c *core) DecideAt(now int64) Decision { return c.decideNAt(now, 1, false) }
 
 // DecideNAt is DecideN at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideNAt(now int64, n int) Decision { return c.decideNAt(now, n) }
+func (c *core) DecideNAt(now int64, n int) Decision { return c.decideNAt(now, n, false) }
 
 // Stage places the limiter at [levee.StageLimit] in a pipeline.
 func (c *core) Stage() levee.Stage { return levee.StageLimit }
@@ -255,7 +270,7 @@ func (c *core) Stage() levee.Stage { return levee.StageLimit }
 // owned by the limiter, whose RetryAfter is computed from the limiter's state
 // when it is read, so neither path allocates. The permit needs no settling.
 func (c *core) Acquire(ctx context.Context) (levee.Permit, error) {
-	if c.allowNAt(c.clk.Nanotime(), 1) {
+	if c.allowNAt(c.clk.Nanotime(), 1, true) {
 		return levee.Permit{}, nil
 	}
 	return levee.Permit{}, &c.err

@@ -187,7 +187,7 @@ func (k *Keyed) AllowKey(key string) bool { return k.decide(key, k.clk.Nanotime(
 func (k *Keyed) decide(key string, now int64, n int) Decision {
 	if ov := *k.overrides.Load(); len(ov) > 0 {
 		if g := ov[key]; g != nil {
-			return g.decideNAt(now, n)
+			return g.decideNAt(now, n, false)
 		}
 	}
 	p := k.p.Load()
