@@ -49,8 +49,8 @@ bench:
 	@for m in $(MODULES); do [ $$m = bench ] && continue; (cd $$m && $(GO) test -run '^$$' -bench . -benchmem ./...); done
 
 ## bench-peers: the side-by-side benchmarks against peer libraries (bench/).
-bench-peers: $(BENCHSTAT)
-	cd bench && BENCHSTAT=$(BENCHSTAT) ./run.sh
+bench-peers:
+	cd bench && ./run.sh
 
 ## fuzz: long fuzzing of every fuzz test.
 fuzz:
