@@ -23,6 +23,17 @@ func BenchmarkSLORecord(b *testing.B) {
 				s.Record(o)
 			}
 		}},
+		{"levee/started", func(b *testing.B) {
+			// A started SLO (alert schedule running) keeps its current
+			// bucket on a timer, so Record skips the clock read.
+			s := newBenchSLO(b)
+			s.Start()
+			defer s.Stop()
+			o := levee.Outcome{Result: levee.Success, Latency: time.Millisecond}
+			for b.Loop() {
+				s.Record(o)
+			}
+		}},
 		{"bare", func(b *testing.B) {
 			var good, total atomic.Int64
 			for b.Loop() {
@@ -39,6 +50,17 @@ func BenchmarkSLORecordParallel(b *testing.B) {
 	runImpls(b, []impl{
 		{"levee", func(b *testing.B) {
 			s := newBenchSLO(b)
+			o := levee.Outcome{Result: levee.Success, Latency: time.Millisecond}
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					s.Record(o)
+				}
+			})
+		}},
+		{"levee/started", func(b *testing.B) {
+			s := newBenchSLO(b)
+			s.Start()
+			defer s.Stop()
 			o := levee.Outcome{Result: levee.Success, Latency: time.Millisecond}
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
