@@ -151,7 +151,7 @@ func (c *core) decideNAt(now int64, n int, live bool) Decision {
 		return Decision{Limit: int(p.burst), Window: time.Duration(p.tau), RetryAfter: Never, Remaining: c.remaining(p, now), Reset: time.Duration(max(c.tat.Load()-now, 0))}
 	}
 	t := c.take(p, now, int64(n), 0)
-	if !t.ok && live {
+	if !t.ok && live && t.wait < maxStale {
 		if fresh := c.clk.Nanotime(); fresh > now {
 			now, t = fresh, c.take(p, fresh, int64(n), 0)
 		}
@@ -194,11 +194,17 @@ func (c *core) remaining(p *params, now int64) int {
 	return int(max(now+p.tau-base, 0) / iv)
 }
 
+// maxStale bounds how stale a reading taken just before deciding can
+// plausibly be (a preemption, a GC pause). A refusal whose wait is longer
+// cannot be explained by a stale reading and is not checked again.
+const maxStale = int64(100 * time.Millisecond)
+
 // allowNAt decides at now. With live set, now is a clock reading this call
-// just took: a refusal is checked once more against a fresh reading, since a
-// caller preempted between reading the clock and deciding holds a reading
-// older than what other callers have stored, and would be refused for that
-// alone. The second reading costs the refusal path one clock read.
+// just took: a refusal with a wait under maxStale is checked once more
+// against a fresh reading, since a caller preempted between reading the
+// clock and deciding holds a reading older than what other callers have
+// stored, and would be refused for that alone. That check costs such
+// refusals one more clock read.
 func (c *core) allowNAt(now int64, n int, live bool) bool {
 	p := c.p.Load()
 	if p.interval == 0 || n <= 0 {
@@ -209,7 +215,7 @@ func (c *core) allowNAt(now int64, n int, live bool) bool {
 		return false
 	}
 	t := c.take(p, now, int64(n), 0)
-	if !t.ok && live {
+	if !t.ok && live && t.wait < maxStale {
 		if fresh := c.clk.Nanotime(); fresh > now {
 			t = c.take(p, fresh, int64(n), 0)
 		}
