@@ -257,7 +257,10 @@ func TestBudget(t *testing.T) {
 
 func TestPercentileDelay(t *testing.T) {
 	clk := clocktest.New(time.Time{})
-	h := mustNew(t, hedge.Config{Delay: time.Hour, Percentile: 0.9, MinSamples: 20, Clock: clk})
+	// A budget that refuses every hedge: the calls below advance the fake
+	// clock past the delay, and a hedge started then would add a second
+	// latency to the reservoir, depending on scheduling.
+	h := mustNew(t, hedge.Config{Delay: time.Hour, Percentile: 0.9, MinSamples: 20, Clock: clk, Budget: refuseAll{}})
 	p := levee.New(h)
 	run := func(latency time.Duration) {
 		_, err := levee.Do(context.Background(), p, func(context.Context) (int, error) {
@@ -409,3 +412,8 @@ func BenchmarkHedgeNoHedgeParallel(b *testing.B) {
 		}
 	})
 }
+
+// refuseAll is a hedge budget that allows nothing.
+type refuseAll struct{}
+
+func (refuseAll) TryRetry() bool { return false }
