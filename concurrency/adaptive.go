@@ -165,7 +165,6 @@ type LimiterConfig struct {
 type Limiter struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
-	queued   atomic.Int64
 
 	// The open window, written with atomics by every completion.
 	wStart, wEnd              atomic.Int64
@@ -186,10 +185,10 @@ type Limiter struct {
 	rejection  error
 	clk        clock.Clock
 
-	mu         sync.Mutex // guards the fields below and the queue
-	limitF     float64
-	scratch    [maxWindowRTTs]time.Duration
-	head, tail *lwaiter
+	mu      sync.Mutex // guards the fields below and the queue
+	limitF  float64
+	scratch [maxWindowRTTs]time.Duration
+	q       waitQueue // q.n may be read without mu
 
 	listeners levee.Listeners
 }
@@ -285,14 +284,14 @@ func (l *Limiter) Limit() int { return int(l.limit.Load()) }
 func (l *Limiter) InFlight() int { return int(l.inflight.Load()) }
 
 // Queued returns how many calls wait for a slot.
-func (l *Limiter) Queued() int { return int(l.queued.Load()) }
+func (l *Limiter) Queued() int { return int(l.q.n.Load()) }
 
 // Acquire admits a call while fewer than the limit are in flight; otherwise
 // it queues the call if there is room, or refuses it with [levee.ErrShed].
 // A call whose context ends while it waits leaves with the context's error.
 // The permit must be settled exactly once; its outcome teaches the limit.
 func (l *Limiter) Acquire(ctx context.Context) (levee.Permit, error) {
-	if l.queued.Load() == 0 {
+	if l.q.n.Load() == 0 {
 		if n, ok := l.tryAdmit(); ok {
 			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
 		}
@@ -413,7 +412,7 @@ func (l *Limiter) closeWindowLocked(now int64) {
 	oldN, newN := int64(old), int64(next)
 	if newN != oldN {
 		l.limit.Store(newN)
-		if newN > oldN && l.queued.Load() > 0 {
+		if newN > oldN && l.q.n.Load() > 0 {
 			l.grantLocked()
 		}
 	}
@@ -424,15 +423,7 @@ func (l *Limiter) closeWindowLocked(now int64) {
 	}
 }
 
-// lwaiter is one queued call; its fields are guarded by the limiter's mu.
-type lwaiter struct {
-	ready      chan struct{}
-	granted    bool
-	queued     bool
-	demand     int64
-	prev, next *lwaiter
-}
-
+// waiter is one queued call; its fields are guarded by the limiter's mu.
 func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	if l.maxQueue == 0 {
 		if n, ok := l.tryAdmit(); ok {
@@ -441,13 +432,13 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 		return levee.Permit{}, l.reject(ctx, "limit")
 	}
 	l.mu.Lock()
-	if l.head == nil {
+	if l.q.head == nil {
 		if n, ok := l.tryAdmit(); ok {
 			l.mu.Unlock()
 			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
 		}
 	}
-	if int(l.queued.Load()) >= l.maxQueue {
+	if int(l.q.n.Load()) >= l.maxQueue {
 		l.mu.Unlock()
 		return levee.Permit{}, l.reject(ctx, "limit")
 	}
@@ -455,8 +446,8 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 		l.mu.Unlock()
 		return levee.Permit{}, err
 	}
-	w := &lwaiter{ready: make(chan struct{}, 1)}
-	l.pushLocked(w)
+	w := &waiter{ready: make(chan struct{}, 1)}
+	l.q.push(w)
 	l.grantLocked() // a slot may have freed meanwhile (see release)
 	l.mu.Unlock()
 
@@ -483,7 +474,7 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 		l.release() // the caller has gone: pass the slot on
 		return levee.Permit{}, err
 	}
-	l.removeLocked(w)
+	l.q.remove(w)
 	l.mu.Unlock()
 	if err != nil {
 		return levee.Permit{}, err
@@ -494,9 +485,9 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 // release frees a slot, or hands it to a waiter without freeing it, so that
 // no newcomer takes it first.
 func (l *Limiter) release() {
-	if l.queued.Load() > 0 {
+	if l.q.n.Load() > 0 {
 		l.mu.Lock()
-		if l.head != nil && l.inflight.Load() <= l.limit.Load() {
+		if l.q.head != nil && l.inflight.Load() <= l.limit.Load() {
 			l.grantOneLocked(l.inflight.Load())
 			l.mu.Unlock()
 			return
@@ -504,7 +495,7 @@ func (l *Limiter) release() {
 		l.mu.Unlock()
 	}
 	l.inflight.Add(-1)
-	if l.queued.Load() > 0 {
+	if l.q.n.Load() > 0 {
 		l.mu.Lock()
 		l.grantLocked()
 		l.mu.Unlock()
@@ -513,7 +504,7 @@ func (l *Limiter) release() {
 
 // grantLocked admits waiters while slots are free.
 func (l *Limiter) grantLocked() {
-	for l.head != nil {
+	for l.q.head != nil {
 		n, ok := l.tryAdmit()
 		if !ok {
 			return
@@ -525,44 +516,14 @@ func (l *Limiter) grantLocked() {
 // grantOneLocked gives the next waiter (oldest, or newest with LIFO) a slot
 // already counted in flight.
 func (l *Limiter) grantOneLocked(demand int64) {
-	w := l.head
+	w := l.q.head
 	if l.lifo {
-		w = l.tail
+		w = l.q.tail
 	}
-	l.removeLocked(w)
+	l.q.remove(w)
 	w.granted = true
 	w.demand = demand
 	w.ready <- struct{}{}
-}
-
-func (l *Limiter) pushLocked(w *lwaiter) {
-	w.queued = true
-	w.prev = l.tail
-	if l.tail != nil {
-		l.tail.next = w
-	} else {
-		l.head = w
-	}
-	l.tail = w
-	l.queued.Add(1)
-}
-
-func (l *Limiter) removeLocked(w *lwaiter) {
-	if !w.queued {
-		return
-	}
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		l.head = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		l.tail = w.prev
-	}
-	w.prev, w.next, w.queued = nil, nil, false
-	l.queued.Add(-1)
 }
 
 func (l *Limiter) reject(ctx context.Context, reason string) error {

@@ -54,27 +54,19 @@ type BulkheadConfig struct {
 type Bulkhead struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
-	queued   atomic.Int64 // waiters in the queue; written under mu
 
 	name     string
 	maxQueue int
 	maxWait  time.Duration
 	clk      clock.Clock
 
-	mu         sync.Mutex
-	head, tail *waiter
+	mu sync.Mutex
+	q  waitQueue // guarded by mu; q.n may be read without it
 
 	listeners levee.Listeners
 }
 
 // waiter is one queued call. Its fields are guarded by the bulkhead's mu.
-type waiter struct {
-	ready      chan struct{} // receives once when the waiter is granted a slot
-	granted    bool
-	queued     bool
-	prev, next *waiter
-}
-
 // NewBulkhead returns a bulkhead configured by cfg, or an error naming the
 // first invalid field.
 func NewBulkhead(cfg BulkheadConfig) (*Bulkhead, error) {
@@ -117,7 +109,7 @@ func (b *Bulkhead) OnEvent(fn levee.Listener) (remove func()) { return b.listene
 func (b *Bulkhead) InFlight() int { return int(b.inflight.Load()) }
 
 // Queued returns how many calls are waiting for a slot.
-func (b *Bulkhead) Queued() int { return int(b.queued.Load()) }
+func (b *Bulkhead) Queued() int { return int(b.q.n.Load()) }
 
 // Limit returns how many calls may run at once.
 func (b *Bulkhead) Limit() int { return int(b.limit.Load()) }
@@ -130,7 +122,7 @@ func (b *Bulkhead) SetLimit(n int) error {
 		return fmt.Errorf("concurrency: SetLimit(%d), want >= 1", n)
 	}
 	old := b.limit.Swap(int64(n))
-	if int64(n) > old && b.queued.Load() > 0 {
+	if int64(n) > old && b.q.n.Load() > 0 {
 		b.mu.Lock()
 		b.grantLocked()
 		b.mu.Unlock()
@@ -151,7 +143,7 @@ func (b *Bulkhead) SetLimit(n int) error {
 func (b *Bulkhead) Acquire(ctx context.Context) (levee.Permit, error) {
 	// Newcomers take the fast path only when nobody waits, so that a freed
 	// slot goes to the oldest waiter (see release).
-	if b.queued.Load() == 0 && b.tryAdmit() {
+	if b.q.n.Load() == 0 && b.tryAdmit() {
 		return levee.NewPermit(b, 0, 0), nil
 	}
 	return b.acquireSlow(ctx)
@@ -185,11 +177,11 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	}
 	b.mu.Lock()
 	// A slot may have freed since the fast path looked.
-	if b.head == nil && b.tryAdmit() {
+	if b.q.head == nil && b.tryAdmit() {
 		b.mu.Unlock()
 		return levee.NewPermit(b, 0, 0), nil
 	}
-	if int(b.queued.Load()) >= b.maxQueue {
+	if int(b.q.n.Load()) >= b.maxQueue {
 		b.mu.Unlock()
 		return levee.Permit{}, b.reject("full")
 	}
@@ -198,7 +190,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 		return levee.Permit{}, err
 	}
 	w := &waiter{ready: make(chan struct{}, 1)}
-	b.pushLocked(w)
+	b.q.push(w)
 	// Counting ourselves in before looking at the slots again pairs with
 	// release, which frees a slot before it looks at the queue: one of the
 	// two sees the other, so a slot freed meanwhile is not missed.
@@ -230,7 +222,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 		b.release() // pass it on: the caller has gone
 		return levee.Permit{}, err
 	}
-	b.removeLocked(w)
+	b.q.remove(w)
 	b.mu.Unlock()
 	if err != nil {
 		return levee.Permit{}, err
@@ -239,11 +231,11 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 }
 
 func (b *Bulkhead) release() {
-	if b.queued.Load() > 0 {
+	if b.q.n.Load() > 0 {
 		b.mu.Lock()
 		// Hand the slot over without giving it back, so no newcomer can
 		// take it; unless the limit was lowered below what runs now.
-		if b.head != nil && b.inflight.Load() <= b.limit.Load() {
+		if b.q.head != nil && b.inflight.Load() <= b.limit.Load() {
 			b.grantHeadLocked()
 			b.mu.Unlock()
 			return
@@ -251,7 +243,7 @@ func (b *Bulkhead) release() {
 		b.mu.Unlock()
 	}
 	b.inflight.Add(-1)
-	if b.queued.Load() > 0 {
+	if b.q.n.Load() > 0 {
 		b.mu.Lock()
 		b.grantLocked()
 		b.mu.Unlock()
@@ -260,47 +252,17 @@ func (b *Bulkhead) release() {
 
 // grantLocked admits waiters, oldest first, while slots are free.
 func (b *Bulkhead) grantLocked() {
-	for b.head != nil && b.tryAdmit() {
+	for b.q.head != nil && b.tryAdmit() {
 		b.grantHeadLocked()
 	}
 }
 
 // grantHeadLocked gives the oldest waiter a slot already counted in flight.
 func (b *Bulkhead) grantHeadLocked() {
-	w := b.head
-	b.removeLocked(w)
+	w := b.q.head
+	b.q.remove(w)
 	w.granted = true
 	w.ready <- struct{}{}
-}
-
-func (b *Bulkhead) pushLocked(w *waiter) {
-	w.queued = true
-	w.prev = b.tail
-	if b.tail != nil {
-		b.tail.next = w
-	} else {
-		b.head = w
-	}
-	b.tail = w
-	b.queued.Add(1)
-}
-
-func (b *Bulkhead) removeLocked(w *waiter) {
-	if !w.queued {
-		return
-	}
-	if w.prev != nil {
-		w.prev.next = w.next
-	} else {
-		b.head = w.next
-	}
-	if w.next != nil {
-		w.next.prev = w.prev
-	} else {
-		b.tail = w.prev
-	}
-	w.prev, w.next, w.queued = nil, nil, false
-	b.queued.Add(-1)
 }
 
 func (b *Bulkhead) reject(reason string) error {
