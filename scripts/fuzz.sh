@@ -12,10 +12,23 @@ for mod in $(scripts/modules.sh); do
     names=$(cd "$mod" && go test -list '^Fuzz' "$pkg" 2>/dev/null | grep '^Fuzz' || true)
     for name in $names; do
       echo "fuzz $pkg $name ($fuzztime)"
-      if ! (cd "$mod" && go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/levee-fuzz.log 2>&1); then
+      # The fuzzing engine itself sometimes ends a short run with a bare
+      # "context deadline exceeded" when -fuzztime expires mid-execution; no
+      # input failed and none is saved. Such a run is tried again (twice at
+      # most); any other failure, or the same one three times, fails.
+      for try in 1 2 3; do
+        if (cd "$mod" && go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/levee-fuzz.log 2>&1); then
+          break
+        fi
+        if [ "$try" -lt 3 ] && grep -q '^    context deadline exceeded$' /tmp/levee-fuzz.log &&
+          ! grep -qE 'Failing input written|failure while testing seed corpus' /tmp/levee-fuzz.log; then
+          echo "  the fuzzing engine timed out without a failing input; trying again"
+          continue
+        fi
         cat /tmp/levee-fuzz.log
         status=1
-      fi
+        break
+      done
     done
   done
 done
