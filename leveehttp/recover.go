@@ -53,11 +53,6 @@ func (p *HandlerPanic) Unwrap() error { return p.Panic }
 // gate middleware inside it records the panic as a failure before it
 // arrives here.
 func Recover(opts RecoverOptions) func(http.Handler) http.Handler {
-	logger := opts.Logger
-	idHeader := opts.RequestIDHeader
-	if idHeader == "" {
-		idHeader = "X-Request-Id"
-	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rw, owned := wrap(w)
@@ -72,22 +67,8 @@ func Recover(opts RecoverOptions) func(http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				hp := &HandlerPanic{Method: r.Method, Route: r.Pattern, RequestID: r.Header.Get(idHeader), Panic: levee.NewPanicError(v)}
-				if hp.Route == "" {
-					hp.Route = r.URL.Path
-				}
-				l := logger
-				if l == nil {
-					l = slog.Default()
-				}
-				l.LogAttrs(r.Context(), slog.LevelError, "panic in HTTP handler",
-					slog.String("method", hp.Method), slog.String("route", hp.Route),
-					slog.String("request_id", hp.RequestID), slog.Any("panic", v),
-					slog.String("stack", string(hp.Panic.Stack)))
-				if opts.OnEvent != nil {
-					opts.OnEvent(levee.Event{Kind: levee.EventPanic, Policy: "http", Name: hp.Route,
-						Time: clock.Or(opts.Clock).Now(), Reason: hp.Method, Err: hp})
-				}
+				hp := opts.label(r, levee.NewPanicError(v))
+				opts.report(r.Context(), "panic in HTTP handler", hp)
 				if !rw.wroteHeader && !rw.hijacked {
 					if opts.Handler != nil {
 						opts.Handler.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), panicKey{}, hp)))
@@ -116,25 +97,39 @@ func PanicFrom(ctx context.Context) (*HandlerPanic, bool) {
 // handler's instead of crashing the process. Handlers use it for work they
 // start in the background; r only labels the report.
 func Go(r *http.Request, opts RecoverOptions, fn func()) {
-	method, route := r.Method, r.Pattern
-	if route == "" {
-		route = r.URL.Path
-	}
-	id := r.Header.Get(opts.RequestIDHeader)
-	if opts.RequestIDHeader == "" {
-		id = r.Header.Get("X-Request-Id")
-	}
+	label := opts.label(r, nil) // read the request now: it is done before fn panics
 	levee.Go(fn, func(pe *levee.PanicError) {
-		hp := &HandlerPanic{Method: method, Route: route, RequestID: id, Panic: pe}
-		l := opts.Logger
-		if l == nil {
-			l = slog.Default()
-		}
-		l.Error("panic in goroutine started by HTTP handler", "method", method, "route", route,
-			"request_id", id, "panic", pe.Value, "stack", string(pe.Stack))
-		if opts.OnEvent != nil {
-			opts.OnEvent(levee.Event{Kind: levee.EventPanic, Policy: "http", Name: route,
-				Time: clock.Or(opts.Clock).Now(), Reason: method, Err: hp})
-		}
+		hp := *label
+		hp.Panic = pe
+		opts.report(context.Background(), "panic in goroutine started by HTTP handler", &hp)
 	})
+}
+
+// label describes a panic in the request r.
+func (o *RecoverOptions) label(r *http.Request, pe *levee.PanicError) *HandlerPanic {
+	idHeader := o.RequestIDHeader
+	if idHeader == "" {
+		idHeader = "X-Request-Id"
+	}
+	hp := &HandlerPanic{Method: r.Method, Route: r.Pattern, RequestID: r.Header.Get(idHeader), Panic: pe}
+	if hp.Route == "" {
+		hp.Route = r.URL.Path
+	}
+	return hp
+}
+
+// report logs hp as one structured line and emits its event.
+func (o *RecoverOptions) report(ctx context.Context, msg string, hp *HandlerPanic) {
+	l := o.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	l.LogAttrs(ctx, slog.LevelError, msg,
+		slog.String("method", hp.Method), slog.String("route", hp.Route),
+		slog.String("request_id", hp.RequestID), slog.Any("panic", hp.Panic.Value),
+		slog.String("stack", string(hp.Panic.Stack)))
+	if o.OnEvent != nil {
+		o.OnEvent(levee.Event{Kind: levee.EventPanic, Policy: "http", Name: hp.Route,
+			Time: clock.Or(o.Clock).Now(), Reason: hp.Method, Err: hp, Context: ctx})
+	}
 }
