@@ -393,3 +393,31 @@ func BenchmarkGateMiddleware(b *testing.B) {
 		})
 	}
 }
+
+func TestReaderFromAndPusherThroughMiddleware(t *testing.T) {
+	g := &testGate{}
+	var pushErr error
+	h := leveehttp.Gate(g, leveehttp.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rf, ok := w.(io.ReaderFrom)
+		if !ok {
+			t.Error("wrapped writer is not an io.ReaderFrom")
+			return
+		}
+		pushErr = w.(http.Pusher).Push("/style.css", nil) // HTTP/1: not supported
+		if n, err := rf.ReadFrom(strings.NewReader("streamed body")); n != 13 || err != nil {
+			t.Errorf("ReadFrom = %d, %v", n, err)
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, body := get(t, srv.URL, nil)
+	if resp.StatusCode != 200 || body != "streamed body" {
+		t.Errorf("got %d %q, want 200 streamed body", resp.StatusCode, body)
+	}
+	if !errors.Is(pushErr, http.ErrNotSupported) {
+		t.Errorf("Push over HTTP/1 = %v, want http.ErrNotSupported", pushErr)
+	}
+	if s := g.results[levee.Success].Load(); s != 1 {
+		t.Errorf("gate recorded %d successes, want 1 (status 200 seen through ReadFrom)", s)
+	}
+}
