@@ -75,13 +75,23 @@ type Config struct {
 	// failure and is answered by the fallback. Zero means 50ms; negative
 	// means no bound of this limiter's own (the client's timeouts apply).
 	Timeout time.Duration
+	// MaxInFlight is the most round trips the limiter has out to Redis at
+	// once. A decision that finds fewer goes at once, alone; one that finds
+	// MaxInFlight queues, and the next round trip to come back is followed by
+	// one pipeline carrying every decision queued meanwhile (each still its
+	// own atomic script run). Under low load nothing waits; under high load
+	// many decisions share one round trip, which saves Redis and the caller
+	// most of their per-request work. Zero means 4; negative means no limit:
+	// every decision makes a round trip of its own.
+	MaxInFlight int
 	// Fallback is what is decided while Redis cannot answer. The zero value
 	// is [LocalShare].
 	Fallback Fallback
 	// Instances is the number of processes sharing the limit, used to size
 	// the [LocalShare] fallback. Zero means 1; negative is refused.
 	Instances int
-	// FailureThreshold is the number of consecutive failed round trips that
+	// FailureThreshold is the number of consecutive decisions Redis failed
+	// to answer (a failed pipeline counts each decision it carried) that
 	// switches the limiter to its fallback without trying Redis. Every
 	// failed call is answered by the fallback either way. Zero means 3;
 	// negative is refused.
@@ -127,6 +137,9 @@ const (
 	defaultKey     = "default"
 	defaultTimeout = 50 * time.Millisecond
 	defaultMaxKeys = 10000
+	// defaultMaxInFlight: enough round trips out at once to keep a lone
+	// Redis busy, few enough that a queue forms and batches under load.
+	defaultMaxInFlight = 4
 )
 
 // normalize validates c and fills in defaults.
@@ -184,6 +197,9 @@ func (c Config) normalize() (Config, error) {
 	}
 	if c.Timeout > 0 && !contextTimeoutEnabled(c.Client) {
 		return c, fmt.Errorf("redislimit: Client has ContextTimeoutEnabled false, so Timeout %v cannot bound a call; enable it in the client's options or set Timeout < 0", c.Timeout)
+	}
+	if c.MaxInFlight == 0 {
+		c.MaxInFlight = defaultMaxInFlight
 	}
 	if c.Instances == 0 {
 		c.Instances = 1

@@ -32,3 +32,21 @@ func RunScriptForTest(ctx context.Context, l *Limiter, key string, want, min int
 
 // IntervalForTest returns l's microseconds per token.
 func IntervalForTest(l *Limiter) float64 { return l.interval }
+
+// BatchForTest runs the script once for each key in one pipeline, as the
+// dispatcher does for a queue, asking for want tokens and accepting no
+// fewer than min.
+func BatchForTest(ctx context.Context, l *Limiter, keys []string, want, min int64) ([]ScriptResult, []error) {
+	batch := make([]*pending, len(keys))
+	for i, k := range keys {
+		batch[i] = &pending{key: l.cfg.Prefix + "{" + k + "}", want: want, min: min, now: l.nowArgument()}
+	}
+	l.sendBatch(ctx, batch)
+	out := make([]ScriptResult, len(keys))
+	errs := make([]error, len(keys))
+	for i, p := range batch {
+		out[i] = ScriptResult{p.r.granted, p.r.remaining, p.r.retryAfter, p.r.resetAfter}
+		errs[i] = p.err
+	}
+	return out, errs
+}

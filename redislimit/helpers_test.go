@@ -62,8 +62,8 @@ func testPrefix(tb testing.TB, c *redis.Client) string {
 
 // countHook counts the commands a client sends, one round trip each.
 type countHook struct {
-	cmds  atomic.Int64
-	names sync.Map // name -> *atomic.Int64
+	cmds  atomic.Int64 // round trips: commands sent alone, and pipelines
+	names sync.Map     // name, or "piped " + name in a pipeline -> *atomic.Int64
 }
 
 func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -80,6 +80,10 @@ func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.cmds.Add(1)
+		for _, cmd := range cmds {
+			v, _ := h.names.LoadOrStore("piped "+cmd.Name(), new(atomic.Int64))
+			v.(*atomic.Int64).Add(1)
+		}
 		return next(ctx, cmds)
 	}
 }

@@ -83,6 +83,7 @@ type Limiter struct {
 	burstArg any
 	local    *gcra.Local // LocalShare fallback
 	leases   *leaseTable // nil without leasing
+	disp     dispatcher
 
 	// nowArg, when set (tests only), replaces the server's TIME.
 	nowArg func() float64
@@ -123,6 +124,9 @@ func New(cfg Config) (*Limiter, error) {
 		burstArg: strconv.Itoa(cfg.Burst),
 		local:    gcra.NewLocal(share, cfg.MaxKeys, interval),
 	}
+	l.disp.max = cfg.MaxInFlight
+	l.disp.one = l.send
+	l.disp.many = l.sendBatch
 	if cfg.Lease > 0 {
 		l.leases = newLeaseTable(cfg.MaxKeys, cfg.LeaseTTL)
 	}
@@ -211,24 +215,11 @@ func (l *Limiter) allowDirect(ctx context.Context, key string, n int) (Decision,
 	}, nil
 }
 
-// roundTrip runs the script once: EVALSHA, and EVAL only when Redis has lost
-// the script (after a restart or SCRIPT FLUSH), which loads it again.
+// roundTrip decides for key in Redis: want tokens, none unless min are
+// free. It goes through the dispatcher (batch.go), which sends it alone or
+// with others queued at the same time.
 func (l *Limiter) roundTrip(ctx context.Context, key string, want, min int64) (reply, error) {
-	if l.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, l.cfg.Timeout)
-		defer cancel()
-	}
-	var now any = "-1"
-	if l.nowArg != nil {
-		now = strconv.FormatFloat(l.nowArg(), 'f', -1, 64)
-	}
-	v, err := l.script.Run(ctx, l.cfg.Client, []string{l.cfg.Prefix + "{" + key + "}"},
-		l.intArg, l.burstArg, want, min, now).Result()
-	if err != nil {
-		return reply{}, err
-	}
-	return parseReply(v, want)
+	return l.disp.do(ctx, l.cfg.Prefix+"{"+key+"}", want, min, l.nowArgument())
 }
 
 // fallback decides without Redis.

@@ -1,0 +1,313 @@
+package redislimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeRedis stands in for the two ways a dispatcher sends, recording what
+// went in which round trip. While gate is set, round trips wait for it to
+// close.
+type fakeRedis struct {
+	mu     sync.Mutex
+	trips  [][]string // keys per round trip, in send order
+	gate   chan struct{}
+	inside atomic.Int64 // round trips being sent now
+	most   atomic.Int64 // the most ever sent at once
+}
+
+func (f *fakeRedis) enter(keys []string) {
+	n := f.inside.Add(1)
+	for {
+		m := f.most.Load()
+		if n <= m || f.most.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.trips = append(f.trips, keys)
+	f.mu.Unlock()
+	if f.gate != nil {
+		<-f.gate // the test keeps round trips in flight until it closes it
+	}
+	f.inside.Add(-1)
+}
+
+// answer is what the fake Redis replies for key: its number, as granted.
+func answer(key string) reply {
+	var n int64
+	fmt.Sscan(key[1:], &n)
+	return reply{granted: n}
+}
+
+func (f *fakeRedis) dispatcher(max int) *dispatcher {
+	return &dispatcher{
+		max: max,
+		one: func(_ context.Context, key string, _, _ int64, _ any) (reply, error) {
+			f.enter([]string{key})
+			return answer(key), nil
+		},
+		many: func(_ context.Context, batch []*pending) {
+			keys := make([]string, len(batch))
+			for i, p := range batch {
+				keys[i] = p.key
+			}
+			f.enter(keys)
+			for _, p := range batch {
+				p.r = answer(p.key)
+			}
+		},
+	}
+}
+
+func (f *fakeRedis) roundTrips() [][]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.trips)
+}
+
+// queueLen counts the decisions queued, abandoned ones included.
+func (d *dispatcher) queueLen() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for p := d.head; p != nil; p = p.next {
+		n++
+	}
+	return n
+}
+
+// waitFor polls cond for up to five seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// decide runs one decision for key in the background and returns where its
+// answer will arrive.
+func decide(ctx context.Context, d *dispatcher, key string) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		r, err := d.do(ctx, key, 1, 1, "-1")
+		if err == nil && r != answer(key) {
+			err = fmt.Errorf("%s answered %+v, want %+v", key, r, answer(key))
+		}
+		out <- err
+	}()
+	return out
+}
+
+func TestDispatcherLoneCallerGoesAlone(t *testing.T) {
+	var f fakeRedis
+	d := f.dispatcher(2)
+	for i := range 5 {
+		key := fmt.Sprintf("k%d", i)
+		r, err := d.do(context.Background(), key, 1, 1, "-1")
+		if err != nil || r != answer(key) {
+			t.Fatalf("do(%s) = %+v, %v; want %+v", key, r, err, answer(key))
+		}
+	}
+	want := [][]string{{"k0"}, {"k1"}, {"k2"}, {"k3"}, {"k4"}}
+	if got := f.roundTrips(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("round trips = %v, want %v", got, want)
+	}
+	if d.inflight != 0 {
+		t.Errorf("inflight = %d after all returned, want 0", d.inflight)
+	}
+}
+
+func TestDispatcherBatchesTheQueue(t *testing.T) {
+	var f fakeRedis
+	d := f.dispatcher(1)
+	ctx := context.Background()
+	f.gate = make(chan struct{})
+	chans := []<-chan error{decide(ctx, d, "k0")}
+	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	for i := 1; i < 6; i++ {
+		chans = append(chans, decide(ctx, d, fmt.Sprintf("k%d", i)))
+		waitFor(t, "the decision to queue", func() bool { return d.queueLen() == i })
+	}
+	close(f.gate)
+	for _, ch := range chans {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][]string{{"k0"}, {"k1", "k2", "k3", "k4", "k5"}}
+	if got := f.roundTrips(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("round trips = %v, want %v: the one in flight, then the queue in arrival order", got, want)
+	}
+	if d.inflight != 0 || d.head != nil {
+		t.Errorf("inflight %d, queue %v after all returned; want 0 and empty", d.inflight, d.head)
+	}
+}
+
+func TestDispatcherCapsTheBatch(t *testing.T) {
+	var f fakeRedis
+	d := f.dispatcher(1)
+	ctx := context.Background()
+	f.gate = make(chan struct{})
+	chans := []<-chan error{decide(ctx, d, "k0")}
+	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	const n = maxBatch + 10
+	for i := 1; i <= n; i++ {
+		chans = append(chans, decide(ctx, d, fmt.Sprintf("k%d", i)))
+	}
+	waitFor(t, "all to queue", func() bool { return d.queueLen() == n })
+	close(f.gate)
+	for _, ch := range chans {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	trips := f.roundTrips()
+	sizes := make([]int, len(trips))
+	for i, tr := range trips {
+		sizes[i] = len(tr)
+	}
+	if want := []int{1, maxBatch, n - maxBatch}; !slices.Equal(sizes, want) {
+		t.Errorf("round trip sizes = %v, want %v", sizes, want)
+	}
+}
+
+func TestDispatcherQueuedCallerLeavesOnCancel(t *testing.T) {
+	var f fakeRedis
+	d := f.dispatcher(1)
+	bg := context.Background()
+	f.gate = make(chan struct{})
+	a := decide(bg, d, "k0")
+	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	ctx, cancel := context.WithCancel(bg)
+	b := decide(ctx, d, "k1")
+	waitFor(t, "k1 to queue", func() bool { return d.queueLen() == 1 })
+	c := decide(bg, d, "k2")
+	waitFor(t, "k2 to queue", func() bool { return d.queueLen() == 2 })
+	cancel()
+	if err := <-b; !errors.Is(err, context.Canceled) {
+		t.Fatalf("queued k1 after its cancel: %v, want context.Canceled", err)
+	}
+	close(f.gate)
+	for _, ch := range []<-chan error{a, c} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := [][]string{{"k0"}, {"k2"}}
+	if got := f.roundTrips(); !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("round trips = %v, want %v (the cancelled k1 never sent)", got, want)
+	}
+	if d.inflight != 0 || d.head != nil {
+		t.Errorf("inflight %d, queue %v after all returned; want 0 and empty", d.inflight, d.head)
+	}
+}
+
+func TestDispatcherUnlimited(t *testing.T) {
+	var f fakeRedis
+	d := f.dispatcher(-1)
+	f.gate = make(chan struct{})
+	var chans []<-chan error
+	for i := range 10 {
+		chans = append(chans, decide(context.Background(), d, fmt.Sprintf("k%d", i)))
+	}
+	waitFor(t, "ten round trips in flight", func() bool { return f.inside.Load() == 10 })
+	close(f.gate)
+	for _, ch := range chans {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(f.roundTrips()); n != 10 {
+		t.Errorf("%d round trips, want 10, one per decision", n)
+	}
+}
+
+// TestDispatcherStress runs many callers, some of them cancelled at random
+// moments, and checks that every caller returns, every decision not
+// abandoned is sent exactly once, none is sent after being abandoned, no
+// more than max round trips are ever in flight, and the dispatcher ends
+// idle.
+func TestDispatcherStress(t *testing.T) {
+	for _, max := range []int{1, 3} {
+		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
+			var f fakeRedis
+			d := f.dispatcher(max)
+			const callers, each = 32, 60
+			var (
+				wg        sync.WaitGroup
+				cancelled sync.Map // key -> true when its caller saw its ctx error
+				answered  atomic.Int64
+			)
+			for c := range callers {
+				wg.Go(func() {
+					rng := rand.New(rand.NewPCG(uint64(c), 7))
+					for i := range each {
+						key := fmt.Sprintf("k%d", c*each+i)
+						ctx, cancel := context.WithCancel(context.Background())
+						if rng.IntN(4) == 0 {
+							after := time.Duration(rng.IntN(50)) * time.Microsecond
+							go func() {
+								time.Sleep(after)
+								cancel()
+							}()
+						}
+						r, err := d.do(ctx, key, 1, 1, "-1")
+						cancel()
+						switch {
+						case errors.Is(err, context.Canceled):
+							cancelled.Store(key, true)
+						case err != nil:
+							t.Errorf("do(%s): %v", key, err)
+						case r != answer(key):
+							t.Errorf("do(%s) = %+v, want %+v", key, r, answer(key))
+						default:
+							answered.Add(1)
+						}
+					}
+				})
+			}
+			done := make(chan struct{})
+			go func() { wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("callers still waiting after 30s (queue %d, inflight %d): the dispatcher is stuck", d.queueLen(), d.inflight)
+			}
+			sent := map[string]int{}
+			for _, trip := range f.roundTrips() {
+				for _, k := range trip {
+					sent[k]++
+				}
+			}
+			for k, n := range sent {
+				if n != 1 {
+					t.Errorf("%s sent %d times, want once", k, n)
+				}
+				if _, ok := cancelled.Load(k); ok {
+					t.Errorf("%s was sent after its caller left", k)
+				}
+			}
+			if got := int64(len(sent)); got != answered.Load() {
+				t.Errorf("%d decisions sent, %d answered; want equal", got, answered.Load())
+			}
+			if m := f.most.Load(); m > int64(max) {
+				t.Errorf("%d round trips in flight at once, want at most %d", m, max)
+			}
+			if d.inflight != 0 || d.head != nil {
+				t.Errorf("inflight %d, queue %v at the end; want 0 and empty", d.inflight, d.head)
+			}
+		})
+	}
+}
