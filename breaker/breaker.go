@@ -61,6 +61,7 @@ const (
 	ReasonConsecutiveFailures = "consecutive_failures"
 	ReasonProbeFailureRate    = "probe_failure_rate"
 	ReasonProbeSlowCallRate   = "probe_slow_call_rate"
+	ReasonProbeTimeout        = "probe_timeout"
 	// Other transitions.
 	ReasonOpenWaitElapsed = "open_wait_elapsed"
 	ReasonProbesSucceeded = "probes_succeeded"
@@ -78,11 +79,13 @@ const (
 // Trip describes why the breaker last opened.
 type Trip struct {
 	// Reason is the condition: ReasonFailureRate, ReasonSlowCallRate,
-	// ReasonConsecutiveFailures, ReasonProbeFailureRate or
-	// ReasonProbeSlowCallRate. Empty when the breaker never tripped.
+	// ReasonConsecutiveFailures, ReasonProbeFailureRate,
+	// ReasonProbeSlowCallRate or ReasonProbeTimeout. Empty when the breaker
+	// never tripped.
 	Reason string
-	// Value is what was measured (a percentage, or a count of consecutive
-	// failures) and Threshold the limit it reached.
+	// Value is what was measured (a percentage, a count of consecutive
+	// failures, or of probes overdue) and Threshold the limit it reached
+	// (for a probe timeout, ProbeTimeout in seconds).
 	Value, Threshold float64
 	// Time is when the breaker opened.
 	Time time.Time
@@ -141,6 +144,7 @@ type gen struct {
 	ramping atomic.Bool
 	_       [64]byte
 	slots   atomic.Int64 // half-open: probes that may still be admitted
+	timing  atomic.Bool  // half-open: a probe timeout is armed
 	pDone   atomic.Int64
 	pFail   atomic.Int64
 	pSlow   atomic.Int64
@@ -228,6 +232,9 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 				return levee.Permit{}, g.reject
 			}
 			if g.slots.CompareAndSwap(n, n-1) {
+				if b.s.probeWait > 0 && !g.timing.Load() {
+					b.armProbeTimeout(g)
+				}
 				return b.permit(g), nil
 			}
 		}
@@ -511,6 +518,37 @@ func (b *Breaker) halfOpen(from *gen) {
 	b.flush()
 }
 
+// armProbeTimeout starts the probe timeout of half-open generation g when
+// its first probe (or the first since the last timeout found none out) is
+// admitted.
+func (b *Breaker) armProbeTimeout(g *gen) {
+	b.mu.Lock()
+	if b.cur.Load() == g && g.timing.CompareAndSwap(false, true) {
+		b.stopTimerLocked()
+		b.timer = b.clk.AfterFunc(b.s.probeWait, func() { b.probesOverdue(g) })
+	}
+	b.mu.Unlock()
+}
+
+// probesOverdue runs ProbeTimeout after g's probe timeout was armed: a probe
+// admitted and not reported by now reopens the breaker. With none out, the
+// next probe admitted arms the timeout again.
+func (b *Breaker) probesOverdue(g *gen) {
+	b.mu.Lock()
+	if b.cur.Load() != g {
+		b.mu.Unlock()
+		return
+	}
+	b.timer = nil
+	g.timing.Store(false)
+	out := b.s.probes - g.slots.Load() - g.pDone.Load()
+	if out > 0 {
+		b.openLocked(g, Trip{Reason: ReasonProbeTimeout, Value: float64(out), Threshold: b.s.probeWait.Seconds()})
+	}
+	b.mu.Unlock()
+	b.flush()
+}
+
 // close moves a half-open generation whose probes succeeded to closed.
 func (b *Breaker) close(from *gen) {
 	b.mu.Lock()
@@ -519,6 +557,7 @@ func (b *Breaker) close(from *gen) {
 		return
 	}
 	b.trips = 0
+	b.stopTimerLocked() // the probe timeout
 	g := b.newGenLocked(Closed, true)
 	if b.s.ramp > 0 {
 		g.rampStart = b.clk.Nanotime()

@@ -408,6 +408,124 @@ func TestLateResultsDiscarded(t *testing.T) {
 	}
 }
 
+// TestProbeTimeout covers the bound on half-open: a probe that never
+// reports reopens the breaker ProbeTimeout after the first probe was
+// admitted, its late result is ignored, and half-open with no probe out
+// waits for traffic however long it takes.
+func TestProbeTimeout(t *testing.T) {
+	const wait, timeout = time.Second, 10 * time.Second
+	halfOpen := func(t *testing.T, cfg breaker.Config) (*breaker.Breaker, *clocktest.Fake) {
+		t.Helper()
+		cfg.ConsecutiveFailures, cfg.OpenWait = 1, wait
+		b, clk := newBreaker(t, cfg)
+		play(b, clk, 0, "f")
+		clk.Advance(wait)
+		if got := b.State(); got != breaker.HalfOpen {
+			t.Fatalf("State() = %v, want half_open", got)
+		}
+		return b, clk
+	}
+	allow := func(t *testing.T, b *breaker.Breaker) levee.Permit {
+		t.Helper()
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("Allow() in half-open = %v", err)
+		}
+		return p
+	}
+
+	t.Run("a hung probe reopens", func(t *testing.T) {
+		b, clk := halfOpen(t, breaker.Config{HalfOpenProbes: 2, ProbeTimeout: timeout})
+		var events []levee.Event
+		b.OnEvent(func(e levee.Event) { events = append(events, e) })
+		hung := allow(t, b)
+		clk.Advance(timeout / 2)
+		allow(t, b).Done(nil) // the second probe succeeds; the first is still out
+		clk.Advance(timeout/2 - time.Nanosecond)
+		if got := b.State(); got != breaker.HalfOpen {
+			t.Fatalf("State() just before the timeout = %v, want half_open", got)
+		}
+		clk.Advance(time.Nanosecond)
+		if got := b.State(); got != breaker.Open {
+			t.Fatalf("State() at the timeout = %v, want open", got)
+		}
+		trip := b.Snapshot().LastTrip
+		if trip.Reason != breaker.ReasonProbeTimeout || trip.Value != 1 || trip.Threshold != timeout.Seconds() {
+			t.Errorf("LastTrip = %+v, want reason %q, value 1 (probe out), threshold %v", trip, breaker.ReasonProbeTimeout, timeout.Seconds())
+		}
+		if n := len(events); n == 0 || events[n-1].To != "open" || events[n-1].Reason != breaker.ReasonProbeTimeout {
+			t.Errorf("last event = %+v, want the change to open for %q", events, breaker.ReasonProbeTimeout)
+		}
+		hung.Done(nil) // late: must not close the reopened breaker
+		if got := b.State(); got != breaker.Open {
+			t.Errorf("State() after the late result = %v, want open", got)
+		}
+		clk.Advance(b.Snapshot().LastTrip.Wait) // half-open again: fresh probes
+		allow(t, b).Done(nil)
+		allow(t, b).Done(nil)
+		if got := b.State(); got != breaker.Closed {
+			t.Errorf("State() after two good probes = %v, want closed", got)
+		}
+	})
+
+	t.Run("no probe out: waits for traffic", func(t *testing.T) {
+		b, clk := halfOpen(t, breaker.Config{HalfOpenProbes: 3, ProbeTimeout: timeout})
+		clk.Advance(10 * timeout)
+		allow(t, b).Done(nil) // one of three; the timeout starts here
+		clk.Advance(10 * timeout)
+		if got := b.State(); got != breaker.HalfOpen {
+			t.Fatalf("State() with no probe out = %v, want half_open", got)
+		}
+		hung := allow(t, b) // arms the timeout again
+		clk.Advance(timeout)
+		if got := b.State(); got != breaker.Open {
+			t.Fatalf("State() a timeout after a later probe hung = %v, want open", got)
+		}
+		hung.Done(nil)
+	})
+
+	t.Run("probes that report in time close it", func(t *testing.T) {
+		b, clk := halfOpen(t, breaker.Config{HalfOpenProbes: 2, ProbeTimeout: timeout})
+		p1, p2 := allow(t, b), allow(t, b)
+		clk.Advance(timeout - time.Nanosecond)
+		p1.Done(nil)
+		p2.Done(nil)
+		if got := b.State(); got != breaker.Closed {
+			t.Fatalf("State() = %v, want closed", got)
+		}
+		if n := clk.Pending(); n != 0 {
+			t.Errorf("%d timers pending after closing, want the probe timeout stopped", n)
+		}
+		clk.Advance(timeout)
+		if got := b.State(); got != breaker.Closed {
+			t.Errorf("State() after the timeout would have passed = %v, want closed", got)
+		}
+	})
+
+	t.Run("negative: no bound", func(t *testing.T) {
+		b, clk := halfOpen(t, breaker.Config{HalfOpenProbes: 1, ProbeTimeout: -1})
+		hung := allow(t, b)
+		clk.Advance(100 * breaker.DefaultProbeTimeout)
+		if got := b.State(); got != breaker.HalfOpen {
+			t.Fatalf("State() with ProbeTimeout < 0 = %v, want half_open", got)
+		}
+		hung.Done(nil)
+		if got := b.State(); got != breaker.Closed {
+			t.Errorf("State() after the probe = %v, want closed", got)
+		}
+	})
+
+	t.Run("default is 30s", func(t *testing.T) {
+		b, clk := halfOpen(t, breaker.Config{HalfOpenProbes: 1})
+		hung := allow(t, b)
+		clk.Advance(breaker.DefaultProbeTimeout)
+		if got := b.State(); got != breaker.Open {
+			t.Fatalf("State() after DefaultProbeTimeout = %v, want open", got)
+		}
+		hung.Done(nil)
+	})
+}
+
 func TestOpenWait(t *testing.T) {
 	retryErr := levee.Reject(errBoom, 7*time.Second) // a failure carrying a Retry-After
 	tests := []struct {

@@ -99,6 +99,16 @@ type Config struct {
 	// count window, is an error.
 	HalfOpenProbes int
 
+	// ProbeTimeout bounds how long half-open waits for its probes: when
+	// ProbeTimeout has passed since the first probe of a half-open period
+	// was admitted and a probe admitted since has not reported, the breaker
+	// reopens (reason probe_timeout), as if that probe had failed; its late
+	// result is ignored. This keeps a hung call, or a permit never settled,
+	// from holding a probe slot, and the breaker half-open, forever. While
+	// no probe is out, half-open waits for traffic however long it takes.
+	// Zero means 30s; negative means no bound.
+	ProbeTimeout time.Duration
+
 	// RecoveryRamp, when positive, lets traffic back gradually after the
 	// breaker closes: the share of calls admitted grows linearly from 0 to
 	// 100% over RecoveryRamp. Zero means no ramp; negative is an error.
@@ -144,6 +154,7 @@ const (
 	DefaultOpenWait          = 5 * time.Second
 	DefaultOpenWaitMaxFactor = 16
 	DefaultHalfOpenProbes    = 3
+	DefaultProbeTimeout      = 30 * time.Second
 	DefaultAdaptiveK         = 2.0
 	DefaultAdaptiveWindow    = 2 * time.Minute
 	maxWindowSize            = 1 << 24
@@ -169,6 +180,7 @@ type settings struct {
 	jitter     float64
 	honorRA    bool
 	probes     int64
+	probeWait  time.Duration // <= 0: no bound
 	ramp       time.Duration
 	adaptive   bool
 	k          float64
@@ -300,6 +312,11 @@ func validate(c Config) (settings, error) {
 		return s, badf("HalfOpenProbes", c.HalfOpenProbes, "larger than the count window (WindowSize %d)", s.size)
 	default:
 		s.probes = int64(c.HalfOpenProbes)
+	}
+
+	s.probeWait = c.ProbeTimeout
+	if s.probeWait == 0 {
+		s.probeWait = DefaultProbeTimeout
 	}
 
 	if c.RecoveryRamp < 0 {

@@ -23,7 +23,8 @@
 //	CLOSED ─────────────────────────▶ OPEN ─────────────────────────────▶ HALF_OPEN
 //	   ▲                               ▲                                      │
 //	   │                               └──── probes' failure or slow rate ────┤
-//	   │                                     reaches its threshold            │
+//	   │                                     reaches its threshold, or a      │
+//	   │                                     probe is out past ProbeTimeout   │
 //	   └────────────── every probe reported, rates below thresholds ──────────┘
 //	                   (then an optional linear recovery ramp)
 //
@@ -55,6 +56,11 @@
 // the failure rate disabled, on the first failed probe — or their slow-call
 // rate reaches SlowCallRate. It closes, with an empty window, once every
 // probe has reported without that happening. Closing resets the backoff.
+// A probe that hangs, or a permit never settled, cannot hold half-open
+// forever: ProbeTimeout (30s by default) after the first probe of a
+// half-open period was admitted, a probe still out reopens the breaker
+// (reason probe_timeout) and its late result is ignored. With no probe out,
+// half-open waits for traffic however long it takes.
 //
 // Recovery ramp: with RecoveryRamp set, a breaker that just closed admits a
 // share of calls growing linearly from 0 to 100% over RecoveryRamp, so a
@@ -96,7 +102,8 @@
 //
 // The zero [Config] gives: a count window of 100 calls; MinCalls 20; trip at
 // a 50% failure rate; no slow-call or consecutive-failure condition; open
-// for 5s (at most 80s when growing); 3 half-open probes; no ramp.
+// for 5s (at most 80s when growing); 3 half-open probes, reopening if one is
+// out for 30s; no ramp.
 //
 // # Events and snapshots
 //
