@@ -9,19 +9,23 @@ import (
 	"github.com/levee-go/levee/redislimit"
 )
 
-// leveeRedisLimiters: redislimit's GCRA script, one EVALSHA per decision
-// (levee), and the same with leasing (levee/lease: up to 100 tokens taken
-// per round trip and handed out locally; see the package doc for what it
-// trades). A decision answered by the fallback instead of Redis fails the
-// benchmark, so a Redis outage cannot pass for speed.
+// leveeRedisLimiters: redislimit's GCRA script, one EVALSHA per decision,
+// as configured by default (levee: up to 4 round trips in flight, decisions
+// arriving meanwhile pipelined together); with every decision its own
+// round trip (levee/unbatched, MaxInFlight -1, as the peers work); and with
+// leasing (levee/lease: up to 100 tokens taken per round trip and handed
+// out locally; see the package doc for what it trades). A decision answered
+// by the fallback instead of Redis fails the benchmark, so a Redis outage
+// cannot pass for speed.
 func leveeRedisLimiters() []redisImpl {
-	mk := func(name string, lease int) redisImpl {
+	mk := func(name string, lease, inFlight int) redisImpl {
 		return redisImpl{name: name, new: func(tb testing.TB, key string, rt *atomic.Int64) func(context.Context) (bool, error) {
 			lim, err := redislimit.New(redislimit.Config{
-				Client: newRedisClient(tb, rt),
-				Limit:  redisRate,
-				Burst:  redisBurst,
-				Lease:  lease,
+				Client:      newRedisClient(tb, rt),
+				Limit:       redisRate,
+				Burst:       redisBurst,
+				Lease:       lease,
+				MaxInFlight: inFlight,
 			})
 			if err != nil {
 				tb.Fatal(err)
@@ -38,5 +42,5 @@ func leveeRedisLimiters() []redisImpl {
 			}
 		}}
 	}
-	return []redisImpl{mk("levee", 0), mk("levee/lease", 100)}
+	return []redisImpl{mk("levee", 0, 0), mk("levee/unbatched", 0, -1), mk("levee/lease", 100, 0)}
 }
