@@ -364,15 +364,45 @@ func (k *Keyed) Len() int { return int(k.count.Load()) }
 func (k *Keyed) Stage() levee.Stage { return levee.StageLimit }
 
 // Acquire admits a call for the key that [KeyedConfig.Key] finds in ctx.
-// Admitting does not allocate; a rejection allocates one
-// [levee.RejectionError] carrying that key's retry-after (use
-// [Keyed.DecideKey] for a path that never allocates).
+// A rejection is a [levee.RejectionError] matching [levee.ErrLimited] whose
+// Wait is that key's retry-after, rounded up to the millisecond (below a
+// second) or to the tenth of a second (below a minute). Rounded waits are
+// shared values, made once per process, so neither path allocates; a wait
+// of a minute or more is exact and allocates.
 func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
 	d := k.decide(k.key(ctx), k.clk.Nanotime(), 1)
 	if d.Allowed {
 		return levee.Permit{}, nil
 	}
-	return levee.Permit{}, levee.Reject(levee.ErrLimited, max(d.RetryAfter, 0))
+	return levee.Permit{}, rejectAfter(d.RetryAfter)
+}
+
+// rejections holds the shared rejections of rejectAfter: index 0 for no
+// wait, 1..1000 for whole milliseconds up to a second, 1001..1590 for
+// tenths of a second above it up to a minute.
+var rejections [1591]atomic.Pointer[levee.RejectionError]
+
+// rejectAfter returns a rejection whose Wait is wait rounded up as
+// [Keyed.Acquire] describes, from rejections when it fits.
+func rejectAfter(wait time.Duration) error {
+	var i int
+	switch {
+	case wait <= 0:
+		i, wait = 0, 0
+	case wait <= time.Second:
+		ms := (wait + time.Millisecond - 1) / time.Millisecond
+		i, wait = int(ms), ms*time.Millisecond
+	case wait <= time.Minute:
+		ds := (wait + 100*time.Millisecond - 1) / (100 * time.Millisecond)
+		i, wait = 990+int(ds), ds*100*time.Millisecond
+	default:
+		return levee.Reject(levee.ErrLimited, wait)
+	}
+	if e := rejections[i].Load(); e != nil {
+		return e
+	}
+	rejections[i].CompareAndSwap(nil, &levee.RejectionError{Kind: levee.ErrLimited, Wait: wait})
+	return rejections[i].Load()
 }
 
 // Rate returns the default rate of keys.

@@ -215,6 +215,69 @@ func TestKeyedAllocs(t *testing.T) {
 	}
 }
 
+// TestKeyedAcquireRejection checks the retry-after a keyed rejection
+// carries: the key's wait rounded up to the millisecond below a second and
+// to the tenth of a second below a minute, exact beyond, and never
+// shorter than the true wait.
+func TestKeyedAcquireRejection(t *testing.T) {
+	tests := []struct {
+		rate ratelimit.Rate
+		want time.Duration
+	}{
+		{ratelimit.Every(250 * time.Millisecond), 250 * time.Millisecond},
+		{ratelimit.PerSecond(3), 334 * time.Millisecond},            // 333.33…ms
+		{ratelimit.Every(999*time.Millisecond + 1), time.Second},    // just under a second
+		{ratelimit.Every(time.Second + 1), 1100 * time.Millisecond}, // just over
+		{ratelimit.Every(2050 * time.Millisecond), 2100 * time.Millisecond},
+		{ratelimit.Every(time.Minute), time.Minute},
+		{ratelimit.Every(time.Minute + time.Millisecond), time.Minute + time.Millisecond}, // exact
+	}
+	for _, tt := range tests {
+		t.Run(tt.rate.String(), func(t *testing.T) {
+			clk := clocktest.New(time.Time{})
+			k := mustKeyed(t, ratelimit.KeyedConfig{Rate: tt.rate, Burst: 1, Clock: clk})
+			ctx := ratelimit.WithKey(context.Background(), "k")
+			if _, err := k.Acquire(ctx); err != nil {
+				t.Fatalf("first Acquire = %v", err)
+			}
+			_, err := k.Acquire(ctx)
+			if !errors.Is(err, levee.ErrLimited) || !errors.Is(err, levee.ErrRejected) {
+				t.Fatalf("second Acquire = %v, want ErrLimited", err)
+			}
+			got, ok := levee.RetryAfter(err)
+			if !ok || got != tt.want {
+				t.Errorf("RetryAfter = %v, %v; want %v", got, ok, tt.want)
+			}
+			if exact := k.DecideKey("k").RetryAfter; got < exact {
+				t.Errorf("RetryAfter %v is shorter than the key's wait %v", got, exact)
+			}
+		})
+	}
+}
+
+func TestKeyedAcquireAllocs(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	k := mustKeyed(t, ratelimit.KeyedConfig{Rate: ratelimit.PerSecond(3), Burst: 1, Clock: clk})
+	ctx := ratelimit.WithKey(context.Background(), "k")
+	k.Acquire(ctx)
+	k.Acquire(ctx) // makes the shared rejection for this wait
+	if a := testing.AllocsPerRun(100, func() {
+		if _, err := k.Acquire(ctx); err == nil {
+			t.Fatal("Acquire admitted, want rejected")
+		}
+	}); a != 0 {
+		t.Errorf("rejected Acquire: AllocsPerRun = %v, want 0", a)
+	}
+	if a := testing.AllocsPerRun(100, func() {
+		clk.Advance(time.Second)
+		if _, err := k.Acquire(ctx); err != nil {
+			t.Fatalf("Acquire after a second = %v", err)
+		}
+	}); a != 0 {
+		t.Errorf("admitted Acquire: AllocsPerRun = %v, want 0", a)
+	}
+}
+
 // TestKeyedRace hammers many keys from many goroutines; run with -race.
 // Each key must never admit more than burst + elapsed × rate.
 func TestKeyedRace(t *testing.T) {
