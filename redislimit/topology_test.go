@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +100,52 @@ func TestCluster(t *testing.T) {
 	// other decision is one EVALSHA.
 	if e, s := h.count("eval"), h.count("evalsha"); e > int64(len(nodes)) || s != int64(4*len(keys)) {
 		t.Errorf("eval %d, evalsha %d; want at most %d (one per node) and %d", e, s, len(nodes), 4*len(keys))
+	}
+
+	// Batches: one pipeline spans the nodes, and nodes that lost the
+	// script answer NOSCRIPT for their part only.
+	if err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		return c.ScriptFlush(ctx).Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	lb, err := redislimit.New(redislimit.Config{Client: u, Limit: 3, Period: time.Hour, Timeout: 2 * time.Second,
+		Prefix: "levee:batch:", MaxInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, errs := redislimit.BatchForTest(ctx, lb, keys, 1, 1)
+	for i := range keys {
+		if errs[i] != nil || res[i].Granted != 1 || res[i].Remaining != 2 {
+			t.Errorf("batched decision for %s = %+v, %v; want granted 1, remaining 2", keys[i], res[i], errs[i])
+		}
+	}
+	// Concurrent callers of every key, queued behind one round trip: each
+	// key still admits exactly its burst (3, one of which the batch took).
+	piped := h.count("piped evalsha")
+	var admitted [12]atomic.Int64
+	var wg sync.WaitGroup
+	for i := range keys {
+		for range 6 {
+			wg.Go(func() {
+				d, err := lb.AllowKey(ctx, keys[i])
+				if err != nil || d.Source != redislimit.SourceRedis {
+					t.Errorf("AllowKey(%s) = %+v, %v; want a redis decision", keys[i], d, err)
+				}
+				if d.Allowed {
+					admitted[i].Add(1)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	for i := range keys {
+		if n := admitted[i].Load(); n != 2 {
+			t.Errorf("%s: %d of 6 concurrent calls admitted, want 2", keys[i], n)
+		}
+	}
+	if h.count("piped evalsha") == piped {
+		t.Error("72 concurrent decisions behind one round trip made no pipeline")
 	}
 }
 
