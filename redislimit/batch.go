@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -71,9 +72,8 @@ func (d *dispatcher) do(ctx context.Context, key string, want, min int64, now an
 	if d.inflight < d.max {
 		d.inflight++
 		d.mu.Unlock()
-		r, err := d.one(ctx, key, want, min, now)
-		d.release()
-		return r, err
+		defer d.release() // even if the client panics
+		return d.one(ctx, key, want, min, now)
 	}
 	p := &pending{key: key, want: want, min: min, now: now, done: make(chan struct{}, 1)}
 	if d.tail == nil {
@@ -144,17 +144,33 @@ func (d *dispatcher) lead(p *pending) {
 	}
 	d.mu.Unlock()
 
+	// However the round trip ends, even in a panic of the client's, the
+	// others are answered and the slot is handed on, so no caller is
+	// left waiting and the limiter is not left short of a slot.
+	answered := false
+	defer func() {
+		if !answered {
+			for _, q := range batch[1:] {
+				q.r, q.err = reply{}, errLeaderPanicked
+			}
+		}
+		for _, q := range batch[1:] {
+			q.done <- struct{}{}
+		}
+		d.release()
+	}()
 	ctx := context.Background()
 	if len(batch) == 1 {
 		p.r, p.err = d.one(ctx, p.key, p.want, p.min, p.now)
 	} else {
 		d.many(ctx, batch)
-		for _, q := range batch[1:] {
-			q.done <- struct{}{}
-		}
 	}
-	d.release()
+	answered = true
 }
+
+// errLeaderPanicked answers the decisions of a batch whose round trip
+// panicked; the panic itself goes on up the leading caller's stack.
+var errLeaderPanicked = errors.New("redislimit: the round trip carrying this decision panicked")
 
 // sendBatch runs the script once per decision in one pipeline, and again
 // with EVAL, in a second pipeline, for those Redis answers NOSCRIPT (it lost

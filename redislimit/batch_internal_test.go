@@ -214,6 +214,76 @@ func TestDispatcherQueuedCallerLeavesOnCancel(t *testing.T) {
 	}
 }
 
+// TestDispatcherSurvivesPanics makes the client panic, alone and in a
+// batch: the panic reaches the caller that sent, the others queued behind it
+// get an error instead of waiting forever, and the dispatcher stays usable.
+func TestDispatcherSurvivesPanics(t *testing.T) {
+	var f fakeRedis
+	d := f.dispatcher(1)
+	one, many := d.one, d.many
+	boom := func() { panic("client bug") }
+	d.one = func(ctx context.Context, key string, want, min int64, now any) (reply, error) {
+		if key == "kboom" {
+			boom()
+		}
+		return one(ctx, key, want, min, now)
+	}
+	d.many = func(ctx context.Context, batch []*pending) {
+		many(ctx, batch)
+		boom()
+	}
+	recovered := func(key string) (err error) {
+		defer func() {
+			if v := recover(); v != nil {
+				err = fmt.Errorf("panic: %v", v)
+			}
+		}()
+		_, err = d.do(context.Background(), key, 1, 1, "-1")
+		return err
+	}
+	if err := recovered("kboom"); err == nil || err.Error() != "panic: client bug" {
+		t.Fatalf("alone: %v, want the client's panic", err)
+	}
+	if d.inflight != 0 {
+		t.Fatalf("inflight = %d after a panic alone, want 0", d.inflight)
+	}
+
+	f.gate = make(chan struct{})
+	first := decide(context.Background(), d, "k0")
+	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	results := make(chan error, 3)
+	for i := 1; i <= 3; i++ {
+		go func() { results <- recovered(fmt.Sprintf("k%d", i)) }()
+		waitFor(t, "the decision to queue", func() bool { return d.queueLen() == i })
+	}
+	close(f.gate)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	var panicked, told int
+	for range 3 {
+		switch err := <-results; {
+		case err != nil && err.Error() == "panic: client bug":
+			panicked++
+		case errors.Is(err, errLeaderPanicked):
+			told++
+		default:
+			t.Errorf("queued decision: %v, want the panic (leader) or errLeaderPanicked", err)
+		}
+	}
+	if panicked != 1 || told != 2 {
+		t.Errorf("%d panicked and %d were told, want 1 and 2", panicked, told)
+	}
+	f.gate = nil
+	d.many = many
+	if r, err := d.do(context.Background(), "k9", 1, 1, "-1"); err != nil || r != answer("k9") {
+		t.Errorf("do after the panics = %+v, %v; want %+v", r, err, answer("k9"))
+	}
+	if d.inflight != 0 || d.head != nil {
+		t.Errorf("inflight %d, queue %v at the end; want 0 and empty", d.inflight, d.head)
+	}
+}
+
 func TestDispatcherUnlimited(t *testing.T) {
 	var f fakeRedis
 	d := f.dispatcher(-1)
