@@ -14,7 +14,7 @@ import (
 	"github.com/levee-go/levee/slo"
 )
 
-// APIVersion is the only OpenSLO version [Decode] reads.
+// APIVersion is the only OpenSLO version [Decode] reads and [Encode] writes.
 const APIVersion = "openslo/v1"
 
 // maxAliasHops bounds how far a chain of YAML aliases is followed.

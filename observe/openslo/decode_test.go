@@ -355,5 +355,17 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("Decode returned %+v, outside what it promises", c)
 			}
 		}
+		// What Decode accepts, Encode writes and Decode reads back alike.
+		var buf bytes.Buffer
+		if err := openslo.Encode(&buf, "fuzz", cfgs...); err != nil {
+			t.Fatalf("Encode(Decode(data)) error: %v", err)
+		}
+		back, err := openslo.Decode(&buf)
+		if err != nil {
+			t.Fatalf("Decode(Encode(Decode(data))) error: %v\n%s", err, buf.String())
+		}
+		if got, want := essentialsOf(back), essentialsOf(cfgs); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("Decode(Encode(cfgs)) = %+v, want %+v", got, want)
+		}
 	})
 }

@@ -1,6 +1,6 @@
-// Package openslo reads Levee's SLOs from OpenSLO v1 YAML, so the
-// objectives a service enforces in process can be kept in the same files as
-// the rest of an organisation's SLOs.
+// Package openslo reads and writes Levee's SLOs as OpenSLO v1 YAML, so the
+// objectives a service enforces in process can be kept in, or published to,
+// the same files as the rest of an organisation's SLOs.
 //
 // [Decode] maps each objective of each kind: SLO object in a YAML stream to
 // one [slo.Config]:
@@ -27,13 +27,18 @@
 // path of the field: API versions other than openslo/v1 on an SLO or on an
 // SLI it refers to; calendar-aligned windows and windows of months,
 // quarters or years; budgeting methods other than Occurrences (Timeslices,
-// RatioTimeslices); threshold operators other than lte and lt; more than one
-// time window. Errors match [ErrUnsupported] for these and [ErrInvalid] for
-// documents that are malformed or out of range, such as a target outside
-// (0, 1) or a missing one.
+// RatioTimeslices); threshold operators other than lte and lt. Errors match
+// [ErrUnsupported] for these and [ErrInvalid] for documents that are
+// malformed or out of range, such as a missing target or one outside (0, 1).
 //
-// Alerts, Bucket, MinEvents and Good have no OpenSLO counterpart and are
-// not read; a decoded config whose Window is shorter than the longest of its
-// Alerts' windows (three days for [slo.DefaultAlerts]) needs Alerts set
-// before [slo.New] accepts it.
+// [Encode] writes the reverse: one SLO document per config, over the
+// Prometheus series the observe module exports, which [Decode] reads back to
+// the same Name, Objective, Window and Latency. The threshold metric of a
+// latency SLO is a quantile of the latency histogram, the nearest a single
+// metric comes to Levee's count of fast events; [Encode] says more. Alerts,
+// Bucket, MinEvents
+// and Good have no OpenSLO counterpart and are neither written nor read; a
+// decoded config whose Window is shorter than the longest of its Alerts'
+// windows (three days for [slo.DefaultAlerts]) needs Alerts set before
+// [slo.New] accepts it.
 package openslo
