@@ -35,10 +35,9 @@
 // Prometheus series the observe module exports, which [Decode] reads back to
 // the same Name, Objective, Window and Latency. The threshold metric of a
 // latency SLO is a quantile of the latency histogram, the nearest a single
-// metric comes to Levee's count of fast events; [Encode] says more. Alerts,
-// Bucket, MinEvents
-// and Good have no OpenSLO counterpart and are neither written nor read; a
-// decoded config whose Window is shorter than the longest of its Alerts'
-// windows (three days for [slo.DefaultAlerts]) needs Alerts set before
-// [slo.New] accepts it.
+// metric comes to Levee's count of fast events; [Encode] says more.
+// Alerts, Bucket, MinEvents and Good have no OpenSLO counterpart and are
+// neither written nor read; a decoded config whose Window is shorter than
+// the longest of its Alerts' windows (three days for [slo.DefaultAlerts])
+// needs Alerts set before [slo.New] accepts it.
 package openslo

@@ -33,8 +33,8 @@ const LatencyMetric = "levee_request_duration_seconds"
 //
 // A latency SLO gets a thresholdMetric indicator, the Objective quantile of
 // [LatencyMetric] for the gate of the same name over five minutes, ignored
-// outcomes left out, and an
-// objective with op lte and value Latency in seconds. That is as near as a
+// outcomes left out, and an objective with op lte and value Latency in
+// seconds. That is as near as a
 // single threshold metric comes to Levee's rule (the fraction of events no
 // slower than Latency); the exact figure is the good/total ratio of
 // levee_slo_events_total.
