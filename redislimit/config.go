@@ -81,8 +81,11 @@ type Config struct {
 	// one pipeline carrying every decision queued meanwhile (each still its
 	// own atomic script run). Under low load nothing waits; under high load
 	// many decisions share one round trip, which saves Redis and the caller
-	// most of their per-request work. Zero means 4; negative means no limit:
-	// every decision makes a round trip of its own.
+	// most of their per-request work. A queued decision waits for a round
+	// trip to come back (each is bounded by Timeout; with more than 128
+	// decisions queued, for several) before its own is sent, or until its
+	// context ends. Zero means 4; negative means no limit: every decision
+	// makes a round trip of its own.
 	MaxInFlight int
 	// Fallback is what is decided while Redis cannot answer. The zero value
 	// is [LocalShare].
