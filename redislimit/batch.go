@@ -36,7 +36,8 @@ const (
 
 // pending is one queued decision.
 type pending struct {
-	key       string // the Redis key
+	ctx       context.Context // the caller's, for its values (a trace, say)
+	key       string          // the Redis key
 	want, min int64
 	now       any
 	state     atomic.Uint32
@@ -75,7 +76,7 @@ func (d *dispatcher) do(ctx context.Context, key string, want, min int64, now an
 		defer d.release() // even if the client panics
 		return d.one(ctx, key, want, min, now)
 	}
-	p := &pending{key: key, want: want, min: min, now: now, done: make(chan struct{}, 1)}
+	p := &pending{ctx: ctx, key: key, want: want, min: min, now: now, done: make(chan struct{}, 1)}
 	if d.tail == nil {
 		d.head = p
 	} else {
@@ -128,8 +129,9 @@ func (d *dispatcher) pop() *pending {
 }
 
 // lead sends p and the decisions queued behind it in one round trip, answers
-// them all and hands the slot on. The round trip is bounded by Timeout, not
-// by p's context: the others' answers ride on it.
+// them all and hands the slot on. The round trip carries the values of p's
+// context (a trace, say) but not its cancellation, since the others'
+// answers ride on it; Timeout bounds it.
 func (d *dispatcher) lead(p *pending) {
 	batch := []*pending{p}
 	d.mu.Lock()
@@ -159,7 +161,7 @@ func (d *dispatcher) lead(p *pending) {
 		}
 		d.release()
 	}()
-	ctx := context.Background()
+	ctx := context.WithoutCancel(p.ctx)
 	if len(batch) == 1 {
 		p.r, p.err = d.one(ctx, p.key, p.want, p.min, p.now)
 	} else {

@@ -155,6 +155,38 @@ func TestDispatcherBatchesTheQueue(t *testing.T) {
 	}
 }
 
+// TestDispatcherBatchKeepsLeaderValues checks that a batch's round trip
+// carries the leading caller's context values (a trace, say).
+func TestDispatcherBatchKeepsLeaderValues(t *testing.T) {
+	type traceKey struct{}
+	var f fakeRedis
+	d := f.dispatcher(1)
+	var got []any
+	many := d.many
+	d.many = func(ctx context.Context, batch []*pending) {
+		got = append(got, ctx.Value(traceKey{}), ctx.Err())
+		many(ctx, batch)
+	}
+	f.gate = make(chan struct{})
+	first := decide(context.Background(), d, "k0")
+	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	lctx, cancel := context.WithCancel(context.WithValue(context.Background(), traceKey{}, "trace-1"))
+	leader := decide(lctx, d, "k1")
+	waitFor(t, "k1 to queue", func() bool { return d.queueLen() == 1 })
+	other := decide(context.Background(), d, "k2")
+	waitFor(t, "k2 to queue", func() bool { return d.queueLen() == 2 })
+	close(f.gate)
+	for _, ch := range []<-chan error{first, leader, other} {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	if len(got) != 2 || got[0] != "trace-1" || got[1] != nil {
+		t.Errorf("batch context: value, Err = %v; want [trace-1 <nil>]", got)
+	}
+}
+
 func TestDispatcherCapsTheBatch(t *testing.T) {
 	var f fakeRedis
 	d := f.dispatcher(1)
