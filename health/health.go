@@ -25,7 +25,10 @@ const (
 	// endpoints until it passes again. Draining always fails it.
 	Readiness
 	// Startup (/startupz): Kubernetes holds liveness and readiness probes
-	// back until it passes once.
+	// back until it passes once. Starting up happens once, so a check that
+	// has passed for /startupz stays passed there: later /startupz probes
+	// report that pass without running the check again. (Probes the check
+	// also belongs to still run it.)
 	Startup
 )
 
@@ -190,6 +193,27 @@ type entry struct {
 	Check
 	timeout time.Duration
 	cached  atomic.Pointer[Result] // interval checks only
+	started atomic.Pointer[Result] // its first pass for /startupz
+}
+
+// latch records r as e's pass for /startupz when probe p is Startup and r
+// passed, and returns r.
+func (e *entry) latch(p Probe, r Result) Result {
+	if p == Startup && r.Status == StatusOK && e.started.Load() == nil {
+		e.started.CompareAndSwap(nil, &r)
+	}
+	return r
+}
+
+// latched returns e's pass for /startupz when p is Startup and e has one.
+func (e *entry) latched(p Probe) (Result, bool) {
+	if p != Startup {
+		return Result{}, false
+	}
+	if r := e.started.Load(); r != nil {
+		return *r, true
+	}
+	return Result{}, false
 }
 
 // New returns a Health with no checks, or an error naming the invalid
@@ -433,9 +457,13 @@ func (h *Health) Check(ctx context.Context, p Probe, exclude ...string) Report {
 			rep.Checks[i].Status = StatusExcluded
 			continue
 		}
+		if r, ok := e.latched(p); ok {
+			rep.Checks[i] = r
+			continue
+		}
 		if e.Interval > 0 {
 			if c := e.cached.Load(); c != nil {
-				rep.Checks[i] = *c
+				rep.Checks[i] = e.latch(p, *c)
 			} else {
 				rep.Checks[i].Status, rep.Checks[i].Error, rep.Checks[i].Cached = failStatus(e), errNotChecked.Error(), true
 			}
@@ -444,7 +472,7 @@ func (h *Health) Check(ctx context.Context, p Probe, exclude ...string) Report {
 		wg.Add(1)
 		go func(e *entry, out *Result) {
 			defer wg.Done()
-			*out = h.run(ctx, e)
+			*out = e.latch(p, h.run(ctx, e))
 		}(e, &rep.Checks[i])
 	}
 	wg.Wait()
@@ -485,13 +513,16 @@ func (h *Health) CheckOne(ctx context.Context, p Probe, name string) (r Result, 
 		if e.Name != name || e.Probes&p == 0 {
 			continue
 		}
+		if r, ok := e.latched(p); ok {
+			return r, true
+		}
 		if e.Interval > 0 {
 			if c := e.cached.Load(); c != nil {
-				return *c, true
+				return e.latch(p, *c), true
 			}
 			return Result{Name: e.Name, Status: failStatus(e), Error: errNotChecked.Error(), Critical: !e.NonCritical, Cached: true}, true
 		}
-		return h.run(ctx, e), true
+		return e.latch(p, h.run(ctx, e)), true
 	}
 	return Result{}, false
 }

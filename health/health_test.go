@@ -3,6 +3,7 @@ package health_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -278,6 +279,80 @@ func TestNonCriticalDegradesButPasses(t *testing.T) {
 	want := "[+]shutdown ok\n[+]db ok\n[-]cache failed: evicted (non-critical)\nreadyz check passed\n"
 	if code != 200 || body != want {
 		t.Errorf("GET /readyz?verbose = %d %q, want 200 %q", code, body, want)
+	}
+}
+
+// TestStartupLatches checks that a check that passed /startupz stays
+// passed there without running again, while the other probes it belongs
+// to still run it.
+func TestStartupLatches(t *testing.T) {
+	for _, interval := range []time.Duration{0, time.Second} {
+		t.Run(fmt.Sprint("interval=", interval), func(t *testing.T) {
+			clk := clocktest.New(time.Unix(1000, 0))
+			// A timeout far beyond the interval: advancing the fake clock by
+			// intervals never times a run out.
+			h, _ := health.New(health.Config{Clock: clk, Timeout: time.Hour})
+			defer h.Close()
+			var runs atomic.Int64
+			var failing atomic.Bool
+			failing.Store(true)
+			err := h.Add(health.Check{Name: "warm", Probes: health.Startup | health.Readiness, Interval: interval,
+				Func: func(context.Context) error {
+					runs.Add(1)
+					if failing.Load() {
+						return errors.New("cold")
+					}
+					return nil
+				}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			// settle waits, for an interval check, until its cached result
+			// (read through /readyz, which never latches) says ok.
+			settle := func(ok bool) {
+				if interval == 0 {
+					return
+				}
+				deadline := time.Now().Add(5 * time.Second)
+				for {
+					clk.Advance(interval) // lets the background loop run the check
+					time.Sleep(time.Millisecond)
+					r, _ := h.CheckOne(ctx, health.Readiness, "warm")
+					if (r.Status == health.StatusOK) == ok {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("cached result stayed %+v, want ok=%v", r, ok)
+					}
+				}
+			}
+			settle(false)
+			if rep := h.Check(ctx, health.Startup); rep.OK() {
+				t.Fatalf("/startupz while the check fails: %s, want failed", rep.Status)
+			}
+			failing.Store(false)
+			settle(true)
+			if rep := h.Check(ctx, health.Startup); !rep.OK() {
+				t.Fatalf("/startupz once the check passes: %s, want ok", rep.Status)
+			}
+			failing.Store(true)
+			settle(false)
+			before := runs.Load()
+			rep := h.Check(ctx, health.Startup)
+			if !rep.OK() || rep.Checks[0].CheckedAt.IsZero() {
+				t.Errorf("/startupz after the check failed again: %+v, want the latched pass", rep)
+			}
+			if r, ok := h.CheckOne(ctx, health.Startup, "warm"); !ok || r.Status != health.StatusOK {
+				t.Errorf("CheckOne(startupz, warm) = %+v, %v; want the latched pass", r, ok)
+			}
+			if interval == 0 && runs.Load() != before {
+				t.Errorf("/startupz ran the latched check %d more times, want none", runs.Load()-before)
+			}
+			if rep := h.Check(ctx, health.Readiness); rep.OK() {
+				t.Errorf("/readyz with the check failing: %s, want failed (the latch is for startup only)", rep.Status)
+			}
+		})
 	}
 }
 
