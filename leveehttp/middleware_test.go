@@ -225,6 +225,12 @@ func TestHijackThroughMiddleware(t *testing.T) {
 	if line != "echo:hello\n" {
 		t.Errorf("after hijack got %q, want echo:hello", line)
 	}
+	// The handler records its outcome when it returns, which may be just
+	// after the client has read its last line.
+	deadline := time.Now().Add(5 * time.Second)
+	for g.results[levee.Success].Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if s := g.results[levee.Success].Load(); s != 1 {
 		t.Errorf("hijacked request recorded %d successes, want 1", s)
 	}
