@@ -1,8 +1,9 @@
 // Package redislimit is Levee's distributed rate limiter: a GCRA limit per
 // key whose state lives in Redis, shared by every instance of a service.
 //
-// Each decision is one round trip: a Lua script, loaded once and run with
-// EVALSHA, reads the key's theoretical arrival time, decides, and writes it
+// Each decision is one script run in at most one round trip (under load,
+// a round trip it shares with others; see below): a Lua script, loaded once
+// and run with EVALSHA, reads the key's theoretical arrival time, decides, and writes it
 // back atomically, using the Redis server's clock (TIME) so that instances
 // with skewed clocks agree. Keys are hash-tagged (Prefix + "{" + key + "}"),
 // so a decision touches one slot and works the same on a single Redis, with

@@ -63,8 +63,9 @@ type Decision struct {
 // Limiter is a distributed GCRA rate limiter whose state lives in Redis: a
 // key earns Limit tokens per Period, up to Burst at once, and every instance
 // sharing a Redis (and a Prefix) draws from the same tokens. Each decision
-// is one atomic script run in one round trip, timed by the Redis server's
-// clock so that instances with skewed clocks agree.
+// is one atomic script run in one round trip (shared with other decisions
+// under load), timed by the Redis server's clock so that instances with
+// skewed clocks agree.
 //
 // [Limiter.AllowKey] and [Limiter.AllowN] decide for any key and return the
 // numbers for rate-limit headers; [Limiter.Acquire] makes the limiter a
