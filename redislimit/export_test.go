@@ -39,7 +39,7 @@ func IntervalForTest(l *Limiter) float64 { return l.interval }
 func BatchForTest(ctx context.Context, l *Limiter, keys []string, want, min int64) ([]ScriptResult, []error) {
 	batch := make([]*pending, len(keys))
 	for i, k := range keys {
-		batch[i] = &pending{ctx: ctx, key: l.cfg.Prefix + "{" + k + "}", want: want, min: min, now: l.nowArgument()}
+		batch[i] = &pending{ctx: ctx, key: l.redisKey(k), want: want, min: min, now: l.nowArgument()}
 	}
 	l.sendBatch(ctx, batch)
 	out := make([]ScriptResult, len(keys))

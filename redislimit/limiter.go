@@ -220,8 +220,11 @@ func (l *Limiter) allowDirect(ctx context.Context, key string, n int) (Decision,
 // free. It goes through the dispatcher (batch.go), which sends it alone or
 // with others queued at the same time.
 func (l *Limiter) roundTrip(ctx context.Context, key string, want, min int64) (reply, error) {
-	return l.disp.do(ctx, l.cfg.Prefix+"{"+key+"}", want, min, l.nowArgument())
+	return l.disp.do(ctx, l.redisKey(key), want, min, l.nowArgument())
 }
+
+// redisKey is key's Redis key: hash-tagged, so a decision touches one slot.
+func (l *Limiter) redisKey(key string) string { return l.cfg.Prefix + "{" + key + "}" }
 
 // fallback decides without Redis.
 func (l *Limiter) fallback(key string, n int) Decision {
