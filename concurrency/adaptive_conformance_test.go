@@ -1,7 +1,6 @@
 package concurrency_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -10,26 +9,6 @@ import (
 	"github.com/levee-go/levee/concurrency"
 	"github.com/levee-go/levee/internal/conformance"
 )
-
-// fillLimiter takes every free slot of the limiter and returns the queue
-// wait and a function that gives the slots back.
-func fillLimiter(g levee.Gate, wait time.Duration) (time.Duration, func()) {
-	l := g.(*concurrency.Limiter)
-	var ps []levee.Permit
-	for l.InFlight() < l.Limit() {
-		p, err := l.Acquire(context.Background())
-		if err != nil {
-			panic(err)
-		}
-		ps = append(ps, p)
-	}
-	return wait, func() {
-		for _, p := range ps {
-			p.Done(nil)
-		}
-		ps = nil
-	}
-}
 
 func TestLimiterConformance(t *testing.T) {
 	tests := []struct {
@@ -57,7 +36,7 @@ func TestLimiterConformance(t *testing.T) {
 				WaitErr:     levee.ErrShed,
 			}
 			if tt.cfg.MaxQueue > 0 {
-				c.Block = func(g levee.Gate) (time.Duration, func()) { return fillLimiter(g, tt.cfg.MaxWait) }
+				c.Block = func(g levee.Gate) (time.Duration, func()) { return fill(g, tt.cfg.MaxWait) }
 			}
 			conformance.TestGate(t, c)
 		})

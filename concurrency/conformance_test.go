@@ -11,10 +11,18 @@ import (
 	"github.com/levee-go/levee/internal/conformance"
 )
 
-// fill takes every free slot of the bulkhead and returns the queue wait
-// and a function that gives the slots back.
+// slotted is a gate with a number of slots: the bulkhead and the adaptive
+// limiter.
+type slotted interface {
+	levee.Gate
+	InFlight() int
+	Limit() int
+}
+
+// fill takes every free slot of a bulkhead or an adaptive limiter and
+// returns the queue wait and a function that gives the slots back.
 func fill(g levee.Gate, wait time.Duration) (time.Duration, func()) {
-	b := g.(*concurrency.Bulkhead)
+	b := g.(slotted)
 	var ps []levee.Permit
 	for b.InFlight() < b.Limit() {
 		p, err := b.Acquire(context.Background())
