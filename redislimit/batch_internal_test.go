@@ -110,6 +110,25 @@ func decide(ctx context.Context, d *dispatcher, key string) <-chan error {
 	return out
 }
 
+// holdOne sends k0 and keeps its round trip, the only one a dispatcher of
+// max 1 has, in flight until the test closes f.gate.
+func holdOne(t *testing.T, f *fakeRedis, d *dispatcher) <-chan error {
+	t.Helper()
+	f.gate = make(chan struct{})
+	ch := decide(context.Background(), d, "k0")
+	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	return ch
+}
+
+// enqueue starts a decision for key and waits until it has queued.
+func enqueue(t *testing.T, ctx context.Context, d *dispatcher, key string) <-chan error {
+	t.Helper()
+	n := d.queueLen()
+	ch := decide(ctx, d, key)
+	waitFor(t, key+" to queue", func() bool { return d.queueLen() == n+1 })
+	return ch
+}
+
 func TestDispatcherLoneCallerGoesAlone(t *testing.T) {
 	var f fakeRedis
 	d := f.dispatcher(2)
@@ -132,13 +151,9 @@ func TestDispatcherLoneCallerGoesAlone(t *testing.T) {
 func TestDispatcherBatchesTheQueue(t *testing.T) {
 	var f fakeRedis
 	d := f.dispatcher(1)
-	ctx := context.Background()
-	f.gate = make(chan struct{})
-	chans := []<-chan error{decide(ctx, d, "k0")}
-	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	chans := []<-chan error{holdOne(t, &f, d)}
 	for i := 1; i < 6; i++ {
-		chans = append(chans, decide(ctx, d, fmt.Sprintf("k%d", i)))
-		waitFor(t, "the decision to queue", func() bool { return d.queueLen() == i })
+		chans = append(chans, enqueue(t, context.Background(), d, fmt.Sprintf("k%d", i)))
 	}
 	close(f.gate)
 	for _, ch := range chans {
@@ -167,14 +182,10 @@ func TestDispatcherBatchKeepsLeaderValues(t *testing.T) {
 		got = append(got, ctx.Value(traceKey{}), ctx.Err())
 		many(ctx, batch)
 	}
-	f.gate = make(chan struct{})
-	first := decide(context.Background(), d, "k0")
-	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	first := holdOne(t, &f, d)
 	lctx, cancel := context.WithCancel(context.WithValue(context.Background(), traceKey{}, "trace-1"))
-	leader := decide(lctx, d, "k1")
-	waitFor(t, "k1 to queue", func() bool { return d.queueLen() == 1 })
-	other := decide(context.Background(), d, "k2")
-	waitFor(t, "k2 to queue", func() bool { return d.queueLen() == 2 })
+	leader := enqueue(t, lctx, d, "k1")
+	other := enqueue(t, context.Background(), d, "k2")
 	close(f.gate)
 	for _, ch := range []<-chan error{first, leader, other} {
 		if err := <-ch; err != nil {
@@ -191,9 +202,7 @@ func TestDispatcherCapsTheBatch(t *testing.T) {
 	var f fakeRedis
 	d := f.dispatcher(1)
 	ctx := context.Background()
-	f.gate = make(chan struct{})
-	chans := []<-chan error{decide(ctx, d, "k0")}
-	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	chans := []<-chan error{holdOne(t, &f, d)}
 	const n = maxBatch + 10
 	for i := 1; i <= n; i++ {
 		chans = append(chans, decide(ctx, d, fmt.Sprintf("k%d", i)))
@@ -219,14 +228,10 @@ func TestDispatcherQueuedCallerLeavesOnCancel(t *testing.T) {
 	var f fakeRedis
 	d := f.dispatcher(1)
 	bg := context.Background()
-	f.gate = make(chan struct{})
-	a := decide(bg, d, "k0")
-	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	a := holdOne(t, &f, d)
 	ctx, cancel := context.WithCancel(bg)
-	b := decide(ctx, d, "k1")
-	waitFor(t, "k1 to queue", func() bool { return d.queueLen() == 1 })
-	c := decide(bg, d, "k2")
-	waitFor(t, "k2 to queue", func() bool { return d.queueLen() == 2 })
+	b := enqueue(t, ctx, d, "k1")
+	c := enqueue(t, bg, d, "k2")
 	cancel()
 	if err := <-b; !errors.Is(err, context.Canceled) {
 		t.Fatalf("queued k1 after its cancel: %v, want context.Canceled", err)
@@ -280,9 +285,7 @@ func TestDispatcherSurvivesPanics(t *testing.T) {
 		t.Fatalf("inflight = %d after a panic alone, want 0", d.inflight)
 	}
 
-	f.gate = make(chan struct{})
-	first := decide(context.Background(), d, "k0")
-	waitFor(t, "a round trip in flight", func() bool { return f.inside.Load() == 1 })
+	first := holdOne(t, &f, d)
 	results := make(chan error, 3)
 	for i := 1; i <= 3; i++ {
 		go func() { results <- recovered(fmt.Sprintf("k%d", i)) }()
