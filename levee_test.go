@@ -247,17 +247,17 @@ type retrier struct {
 }
 
 func (r *retrier) Stage() levee.Stage { return levee.StageRetry }
-func (r *retrier) Attempted(_ context.Context, a levee.Attempt) levee.Decision {
+func (r *retrier) Attempted(_ context.Context, a levee.Attempt) levee.RetryDecision {
 	if !r.quiet {
 		r.attempts = append(r.attempts, a)
 	}
 	if a.Result != levee.Failure {
-		return levee.Decision{}
+		return levee.RetryDecision{}
 	}
 	if a.N >= r.max {
-		return levee.Decision{Err: fmt.Errorf("gave up: %w", a.Err)}
+		return levee.RetryDecision{Err: fmt.Errorf("gave up: %w", a.Err)}
 	}
-	return levee.Decision{Retry: true, Delay: r.delay}
+	return levee.RetryDecision{Retry: true, Delay: r.delay}
 }
 func (r *retrier) Wait(ctx context.Context, d time.Duration) error {
 	r.waited = append(r.waited, d)

@@ -99,8 +99,8 @@ type Attempt struct {
 	Delay time.Duration
 }
 
-// Decision is a [Retrier]'s answer after an attempt.
-type Decision struct {
+// RetryDecision is a [Retrier]'s answer after an attempt.
+type RetryDecision struct {
 	// Retry asks for another attempt after Delay.
 	Retry bool
 	Delay time.Duration
@@ -115,7 +115,7 @@ type Decision struct {
 // without allocating.
 type Retrier interface {
 	Policy
-	Attempted(ctx context.Context, a Attempt) Decision
+	Attempted(ctx context.Context, a Attempt) RetryDecision
 	// Wait sleeps for d on the retrier's clock; it returns ctx's error at
 	// once if ctx ends first.
 	Wait(ctx context.Context, d time.Duration) error

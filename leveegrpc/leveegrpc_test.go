@@ -199,13 +199,13 @@ type pushRetrier struct {
 }
 
 func (r *pushRetrier) Stage() levee.Stage { return levee.StageRetry }
-func (r *pushRetrier) Attempted(_ context.Context, a levee.Attempt) levee.Decision {
+func (r *pushRetrier) Attempted(_ context.Context, a levee.Attempt) levee.RetryDecision {
 	var nr interface{ NoRetry() bool }
 	if a.Result != levee.Failure || a.N >= r.max || errors.As(a.Err, &nr) && nr.NoRetry() {
-		return levee.Decision{}
+		return levee.RetryDecision{}
 	}
 	d, _ := levee.RetryAfter(a.Err)
-	return levee.Decision{Retry: true, Delay: d}
+	return levee.RetryDecision{Retry: true, Delay: d}
 }
 func (r *pushRetrier) Wait(_ context.Context, d time.Duration) error {
 	r.waits = append(r.waits, d)

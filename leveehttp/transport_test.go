@@ -26,12 +26,12 @@ type fixedRetrier struct {
 }
 
 func (r *fixedRetrier) Stage() levee.Stage { return levee.StageRetry }
-func (r *fixedRetrier) Attempted(_ context.Context, a levee.Attempt) levee.Decision {
+func (r *fixedRetrier) Attempted(_ context.Context, a levee.Attempt) levee.RetryDecision {
 	if a.Result != levee.Failure || a.N >= r.max {
-		return levee.Decision{}
+		return levee.RetryDecision{}
 	}
 	d, _ := levee.RetryAfter(a.Err)
-	return levee.Decision{Retry: true, Delay: d}
+	return levee.RetryDecision{Retry: true, Delay: d}
 }
 func (r *fixedRetrier) Wait(_ context.Context, d time.Duration) error {
 	r.mu.Lock()

@@ -203,12 +203,12 @@ type retryAfterError interface {
 	RetryAfter() time.Duration
 }
 
-var stop = levee.Decision{}
+var stop = levee.RetryDecision{}
 
 // Attempted decides, after attempt a, whether to retry and after what delay.
 // The pipeline calls it; it does not allocate unless it returns a
 // [*BudgetError].
-func (r *Retry) Attempted(ctx context.Context, a levee.Attempt) levee.Decision {
+func (r *Retry) Attempted(ctx context.Context, a levee.Attempt) levee.RetryDecision {
 	b := r.cfg.Budget
 	if b != nil {
 		if a.N == 1 {
@@ -255,13 +255,13 @@ func (r *Retry) Attempted(ctx context.Context, a levee.Attempt) levee.Decision {
 	}
 	if b != nil && !b.TryRetry() {
 		r.info(a, "budget-exhausted")
-		return levee.Decision{Err: NewBudgetError(a.Err)}
+		return levee.RetryDecision{Err: NewBudgetError(a.Err)}
 	}
 	if r.listeners.Active() {
 		r.listeners.Emit(levee.Event{Kind: levee.EventRetry, Policy: "retry", Name: r.cfg.Name,
 			Time: r.clk.Now(), Reason: reason, Wait: delay, Attempt: a.N, Err: a.Err})
 	}
-	return levee.Decision{Retry: true, Delay: delay}
+	return levee.RetryDecision{Retry: true, Delay: delay}
 }
 
 func (r *Retry) info(a levee.Attempt, reason string) {

@@ -100,14 +100,14 @@ type constRetry struct {
 
 func (r *constRetry) Stage() levee.Stage { return levee.StageRetry }
 
-func (r *constRetry) Attempted(ctx context.Context, a levee.Attempt) levee.Decision {
+func (r *constRetry) Attempted(ctx context.Context, a levee.Attempt) levee.RetryDecision {
 	if a.Err == nil || a.N >= r.max || ctx.Err() != nil {
-		return levee.Decision{}
+		return levee.RetryDecision{}
 	}
 	if dl, ok := ctx.Deadline(); ok && !r.pastDeadline && !time.Now().Add(r.delay).Before(dl) {
-		return levee.Decision{}
+		return levee.RetryDecision{}
 	}
-	return levee.Decision{Retry: true, Delay: r.delay}
+	return levee.RetryDecision{Retry: true, Delay: r.delay}
 }
 
 func (r *constRetry) Wait(ctx context.Context, d time.Duration) error {

@@ -308,9 +308,9 @@ type retrier struct {
 
 func (r *retrier) Stage() levee.Stage { return levee.StageRetry }
 
-func (r *retrier) Attempted(_ context.Context, a levee.Attempt) levee.Decision {
+func (r *retrier) Attempted(_ context.Context, a levee.Attempt) levee.RetryDecision {
 	retry := a.Result == levee.Failure || (r.retryCancels && a.Err != nil)
-	return levee.Decision{Retry: retry && a.N < 3, Delay: time.Minute}
+	return levee.RetryDecision{Retry: retry && a.N < 3, Delay: time.Minute}
 }
 
 func (r *retrier) Wait(ctx context.Context, d time.Duration) error {
