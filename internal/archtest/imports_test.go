@@ -10,12 +10,7 @@ import (
 	"testing"
 )
 
-const core = "github.com/levee-go/levee"
-
-// policies may import only the root package, clock, internal/... and the
-// standard library, and never each other or an adapter.
-var policies = []string{"breaker", "ratelimit", "concurrency", "shed", "retry", "hedge",
-	"timelimit", "fallback", "chaos"}
+const core = Core
 
 // heavy names import paths that only one module of the repository may use.
 var heavy = map[string]string{
@@ -76,49 +71,10 @@ func root(t *testing.T) string {
 	return dir
 }
 
-func TestPolicyImports(t *testing.T) {
-	all := deps(t, root(t), "./...")
-	for pkg, ds := range all {
-		rel := strings.TrimPrefix(strings.TrimPrefix(pkg, core), "/")
-		top, _, _ := strings.Cut(rel, "/")
-		isPolicy := false
-		for _, p := range policies {
-			if top == p {
-				isPolicy = true
-			}
-		}
-		for _, d := range ds {
-			if !strings.HasPrefix(d, core) {
-				if !strings.HasPrefix(d, "golang.org/x/") && !strings.HasPrefix(d, "github.com/cloudflare/tableflip") {
-					t.Errorf("%s imports %s: the core module needs only the standard library, golang.org/x and tableflip", pkg, d)
-				}
-				continue
-			}
-			dr := strings.TrimPrefix(strings.TrimPrefix(d, core), "/")
-			dtop, _, _ := strings.Cut(dr, "/")
-			if isPolicy && dr != "" && dtop != "clock" && dtop != "internal" && dtop != top {
-				t.Errorf("policy package %s imports %s: policies import only the root package, clock and internal", pkg, d)
-			}
-			if top == "leveehttp" {
-				for _, p := range policies {
-					if dtop == p {
-						t.Errorf("%s imports policy package %s: adapters go through the root package's interfaces", pkg, d)
-					}
-				}
-			}
-			if dtop == "examples" || (dtop == "internal" && strings.HasPrefix(dr, "internal/archtest")) {
-				t.Errorf("%s imports %s", pkg, d)
-			}
-		}
-	}
-	if len(all) < 3 {
-		t.Fatalf("go list found %d packages, want the whole core module", len(all))
-	}
-}
-
-// TestModuleImports checks that heavy dependencies stay in the module that
-// owns them.
-func TestModuleImports(t *testing.T) {
+// modules lists the repository's modules: folders with a go.mod, the core
+// (".") first.
+func modules(t *testing.T) []string {
+	t.Helper()
 	base := root(t)
 	entries, err := os.ReadDir(base)
 	if err != nil {
@@ -132,7 +88,88 @@ func TestModuleImports(t *testing.T) {
 			}
 		}
 	}
-	for _, m := range mods {
+	return mods
+}
+
+// imports lists, for every package of the module at dir, its direct imports.
+func imports(t *testing.T, dir string) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...")
+	cmd.Dir = dir
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list in %s: %v\n%s", dir, err, stderr.String())
+	}
+	res := map[string][]string{}
+	for line := range strings.Lines(string(out)) {
+		if f := strings.Fields(line); len(f) > 0 {
+			res[f[0]] = f[1:]
+		}
+	}
+	return res
+}
+
+// TestImportRules checks every package of every module against [Rules].
+func TestImportRules(t *testing.T) {
+	all := map[string][]string{}
+	for _, m := range modules(t) {
+		for pkg, ds := range imports(t, filepath.Join(root(t), m)) {
+			all[pkg] = ds
+		}
+	}
+	for _, want := range []string{core, core + "/breaker", core + "/leveegrpc", core + "/slo",
+		core + "/health", core + "/lifecycle", core + "/observe", core + "/redislimit"} {
+		if _, ok := all[want]; !ok {
+			t.Errorf("go list did not report %s: the test would not check it", want)
+		}
+	}
+	for _, v := range Violations(Rules(), all) {
+		t.Error(v)
+	}
+}
+
+// TestViolationsCatchBrokenRules shows the check can fail: each row is an
+// import graph that breaks one rule.
+func TestViolationsCatchBrokenRules(t *testing.T) {
+	tests := []struct {
+		name    string
+		imports map[string][]string
+		want    string
+	}{
+		{"policy imports policy", map[string][]string{core + "/breaker": {core + "/ratelimit"}}, "breaker imports"},
+		{"adapter imports policy", map[string][]string{core + "/leveehttp": {core + "/breaker"}}, "leveehttp imports"},
+		{"grpc adapter imports internal", map[string][]string{core + "/leveegrpc": {core + "/internal/callwindow"}}, "leveegrpc imports"},
+		{"slo imports adapter", map[string][]string{core + "/slo": {core + "/leveehttp"}}, "slo imports"},
+		{"gateway imports internal", map[string][]string{core + "/gateway/proxy": {core + "/internal/callwindow"}}, "gateway/proxy imports"},
+		{"root imports policy", map[string][]string{core: {core + "/breaker"}}, "levee imports"},
+		{"unknown folder", map[string][]string{core + "/newthing": nil}, "no import rule"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Violations(Rules(), tt.imports)
+			if len(got) != 1 || !strings.Contains(got[0], tt.want) {
+				t.Errorf("Violations(%v) = %q, want one violation containing %q", tt.imports, got, tt.want)
+			}
+		})
+	}
+	ok := map[string][]string{
+		core + "/breaker":   {core, core + "/clock", core + "/internal/callwindow", "sync"},
+		core + "/lifecycle": {core + "/health"},
+		core + "/observe":   {core + "/slo", core + "/breaker"},
+		core + "/bench":     {core + "/internal/conformance"},
+	}
+	if got := Violations(Rules(), ok); len(got) != 0 {
+		t.Errorf("Violations(allowed graph) = %q, want none", got)
+	}
+}
+
+// TestModuleImports checks that heavy dependencies stay in the module that
+// owns them.
+func TestModuleImports(t *testing.T) {
+	base := root(t)
+	for _, m := range modules(t) {
 		for pkg, ds := range deps(t, filepath.Join(base, m), "./...") {
 			for _, d := range ds {
 				for prefix, owner := range heavy {
