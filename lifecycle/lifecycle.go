@@ -477,9 +477,11 @@ func (l *Lifecycle) shutdown(reason string, upgraded bool, servers []Server, ser
 		l.upg.Stop()
 	}
 
-	// Draining: readiness false, keep-alives off, still serving.
-	// Readiness fails before anyone hears of the new stage.
-	if h := l.cfg.Health; h != nil {
+	// Draining: readiness false, keep-alives ended politely, still
+	// serving. Readiness fails before anyone hears of the new stage. After
+	// an upgrade it stays true: the new process serves the same sockets.
+	h := l.cfg.Health
+	if h != nil && !upgraded {
 		h.Drain()
 	}
 	done := l.begin(Draining, reason)
@@ -490,7 +492,7 @@ func (l *Lifecycle) shutdown(reason string, upgraded bool, servers []Server, ser
 	}
 	delay := l.b.drain
 	if upgraded {
-		delay = 0
+		delay = l.b.upgradeDrain
 	}
 	if delay > 0 && !l.wait(delay) {
 		cut = append(cut, fmt.Errorf("lifecycle: drain delay %v cut short by a forced stop: %w", delay, ErrCutOff))
@@ -500,6 +502,9 @@ func (l *Lifecycle) shutdown(reason string, upgraded bool, servers []Server, ser
 	}
 
 	// Stopping: graceful shutdown, bounded.
+	if h != nil && upgraded {
+		h.Drain()
+	}
 	done = l.begin(Stopping, reason)
 	ctx, cancel := l.deadline(l.b.shutdown)
 	cancelWork()
