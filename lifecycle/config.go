@@ -27,12 +27,13 @@ type Config struct {
 	// Zero means [DefaultGracePeriod]; negative is refused. The three
 	// stage budgets below default to shares of it and must fit in it.
 	GracePeriod time.Duration
-	// DrainDelay is how long the process keeps serving after readiness
-	// turns false, so that load balancers and kube-proxy notice and stop
-	// sending new connections before listeners close. Zero means
+	// DrainDelay is the drain window: how long the process keeps serving
+	// after readiness turns false, so that load balancers and kube-proxy
+	// notice and stop sending new connections before listeners close, and
+	// so that keep-alive clients send their next request, get it answered
+	// with "Connection: close" and reconnect elsewhere. Zero means
 	// GracePeriod/6 (5 s of 30 s); negative means no delay (when a preStop
-	// sleep already provides it). Upgrades skip it: the listening sockets
-	// stay open in the new process.
+	// sleep already provides it). Upgrades use Upgrade.DrainDelay instead.
 	DrainDelay time.Duration
 	// ShutdownTimeout bounds the Stopping stage: servers' graceful
 	// Shutdown and workers' return. Past it, servers are closed by force
@@ -79,6 +80,15 @@ type UpgradeConfig struct {
 	// it is killed and the old one goes on serving. Zero means one minute;
 	// negative is refused.
 	Timeout time.Duration
+	// DrainDelay is the old process's drain window once the new one is
+	// ready: it goes on accepting and serving (readiness stays true, since
+	// the new process serves the same sockets) and answers each request
+	// with "Connection: close", so that keep-alive clients move to the new
+	// process without losing a request; then it shuts down, closing the
+	// connections still idle. Zero means GracePeriod/6 (5 s of 30 s);
+	// negative means none (idle connections close at once, which loses
+	// the requests clients are sending on them at that moment).
+	DrainDelay time.Duration
 	// PIDFile, when set, receives the pid of the process that is ready, so
 	// that a supervisor (systemd's PIDFile=) follows upgrades.
 	PIDFile string
@@ -87,6 +97,7 @@ type UpgradeConfig struct {
 // budget is a validated Config with defaults filled in.
 type budget struct {
 	grace, drain, shutdown, flush time.Duration
+	upgradeDrain                  time.Duration
 }
 
 func (c *Config) resolve() (budget, error) {
@@ -110,11 +121,19 @@ func (c *Config) resolve() (budget, error) {
 	if c.DrainDelay < 0 {
 		b.drain = 0
 	}
+	b.upgradeDrain = orShare(c.Upgrade.DrainDelay, b.grace/6)
+	if c.Upgrade.DrainDelay < 0 {
+		b.upgradeDrain = 0
+	}
 	b.shutdown = orShare(c.ShutdownTimeout, b.grace/2)
 	b.flush = orShare(c.FlushTimeout, b.grace/6)
 	if sum := b.drain + b.shutdown + b.flush; sum > b.grace {
 		return b, fmt.Errorf("lifecycle: Config.DrainDelay (%v) + Config.ShutdownTimeout (%v) + Config.FlushTimeout (%v) = %v exceeds Config.GracePeriod (%v); Kubernetes would kill the process mid-shutdown",
 			b.drain, b.shutdown, b.flush, sum, b.grace)
+	}
+	if sum := b.upgradeDrain + b.shutdown + b.flush; sum > b.grace {
+		return b, fmt.Errorf("lifecycle: Config.Upgrade.DrainDelay (%v) + Config.ShutdownTimeout (%v) + Config.FlushTimeout (%v) = %v exceeds Config.GracePeriod (%v)",
+			b.upgradeDrain, b.shutdown, b.flush, sum, b.grace)
 	}
 	return b, nil
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -298,133 +297,20 @@ func (l *Lifecycle) Middleware(next http.Handler) http.Handler {
 // the failure that started it joined with what was cut off ([ErrCutOff])
 // and the hooks' errors. Run may be called once.
 func (l *Lifecycle) Run(ctx context.Context) error {
-	l.mu.Lock()
-	if l.started {
-		l.mu.Unlock()
-		return errors.New("lifecycle: Run called twice")
+	r, err := l.newRun()
+	if err != nil {
+		return err
 	}
-	l.started = true
-	servers, workers, hooks := l.servers, l.workers, l.hooks
-	l.mu.Unlock()
-
-	quit := make(chan struct{})
-	defer close(quit)
-	if sigs := l.cfg.stopSignals(); len(sigs) > 0 {
-		ch := make(chan os.Signal, 2)
-		signal.Notify(ch, sigs...)
-		defer signal.Stop(ch)
-		go func() {
-			for {
-				select {
-				case s := <-ch:
-					l.stop("signal " + s.String())
-				case <-quit:
-					return
-				}
-			}
-		}()
-	}
-
-	// Failures before the shutdown start it; afterwards they are expected.
-	var failMu sync.Mutex
-	var failure error
-	fail := func(err error) {
-		if l.Stage() > Running {
-			return
-		}
-		failMu.Lock()
-		if failure == nil {
-			failure = err
-		}
-		failMu.Unlock()
-		l.stop("failure: " + err.Error())
-	}
-
-	// A process started by an upgrade shares its listening sockets with
-	// its parent: it must not accept connections before it is healthy, or
-	// a child killed for failing to get ready would reset them.
-	start := !l.HasParent() || l.awaitReady(ctx)
-
-	served := make([]chan struct{}, len(servers))
-	for i, s := range servers {
-		served[i] = make(chan struct{})
-		if !start {
-			close(served[i])
-			continue
-		}
-		go func() {
-			defer close(served[i])
-			if err := s.Serve(); err != nil {
-				fail(fmt.Errorf("lifecycle: server %s: %w", nameOf(s, i), err))
-			}
-		}()
-	}
-	workCtx, cancelWork := context.WithCancel(context.Background())
-	defer cancelWork()
-	worked := make([]chan struct{}, len(workers))
-	for i, w := range workers {
-		worked[i] = make(chan struct{})
-		if !start {
-			close(worked[i])
-			continue
-		}
-		go func() {
-			defer close(worked[i])
-			err := w.fn(workCtx)
-			switch {
-			case err != nil && workCtx.Err() == nil:
-				fail(fmt.Errorf("lifecycle: worker %s: %w", w.name, err))
-			case workCtx.Err() == nil:
-				l.log.Info("lifecycle: worker finished", "worker", w.name)
-			}
-		}()
-	}
-	if start {
-		l.setStage(Running, "started")
-		l.log.Info("lifecycle: running", "servers", len(servers), "workers", len(workers),
-			"hooks", len(hooks), "upgrades", l.upg != nil, "inherited", l.HasParent())
-	}
-
-	readyCtx, cancelReady := context.WithCancel(context.Background())
-	defer cancelReady()
-	var upgraded atomic.Bool
-	if l.upg != nil {
-		go l.signalReady(readyCtx)
-		upSig := make(chan os.Signal, 1)
-		signal.Notify(upSig, l.cfg.Upgrade.signals()...)
-		defer signal.Stop(upSig)
-		go func() {
-			for {
-				select {
-				case <-upSig:
-					l.Upgrade()
-				case <-l.upg.Exit():
-					if l.stops.Load() == 0 {
-						upgraded.Store(true)
-						l.stop("upgraded")
-					}
-					return
-				case <-l.stopC:
-					return
-				}
-			}
-		}()
-	}
-
-	select {
-	case <-l.stopC:
-	case <-ctx.Done():
-		l.stop("context: " + context.Cause(ctx).Error())
-	}
-	cancelReady()
-	l.mu.Lock()
-	reason := l.reason
-	l.mu.Unlock()
-
-	cut := l.shutdown(reason, upgraded.Load(), servers, served, workers, worked, hooks, cancelWork)
-	failMu.Lock()
-	defer failMu.Unlock()
-	return errors.Join(append([]error{failure}, cut...)...)
+	defer r.cancelWork()
+	defer r.watchSignals()()
+	r.start(ctx)
+	defer r.watchUpgrades()()
+	r.awaitStop(ctx)
+	r.drain()
+	r.stopServers()
+	r.flush()
+	l.begin(Stopped, r.reason)
+	return r.result()
 }
 
 // awaitReady waits until readiness passes; it returns false if a stop came
@@ -466,113 +352,6 @@ func (l *Lifecycle) signalReady(ctx context.Context) {
 	}
 	l.log.Info("lifecycle: ready", "inherited", l.upg.HasParent(), "pid", os.Getpid())
 	l.info("ready", nil)
-}
-
-func (l *Lifecycle) shutdown(reason string, upgraded bool, servers []Server, served []chan struct{},
-	workers []worker, worked []chan struct{}, hooks []hook, cancelWork context.CancelFunc) []error {
-	var cut []error
-	if l.upg != nil && !upgraded {
-		// Interrupts an upgrade in progress (its child is killed) and
-		// refuses new ones.
-		l.upg.Stop()
-	}
-
-	// Draining: readiness false, keep-alives off, still serving.
-	// Readiness fails before anyone hears of the new stage.
-	if h := l.cfg.Health; h != nil {
-		h.Drain()
-	}
-	done := l.begin(Draining, reason)
-	for _, s := range servers {
-		if d, ok := s.(Drainer); ok {
-			d.Drain()
-		}
-	}
-	delay := l.b.drain
-	if upgraded {
-		delay = 0
-	}
-	if delay > 0 && !l.wait(delay) {
-		cut = append(cut, fmt.Errorf("lifecycle: drain delay %v cut short by a forced stop: %w", delay, ErrCutOff))
-		done(slog.String("cut_off", "drain delay"))
-	} else {
-		done()
-	}
-
-	// Stopping: graceful shutdown, bounded.
-	done = l.begin(Stopping, reason)
-	ctx, cancel := l.deadline(l.b.shutdown)
-	cancelWork()
-	shut := make([]chan struct{}, len(servers))
-	for i, s := range servers {
-		shut[i] = make(chan struct{})
-		go func() {
-			defer close(shut[i])
-			if err := s.Shutdown(ctx); err != nil && ctx.Err() == nil {
-				l.log.Warn("lifecycle: server shutdown", "server", nameOf(s, i), "err", err)
-			}
-		}()
-	}
-	var cutNames []string
-	for i, s := range servers {
-		if !waitOr(shut[i], ctx.Done()) || !waitOr(served[i], ctx.Done()) {
-			name := nameOf(s, i)
-			l.log.Warn("lifecycle: server did not finish in time; closing it", "server", name,
-				"timeout", l.b.shutdown, "forced", l.forced())
-			s.Close()
-			cutNames = append(cutNames, name)
-			cut = append(cut, fmt.Errorf("lifecycle: server %s closed with work in flight: %w", name, ErrCutOff))
-		}
-	}
-	for i, w := range workers {
-		if !waitOr(worked[i], ctx.Done()) {
-			l.log.Warn("lifecycle: worker did not return in time; abandoning it", "worker", w.name,
-				"timeout", l.b.shutdown, "forced", l.forced())
-			cutNames = append(cutNames, w.name)
-			cut = append(cut, fmt.Errorf("lifecycle: worker %s abandoned: %w", w.name, ErrCutOff))
-		}
-	}
-	cancel()
-	if len(cutNames) > 0 {
-		done(slog.Any("cut_off", cutNames))
-	} else {
-		done()
-	}
-
-	// Flushing: hooks in order, each bounded, all within the budget.
-	done = l.begin(Flushing, reason)
-	end := l.clk.Nanotime() + int64(l.b.flush)
-	cutNames = nil
-	for _, hk := range hooks {
-		left := time.Duration(end - l.clk.Nanotime())
-		if l.forced() || left <= 0 {
-			l.log.Warn("lifecycle: flush hook skipped", "hook", hk.name, "forced", l.forced())
-			cutNames = append(cutNames, hk.name)
-			cut = append(cut, fmt.Errorf("lifecycle: flush hook %s skipped: %w", hk.name, ErrCutOff))
-			continue
-		}
-		d := left
-		if hk.timeout > 0 && hk.timeout < d {
-			d = hk.timeout
-		}
-		if err, finished := l.runHook(hk, d); !finished {
-			l.log.Warn("lifecycle: flush hook did not return in time; abandoning it", "hook", hk.name,
-				"timeout", d, "forced", l.forced())
-			cutNames = append(cutNames, hk.name)
-			cut = append(cut, fmt.Errorf("lifecycle: flush hook %s abandoned after %v: %w", hk.name, d, ErrCutOff))
-		} else if err != nil {
-			l.log.Error("lifecycle: flush hook failed", "hook", hk.name, "err", err)
-			cut = append(cut, fmt.Errorf("lifecycle: flush hook %s: %w", hk.name, err))
-		}
-	}
-	if len(cutNames) > 0 {
-		done(slog.Any("cut_off", cutNames))
-	} else {
-		done()
-	}
-
-	l.begin(Stopped, reason)
-	return cut
 }
 
 func (l *Lifecycle) runHook(hk hook, d time.Duration) (err error, finished bool) {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/health"
+	"github.com/levee-go/levee/internal/rawload"
 	"github.com/levee-go/levee/lifecycle"
 )
 
@@ -55,7 +56,7 @@ func envDuration(name string, def time.Duration) time.Duration {
 // milliseconds; /livez, /readyz and /startupz are the health endpoints.
 //
 // Environment: TS_DRAIN (drain delay), TS_UPGRADE=1 (enable upgrades),
-// TS_UPGRADE_TIMEOUT, TS_CHILD=exit|unhealthy (how a process started by an
+// TS_UPGRADE_TIMEOUT, TS_UPGRADE_DRAIN (the old process's drain window), TS_CHILD=exit|unhealthy (how a process started by an
 // upgrade misbehaves).
 func serverMain() int {
 	pid := os.Getpid()
@@ -77,8 +78,9 @@ func serverMain() int {
 		Health:          h,
 		Logger:          slog.New(slog.NewTextHandler(os.Stderr, nil)).With("pid", pid),
 		Upgrade: lifecycle.UpgradeConfig{
-			Enabled: os.Getenv("TS_UPGRADE") == "1",
-			Timeout: envDuration("TS_UPGRADE_TIMEOUT", 10*time.Second),
+			Enabled:    os.Getenv("TS_UPGRADE") == "1",
+			Timeout:    envDuration("TS_UPGRADE_TIMEOUT", 10*time.Second),
+			DrainDelay: envDuration("TS_UPGRADE_DRAIN", 500*time.Millisecond),
 		},
 	}
 	l, err := lifecycle.New(cfg)
@@ -103,6 +105,7 @@ func serverMain() int {
 	mux := http.NewServeMux()
 	h.Register(mux)
 	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
@@ -121,7 +124,7 @@ func serverMain() int {
 			say("info pid=%d reason=%q err=%q", pid, e.Reason, errString(e.Err))
 		}
 	})
-	say("listening pid=%d addr=%s inherited=%v", pid, ln.Addr(), l.HasParent())
+	say("listening pid=%d ppid=%d addr=%s inherited=%v", pid, os.Getppid(), ln.Addr(), l.HasParent())
 	err = l.Run(context.Background())
 	say("exit pid=%d err=%q", pid, errString(err))
 	if err != nil {
@@ -624,5 +627,118 @@ func TestProcessSecondSIGTERMForcesStop(t *testing.T) {
 	}
 	if err := p.cmd.Wait(); err == nil {
 		t.Errorf("exit status 0 after a forced stop, want 1")
+	}
+}
+
+// awaitGone waits until process pid has exited: it no longer exists, or is
+// a zombie nobody has reaped yet. It fails the test after 10 s.
+func (p *proc) awaitGone(pid string) {
+	p.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			return
+		}
+		// pid (comm) S ...: the state follows the last parenthesis.
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && strings.HasPrefix(string(b[i:]), ") Z") {
+			return
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("process %s still running 10s after it said it exits", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// upgrade sends SIGHUP to pid and returns the "listening" line of the
+// process it starts. A process started by an upgrade refuses to upgrade
+// until its parent has exited, which it learns a moment after the parent
+// is gone: the signal is sent again after each such refusal, at most five
+// times.
+func (p *proc) upgrade(pid string) map[string]string {
+	p.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	sent := 0
+	for ; time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		refused := 0
+		for _, line := range p.snapshot() {
+			f := fields(line)
+			switch {
+			case strings.HasPrefix(line, "listening ") && f["ppid"] == pid:
+				return f
+			case strings.HasPrefix(line, "info ") && f["pid"] == pid && f["reason"] == "upgrade failed" &&
+				strings.Contains(f["err"], "parent hasn't exited"):
+				refused++
+			}
+		}
+		if sent == refused && sent < 5 {
+			if sent > 0 {
+				time.Sleep(100 * time.Millisecond)
+			}
+			p.signal(pid, syscall.SIGHUP)
+			sent++
+		}
+	}
+	p.t.Fatalf("no process started by an upgrade of %s within 20s (%d signals sent)", pid, sent)
+	return nil
+}
+
+// TestProcessUpgradesUnderRawLoadLoseNothing upgrades the server several
+// times in a row under steady load from clients that never retry and keep
+// their connections alive: each old process must hand its keep-alive
+// connections over politely (Connection: close on their next request)
+// rather than close them under the clients.
+func TestProcessUpgradesUnderRawLoadLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	const upgrades = 3
+	p := startServer(t, "TS_UPGRADE=1")
+	cur := p.await(20*time.Second, "listening", "inherited", "false")
+	p.await(20*time.Second, "info", "pid", cur["pid"], "reason", "ready")
+	ld, err := rawload.Start(rawload.Config{Addr: cur["addr"], Path: "/work", Conns: 8,
+		Pause: time.Millisecond, MaxRequests: 200_000, Timeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ld.Stop()
+	if err := ld.WaitOK(200, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pids := []string{cur["pid"]}
+	for i := range upgrades {
+		before := ld.Result()
+		child := p.upgrade(cur["pid"])
+		p.await(20*time.Second, "info", "pid", child["pid"], "reason", "ready")
+		p.await(20*time.Second, "exit", "pid", cur["pid"], "err", "<nil>")
+		if i == 0 {
+			if err := p.cmd.Wait(); err != nil {
+				t.Errorf("first process exit status = %v, want 0", err)
+			}
+		}
+		p.awaitGone(cur["pid"])
+		// Keep the load on the new process for a while.
+		if err := ld.WaitOK(ld.Result().OK+300, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		after := ld.Result()
+		t.Logf("upgrade %d (pid %s -> %s): %d requests sent, %d failed", i+1, cur["pid"], child["pid"],
+			after.Sent-before.Sent, after.Failed-before.Failed)
+		cur = child
+		pids = append(pids, cur["pid"])
+	}
+	res := ld.Stop()
+	p.signal(cur["pid"], syscall.SIGTERM)
+	p.await(20*time.Second, "exit", "pid", cur["pid"], "err", "<nil>")
+
+	t.Logf("%d upgrades: %v", upgrades, res)
+	if res.Failed != 0 {
+		t.Errorf("%d of %d requests failed across %d upgrades, want 0; first errors %q", res.Failed, res.Sent, upgrades, res.Errors)
+	}
+	for _, pid := range pids {
+		if res.ByBody[pid] == 0 {
+			t.Errorf("process %s served no request, want every process in the chain to serve (by pid %v)", pid, res.ByBody)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync/atomic"
 )
 
 // Server is anything that serves until told to stop: an HTTP server, a gRPC
@@ -23,24 +24,38 @@ type Server interface {
 
 // Drainer is implemented by servers that can prepare for shutdown while
 // still serving: [Lifecycle] calls Drain when the Draining stage begins.
-// The [HTTP] adapter turns keep-alives off so that HTTP/1 clients reconnect
-// (and so reach another pod) after their current request.
+// The [HTTP] adapter answers the next request on each keep-alive
+// connection with "Connection: close", so that clients reconnect (and so
+// reach another pod, or the new process of an upgrade) after their
+// current request.
 type Drainer interface {
 	Drain()
 }
 
-// HTTP adapts srv serving on ln. Drain disables keep-alives (responses
-// carry "Connection: close" and idle connections close); Shutdown is
-// [http.Server.Shutdown], which also sends HTTP/2 clients a GOAWAY; Close
-// is [http.Server.Close].
-func HTTP(srv *http.Server, ln net.Listener) Server { return &httpServer{srv, ln} }
+// HTTP adapts srv serving on ln. Serve wraps srv.Handler (nil means
+// [http.DefaultServeMux]) so that, once Drain is called, every response
+// carries "Connection: close" and its connection closes after it; an
+// HTTP/2 connection gets a GOAWAY instead. Idle keep-alive connections are
+// left open while draining: closing one would lose a request its client
+// may be sending on it at that moment (the client cannot tell that the
+// server closed first, and most clients do not retry). Shutdown is
+// [http.Server.Shutdown], which closes the connections still idle, stops
+// accepting, waits for requests in flight and sends HTTP/2 clients a
+// GOAWAY; Close is [http.Server.Close].
+func HTTP(srv *http.Server, ln net.Listener) Server { return &httpServer{srv: srv, ln: ln} }
 
 type httpServer struct {
-	srv *http.Server
-	ln  net.Listener
+	srv      *http.Server
+	ln       net.Listener
+	draining atomic.Bool
 }
 
 func (s *httpServer) Serve() error {
+	next := s.srv.Handler
+	if next == nil {
+		next = http.DefaultServeMux
+	}
+	s.srv.Handler = closeWhenDraining{next, &s.draining}
 	err := s.srv.Serve(s.ln)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -48,10 +63,26 @@ func (s *httpServer) Serve() error {
 	return err
 }
 
-func (s *httpServer) Drain()                             { s.srv.SetKeepAlivesEnabled(false) }
+func (s *httpServer) Drain()                             { s.draining.Store(true) }
 func (s *httpServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
 func (s *httpServer) Close() error                       { return s.srv.Close() }
 func (s *httpServer) String() string                     { return "http " + s.ln.Addr().String() }
+
+// closeWhenDraining answers with "Connection: close" once draining is set:
+// net/http then closes an HTTP/1 connection after the response, and sends
+// a GOAWAY on an HTTP/2 one. This ends keep-alives at a moment the client
+// knows of, instead of closing an idle connection it may be writing to.
+type closeWhenDraining struct {
+	next     http.Handler
+	draining *atomic.Bool
+}
+
+func (h closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.draining.Load() {
+		w.Header().Set("Connection", "close")
+	}
+	h.next.ServeHTTP(w, r)
+}
 
 // GRPCServer is the part of *grpc.Server that [GRPC] uses, so that this
 // package need not import gRPC.
