@@ -273,6 +273,23 @@ func TestAliasBomb(t *testing.T) {
 	}
 }
 
+// TestDeepNesting checks that deeply nested input is refused quickly.
+func TestDeepNesting(t *testing.T) {
+	for _, src := range []string{
+		"listeners: " + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20),
+		"listeners: " + strings.Repeat("{a: ", 1<<19),
+		strings.Repeat("- ", 1<<20),
+	} {
+		start := time.Now()
+		if _, err := config.Parse([]byte(src), config.Options{}); err == nil {
+			t.Errorf("Parse(%.20q…) = nil, want a problem", src)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("Parse(%.20q…) took %v, want it refused quickly", src, d)
+		}
+	}
+}
+
 func TestFileTooLarge(t *testing.T) {
 	data := []byte(strings.Repeat("#", config.MaxFileSize+1))
 	ps := problems(t, func() error { _, err := config.Parse(data, config.Options{}); return err }())
