@@ -2,12 +2,15 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net"
+	"net/textproto"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -198,15 +201,15 @@ func (c *checker) listeners() {
 		c.fail("listeners", "must list at least one listener")
 	}
 	names := map[string]string{}
-	addrs := map[string]string{}
 	for i, l := range c.cfg.Listeners {
 		p := fmt.Sprintf("listeners[%d]", i)
 		c.name(p+".name", l.Name, names)
 		c.hostPort(p+".address", l.Address, true)
-		if first, dup := addrs[l.Address]; dup {
-			c.fail(p+".address", "%q is already used by %s", l.Address, first)
-		} else {
-			addrs[l.Address] = p
+		for j := range i {
+			if other := c.cfg.Listeners[j].Address; overlap(l.Address, other) {
+				c.fail(p+".address", "%q overlaps listeners[%d].address %q", l.Address, j, other)
+				break
+			}
 		}
 		if l.TLS != nil {
 			c.file(p+".tls.cert_file", l.TLS.CertFile)
@@ -495,6 +498,21 @@ func (c *checker) headerEdits(p string, e HeaderEdits) {
 		name string
 		m    map[string]string
 	}{{"set", e.Set}, {"add", e.Add}} {
+		// Header names are case-insensitive: "x-id" and "X-Id" are one field.
+		keys := slices.Sorted(maps.Keys(kind.m))
+		seen := map[string]string{}
+		for _, k := range keys {
+			canon := textproto.CanonicalMIMEHeaderKey(k)
+			if first, dup := seen[canon]; dup {
+				c.fail(p+"."+kind.name+"."+k, "names the same header field as %q", first)
+			}
+			seen[canon] = k
+		}
+	}
+	for _, kind := range []struct {
+		name string
+		m    map[string]string
+	}{{"set", e.Set}, {"add", e.Add}} {
 		for k, v := range kind.m {
 			kp := p + "." + kind.name + "." + k
 			c.headerName(kp, k)
@@ -705,8 +723,9 @@ func (c *checker) admin() {
 	a := c.cfg.Admin
 	c.hostPort("admin.address", a.Address, true)
 	for i, l := range c.cfg.Listeners {
-		if l.Address == a.Address {
-			c.fail("admin.address", "%q is already used by listeners[%d]", a.Address, i)
+		if overlap(l.Address, a.Address) {
+			c.fail("admin.address", "%q overlaps listeners[%d].address %q", a.Address, i, l.Address)
+			break
 		}
 	}
 	switch {
@@ -725,6 +744,30 @@ func (c *checker) admin() {
 			c.fail("admin.address", "%q is reachable from other hosts; set token_file or token_env, or listen on 127.0.0.1", a.Address)
 		}
 	}
+}
+
+// overlap reports whether two listen addresses would take the same port:
+// the same port on the same host, or on any host when either listens on
+// every interface.
+func overlap(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	if pa != pb || pa == "0" {
+		return false
+	}
+	return ha == hb || isWildcard(ha) || isWildcard(hb)
+}
+
+// isWildcard reports whether host means every interface.
+func isWildcard(host string) bool {
+	if host == "" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // isLoopback reports whether host names only the loopback interface.
