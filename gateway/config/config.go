@@ -1,6 +1,9 @@
 package config
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // The struct tags of the types below drive decoding, the JSON Schema and the
 // reference page alike:
@@ -651,7 +654,29 @@ type Redis struct {
 // variable NAME at load, and "$${" stands for a literal "${". Only the
 // fields documented as such are secrets; in every other string "${" is an
 // error, so that a reference meant for expansion is never sent literally.
+//
+// A Secret prints and marshals as "[redacted]" (when not empty), so that
+// logging or serving a configuration does not leak it; string(s) is its
+// value.
 type Secret string
+
+// redacted is what a non-empty Secret prints as.
+const redacted = "[redacted]"
+
+// String returns "[redacted]", or "" for an empty secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString is String, for %#v.
+func (s Secret) GoString() string { return strconv.Quote(s.String()) }
+
+// MarshalText returns String, so that JSON and other encodings of a
+// configuration do not carry the secret.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Admin is the admin API: health, metrics, the running configuration and
 // the dashboard.

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -370,4 +371,23 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestSecretRedacted(t *testing.T) {
+	r := config.Redis{Password: "hunter2", Username: "svc"}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, r); strings.Contains(got, "hunter2") || strings.Contains(got, "svc") {
+			t.Errorf("Sprintf(%q, redis) = %s, want the secrets redacted", format, got)
+		}
+	}
+	data, err := json.Marshal(r)
+	if err != nil || strings.Contains(string(data), "hunter2") || !strings.Contains(string(data), `"Password":"[redacted]"`) {
+		t.Errorf("json.Marshal(redis) = %s, %v; want the password redacted", data, err)
+	}
+	if got := config.Secret("").String(); got != "" {
+		t.Errorf(`Secret("").String() = %q, want ""`, got)
+	}
+	if got := string(r.Password); got != "hunter2" {
+		t.Errorf("string(Password) = %q, want the value", got)
+	}
 }
