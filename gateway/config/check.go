@@ -543,6 +543,12 @@ func (c *checker) policies(p string, r *Route, upstreams map[string]bool) {
 	}
 	if rt := pol.Retry; rt != nil {
 		c.retry(p+".retry", rt, r.Timeout)
+		if rt.Attempts > 1 && rt.IdempotencyKeyHeader == "" && onlyUnsafe(r.Match.Methods) {
+			c.fail(p+".retry", "retries nothing: the route matches only non-idempotent methods and idempotency_key_header is empty")
+		}
+	}
+	if h := pol.Hedge; h != nil && onlyUnsafe(r.Match.Methods) {
+		c.fail(p+".hedge", "hedges nothing: the route matches only non-idempotent methods")
 	}
 	if h := pol.Hedge; h != nil {
 		c.positive(p+".hedge.delay", h.Delay)
@@ -565,6 +571,18 @@ func (c *checker) policies(p string, r *Route, upstreams map[string]bool) {
 			c.fail(p+".slo.window", "must be at least 1m")
 		}
 	}
+}
+
+// onlyUnsafe reports whether methods is a non-empty list of methods none of
+// which is idempotent, so that nothing the route takes may be sent twice.
+func onlyUnsafe(methods []string) bool {
+	for _, m := range methods {
+		switch m {
+		case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE":
+			return false
+		}
+	}
+	return len(methods) > 0
 }
 
 func (c *checker) keyParts(p string, parts []KeyPart, empty string) {
