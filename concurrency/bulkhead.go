@@ -66,7 +66,6 @@ type Bulkhead struct {
 	listeners levee.Listeners
 }
 
-// waiter is one queued call. Its fields are guarded by the bulkhead's mu.
 // NewBulkhead returns a bulkhead configured by cfg, or an error naming the
 // first invalid field.
 func NewBulkhead(cfg BulkheadConfig) (*Bulkhead, error) {
