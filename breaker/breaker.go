@@ -113,7 +113,6 @@ type Breaker struct {
 	listeners levee.Listeners
 
 	mu       sync.Mutex
-	nextID   uint64
 	trips    int
 	timer    clock.Timer
 	pending  []levee.Event
@@ -126,7 +125,6 @@ type Breaker struct {
 // transition, so a result that arrives late from an earlier generation can
 // only touch a window nobody reads any more.
 type gen struct {
-	id        uint64
 	state     State
 	since     time.Time
 	trips     int  // consecutive trips when this generation began
@@ -176,8 +174,7 @@ func (b *Breaker) newWindow(g *gen) {
 // trip over from the current generation, and its window too unless
 // freshWindow is set; closed and metrics-only generations always get one.
 func (b *Breaker) newGenLocked(st State, freshWindow bool) *gen {
-	b.nextID++
-	g := &gen{id: b.nextID, state: st, since: b.clk.Now(), trips: b.trips, reject: levee.ErrOpen}
+	g := &gen{state: st, since: b.clk.Now(), trips: b.trips, reject: levee.ErrOpen}
 	if prev := b.cur.Load(); prev != nil {
 		g.lastTrip = prev.lastTrip
 		if !freshWindow {
@@ -249,12 +246,45 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 	return levee.Permit{}, nil // Disabled: a permit that records nothing
 }
 
+// permit admits a call of generation g: it takes a ticket from the pool
+// and hands it out with its current sequence number as the permit's token.
 func (b *Breaker) permit(g *gen) levee.Permit {
 	var start int64
 	if b.s.measure {
 		start = b.clk.Nanotime()
 	}
-	return levee.NewPermit(b, g.id, start)
+	t := tickets.Get().(*ticket)
+	t.b, t.g = b, g
+	return levee.NewPermit(t, t.seq.Load(), start)
+}
+
+// ticket is what a permit of a [Breaker] settles through: one admitted
+// call's claim on the breaker. Its sequence number advances when the
+// permit is settled, so a permit counts once: a second settle of it, or of
+// any copy, finds the number moved on and does nothing, and so does a
+// settle of a permit whose ticket has since been reused by another call.
+// Tickets are pooled, so admitting costs no allocation; one is taken only
+// by admitted calls and returned by their first settle.
+type ticket struct {
+	seq atomic.Uint64
+	// b and g are written by the admitting call before the permit exists
+	// and read only by the settle that advanced seq.
+	b *Breaker
+	g *gen
+}
+
+var tickets = sync.Pool{New: func() any { return new(ticket) }}
+
+// Release implements [levee.Releaser] for the breaker's permits:
+// [levee.Permit] calls it. Only the first settle of a permit counts.
+func (t *ticket) Release(p levee.Permit, o levee.Outcome) {
+	if !t.seq.CompareAndSwap(p.Token(), p.Token()+1) {
+		return
+	}
+	b, g := t.b, t.g
+	t.b, t.g = nil, nil
+	tickets.Put(t)
+	b.settle(g, p, o)
 }
 
 // throttle decides whether a closed breaker that is ramping up or
@@ -315,12 +345,11 @@ func windowCounts(g *gen, now int64) callwindow.Counts {
 	return callwindow.Counts{}
 }
 
-// Release implements [levee.Releaser]; [levee.Permit] calls it. Results of
-// permits from an earlier generation (admitted before a transition) are
-// discarded.
-func (b *Breaker) Release(p levee.Permit, o levee.Outcome) {
-	g := b.cur.Load()
-	if g.id != p.Token() {
+// settle records the first settle of a permit admitted in generation g.
+// Results of permits from an earlier generation (admitted before a
+// transition) are discarded.
+func (b *Breaker) settle(g *gen, p levee.Permit, o levee.Outcome) {
+	if b.cur.Load() != g {
 		return
 	}
 	res := o.Result
@@ -670,5 +699,5 @@ func (b *Breaker) emitRejectionValue(g *gen, reason string, v float64, wait time
 
 var (
 	_ levee.Gate     = (*Breaker)(nil)
-	_ levee.Releaser = (*Breaker)(nil)
+	_ levee.Releaser = (*ticket)(nil)
 )

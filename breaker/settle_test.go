@@ -1,0 +1,108 @@
+package breaker_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/breaker"
+)
+
+// TestSettleOnce checks that a permit counts once, however often it is
+// settled: a second settle, and a settle of a permit from an earlier
+// generation, leave the breaker's state and counts as they were.
+func TestSettleOnce(t *testing.T) {
+	closedKinds := []struct {
+		name        string
+		cfg         breaker.Config
+		metricsOnly bool
+	}{
+		{name: "count window", cfg: breaker.Config{WindowSize: 10, MinCalls: 2, ConsecutiveFailures: 2}},
+		{name: "time window", cfg: breaker.Config{WindowDuration: time.Minute, MinCalls: 2, ConsecutiveFailures: 2}},
+		{name: "slow calls", cfg: breaker.Config{WindowSize: 10, MinCalls: 2, SlowCallDuration: time.Second, SlowCallRate: 50}},
+		{name: "adaptive", cfg: breaker.Config{Adaptive: true}},
+		{name: "metrics only", cfg: breaker.Config{WindowSize: 10, ConsecutiveFailures: 2}, metricsOnly: true},
+	}
+	for _, tt := range closedKinds {
+		t.Run(tt.name, func(t *testing.T) {
+			b, _ := newBreaker(t, tt.cfg)
+			if tt.metricsOnly {
+				b.MetricsOnly()
+			}
+			play(b, nil, 0, "sss")
+			p, err := b.Allow()
+			if err != nil {
+				t.Fatalf("Allow() = %v", err)
+			}
+			slowFailure := levee.Outcome{Result: levee.Failure, Latency: time.Hour, Err: errBoom}
+			p.Record(slowFailure)
+			want := b.Snapshot()
+			p.Record(slowFailure)
+			p.Done(errBoom)
+			p.Done(nil)
+			got := b.Snapshot()
+			if got.State != want.State || got.Calls != want.Calls || got.Failures != want.Failures ||
+				got.SlowCalls != want.SlowCalls || got.ConsecutiveFailures != want.ConsecutiveFailures {
+				t.Errorf("after settling one permit four times: %s %d calls, %d failures, %d slow, %d in a row; want %s %d, %d, %d, %d",
+					got.State, got.Calls, got.Failures, got.SlowCalls, got.ConsecutiveFailures,
+					want.State, want.Calls, want.Failures, want.SlowCalls, want.ConsecutiveFailures)
+			}
+		})
+	}
+
+	t.Run("half-open ignored probe frees one slot", func(t *testing.T) {
+		b, clk := newBreaker(t, breaker.Config{ConsecutiveFailures: 1, HalfOpenProbes: 2, OpenWait: time.Second})
+		play(b, clk, 0, "f")
+		clk.Advance(time.Second)
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("Allow() in half-open = %v", err)
+		}
+		p.Record(levee.Outcome{Result: levee.Ignored})
+		p.Record(levee.Outcome{Result: levee.Ignored})
+		admitted := 0
+		for range 5 {
+			if _, err := b.Allow(); err == nil {
+				admitted++
+			}
+		}
+		if admitted != 2 {
+			t.Errorf("after one ignored probe settled twice, %d probes admitted, want 2", admitted)
+		}
+	})
+
+	t.Run("half-open probe success counts once", func(t *testing.T) {
+		b, clk := newBreaker(t, breaker.Config{ConsecutiveFailures: 1, HalfOpenProbes: 2, OpenWait: time.Second})
+		play(b, clk, 0, "f")
+		clk.Advance(time.Second)
+		p, err := b.Allow()
+		if err != nil {
+			t.Fatalf("Allow() in half-open = %v", err)
+		}
+		p.Done(nil)
+		p.Done(nil)
+		if s := b.Snapshot(); s.State != breaker.HalfOpen || s.ProbeSuccesses != 1 {
+			t.Errorf("after one probe settled twice: %s with %d probe successes, want half_open with 1", s.State, s.ProbeSuccesses)
+		}
+	})
+
+	t.Run("permit of an earlier generation", func(t *testing.T) {
+		b, clk := newBreaker(t, breaker.Config{ConsecutiveFailures: 1, HalfOpenProbes: 1, OpenWait: time.Second})
+		old, err := b.Allow()
+		if err != nil {
+			t.Fatalf("Allow() = %v", err)
+		}
+		old.Done(nil)
+		play(b, clk, 0, "f") // open
+		clk.Advance(time.Second)
+		old.Done(nil) // settled again, from the closed generation
+		if s := b.Snapshot(); s.State != breaker.HalfOpen || s.ProbeSuccesses != 0 {
+			t.Errorf("after a stale settle: %s with %d probe successes, want half_open with 0", s.State, s.ProbeSuccesses)
+		}
+		b.Reset()
+		old.Done(errBoom)
+		if s := b.Snapshot(); s.Calls != 0 || s.State != breaker.Closed {
+			t.Errorf("after a stale settle past Reset: %s with %d calls, want closed with 0", s.State, s.Calls)
+		}
+	})
+}
