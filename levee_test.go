@@ -202,7 +202,7 @@ func TestDoGate(t *testing.T) {
 func TestDoCustomClassifier(t *testing.T) {
 	g := &countingGate{stage: levee.StageBreaker}
 	notFound := errors.New("not found")
-	p := levee.NewPipeline(levee.Config{Classifier: func(err error) levee.Result {
+	p := mustPipeline(t, levee.Config{Classifier: func(err error) levee.Result {
 		if errors.Is(err, notFound) {
 			return levee.Ignored
 		}
@@ -226,7 +226,7 @@ func TestPipelineOrder(t *testing.T) {
 		t.Errorf("default order = %s, want %s", got, want)
 	}
 	trace = nil
-	p := levee.NewPipeline(levee.Config{KeepOrder: true}, c, a, b)
+	p := mustPipeline(t, levee.Config{KeepOrder: true}, c, a, b)
 	_ = p.Run(context.Background(), func(context.Context) error { return nil })
 	if got, want := fmt.Sprint(trace), "[bulkhead limit breaker]"; got != want {
 		t.Errorf("kept order = %s, want %s", got, want)
@@ -402,7 +402,7 @@ func TestDoPanic(t *testing.T) {
 	r := &retrier{max: 5}
 	fb := staticFallback[int]{v: -1}
 	var events []levee.Event
-	p := levee.NewPipeline(levee.Config{Name: "p"}, fb, r, g)
+	p := mustPipeline(t, levee.Config{Name: "p"}, fb, r, g)
 	p.OnEvent(func(e levee.Event) { events = append(events, e) })
 
 	func() {
@@ -428,7 +428,7 @@ func TestDoPanic(t *testing.T) {
 		t.Errorf("panic event Err = %v, want *PanicError with value and stack", events[0].Err)
 	}
 
-	ret := levee.NewPipeline(levee.Config{ReturnPanics: true}, g)
+	ret := mustPipeline(t, levee.Config{ReturnPanics: true}, g)
 	_, err := levee.Do(context.Background(), ret, func(context.Context) (int, error) { panic(errors.ErrUnsupported) })
 	if !errors.As(err, &pe) || !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("Do with ReturnPanics = %v, want *PanicError wrapping the panicked error", err)
@@ -512,5 +512,61 @@ func TestGoRecovers(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("onPanic not called")
+	}
+}
+
+func mustPipeline(t *testing.T, cfg levee.Config, policies ...levee.Policy) *levee.Pipeline {
+	t.Helper()
+	p, err := levee.NewPipeline(cfg, policies...)
+	if err != nil {
+		t.Fatalf("NewPipeline: %v", err)
+	}
+	return p
+}
+
+// noProtocol has a Stage and nothing a pipeline can run.
+type noProtocol struct{}
+
+func (noProtocol) Stage() levee.Stage { return levee.StageLimit }
+
+// wrongFallback has a Fallback method of the wrong shape.
+type wrongFallback struct{}
+
+func (wrongFallback) Stage() levee.Stage                                             { return levee.StageFallback }
+func (wrongFallback) Fallback(ctx context.Context, v int, err error) (string, error) { return "", nil }
+
+// TestPipelineValidates checks that a policy no protocol fits is refused
+// when the pipeline is built, naming the policy, and that New panics with
+// that message.
+func TestPipelineValidates(t *testing.T) {
+	g := &countingGate{stage: levee.StageBreaker}
+	tests := []struct {
+		name     string
+		policies []levee.Policy
+		want     string // in the error; empty: no error
+	}{
+		{name: "gates and a fallback", policies: []levee.Policy{g, nil, staticFallback[string]{"x"}, &retrier{max: 2}}},
+		{name: "no protocol", policies: []levee.Policy{g, nil, noProtocol{}}, want: "policy 2 (levee_test.noProtocol)"},
+		{name: "fallback of the wrong shape", policies: []levee.Policy{wrongFallback{}}, want: "policy 0 (levee_test.wrongFallback)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := levee.NewPipeline(levee.Config{}, tt.policies...)
+			if tt.want == "" {
+				if err != nil || p == nil {
+					t.Fatalf("NewPipeline = %v, %v; want a pipeline", p, err)
+				}
+				return
+			}
+			if p != nil || !errors.Is(err, levee.ErrPolicyType) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewPipeline = %v, %v; want nil and an ErrPolicyType naming %s", p, err, tt.want)
+			}
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), tt.want) {
+					t.Errorf("New panicked with %v, want a message naming %s", r, tt.want)
+				}
+			}()
+			levee.New(tt.policies...)
+		})
 	}
 }

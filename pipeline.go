@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"time"
 
@@ -43,7 +44,7 @@ const (
 	kindRetry
 	kindScope
 	kindWrap
-	kindOther // a Fallback[T]; its T is checked by Do
+	kindFallback // a Fallback[T]; its T is checked by Do
 )
 
 type step struct {
@@ -56,25 +57,44 @@ type step struct {
 }
 
 // New returns a pipeline of the given policies in the default order (see
-// [Stage]) with the default configuration.
-func New(policies ...Policy) *Pipeline { return NewPipeline(Config{}, policies...) }
+// [Stage]) with the default configuration. Nil policies are skipped.
+//
+// New is for policies listed in the code, whose fit is known when it is
+// written: like [regexp.MustCompile], it panics, naming the policy's type,
+// when a policy implements none of the execution protocols. Build a
+// pipeline from policies chosen at run time with [NewPipeline], which
+// returns that mistake as an error.
+func New(policies ...Policy) *Pipeline {
+	p, err := NewPipeline(Config{}, policies...)
+	if err != nil {
+		panic(err.Error())
+	}
+	return p
+}
 
 // NewPipeline returns a pipeline of the given policies configured by cfg.
-// Nil policies are skipped.
-func NewPipeline(cfg Config, policies ...Policy) *Pipeline {
-	ps := make([]Policy, 0, len(policies))
-	for _, p := range policies {
+// Nil policies are skipped. A policy that implements none of the execution
+// protocols ([Gate], [Retrier], [Scoper], [Wrapper], [Fallback]) could
+// never run a call: NewPipeline refuses it with an error that matches
+// [ErrPolicyType] and names the policy's position and type.
+func NewPipeline(cfg Config, policies ...Policy) (*Pipeline, error) {
+	type entry struct {
+		pol Policy
+		at  int // position in policies, for errors
+	}
+	ps := make([]entry, 0, len(policies))
+	for i, p := range policies {
 		if p != nil {
-			ps = append(ps, p)
+			ps = append(ps, entry{p, i})
 		}
 	}
 	if !cfg.KeepOrder {
-		slices.SortStableFunc(ps, func(a, b Policy) int { return int(a.Stage() - b.Stage()) })
+		slices.SortStableFunc(ps, func(a, b entry) int { return int(a.pol.Stage() - b.pol.Stage()) })
 	}
 	p := &Pipeline{cfg: cfg, steps: make([]step, len(ps))}
-	for i, pol := range ps {
-		s := step{policy: pol}
-		switch v := pol.(type) {
+	for i, e := range ps {
+		s := step{policy: e.pol}
+		switch v := e.pol.(type) {
 		case Gate:
 			s.kind, s.gate = kindGate, v
 		case Retrier:
@@ -84,11 +104,35 @@ func NewPipeline(cfg Config, policies ...Policy) *Pipeline {
 		case Wrapper:
 			s.kind, s.wrapper = kindWrap, v
 		default:
-			s.kind = kindOther
+			if !isFallback(reflect.TypeOf(v)) {
+				return nil, fmt.Errorf("%w: policy %d (%T) implements none of Gate, Retrier, Scoper, Wrapper or Fallback[T]",
+					ErrPolicyType, e.at, v)
+			}
+			s.kind = kindFallback
 		}
 		p.steps[i] = s
 	}
-	return p
+	return p, nil
+}
+
+var (
+	contextType = reflect.TypeFor[context.Context]()
+	errorType   = reflect.TypeFor[error]()
+)
+
+// isFallback reports whether t has the method of [Fallback] for some T:
+// Fallback(context.Context, T, error) (T, error). T is known only when a
+// call runs, so this is the check that can be made when the pipeline is
+// built; [Do] checks T.
+func isFallback(t reflect.Type) bool {
+	m, ok := t.MethodByName("Fallback")
+	if !ok {
+		return false
+	}
+	f := m.Type // the receiver is its first parameter
+	return f.NumIn() == 4 && f.NumOut() == 2 && !f.IsVariadic() &&
+		f.In(1) == contextType && f.In(3) == errorType &&
+		f.Out(0) == f.In(2) && f.Out(1) == errorType
 }
 
 // Policies returns the pipeline's policies, outermost first.
@@ -109,9 +153,9 @@ func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) erro
 	return err
 }
 
-// ErrPolicyType is returned by [Do] when a pipeline holds a policy that
-// cannot run a call of the requested type: a [Fallback] for another result
-// type, or a value implementing no protocol.
+// ErrPolicyType is matched by the error [NewPipeline] returns for a policy
+// that implements no execution protocol, and by the error [Do] returns when
+// a pipeline holds a [Fallback] for another result type than the call's.
 var ErrPolicyType = errors.New("levee: policy does not fit the call's type")
 
 // Do runs fn through the pipeline p and returns its result, or the first
@@ -196,7 +240,7 @@ func run[T any](ctx context.Context, p *Pipeline, i int, fn func(context.Context
 		v, _ := out.(T)
 		return v, err
 
-	default:
+	default: // kindFallback
 		fb, ok := s.policy.(Fallback[T])
 		if !ok {
 			var zero T

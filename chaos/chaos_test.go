@@ -344,8 +344,11 @@ func TestPanicThroughDo(t *testing.T) {
 		in := newInjector(t, chaos.Config{Faults: []chaos.Fault{chaos.Panic(100, 42)}})
 		var events []levee.Event
 		in.OnEvent(func(e levee.Event) { events = append(events, e) })
-		p := levee.NewPipeline(levee.Config{ReturnPanics: true}, in)
-		_, err := levee.Do(context.Background(), p, func(context.Context) (int, error) { return 1, nil })
+		p, err := levee.NewPipeline(levee.Config{ReturnPanics: true}, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = levee.Do(context.Background(), p, func(context.Context) (int, error) { return 1, nil })
 		var pe *levee.PanicError
 		if !errors.As(err, &pe) || pe.Value != 42 || len(pe.Stack) == 0 {
 			t.Fatalf("Do() = %v, want a *levee.PanicError with value 42 and a stack", err)

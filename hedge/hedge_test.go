@@ -328,7 +328,11 @@ func (g *countingGate) Release(levee.Permit, levee.Outcome) { g.released.Add(1) 
 func TestPanics(t *testing.T) {
 	h := mustNew(t, hedge.Config{})
 	boom := func(context.Context) (int, error) { panic("kaboom") }
-	_, err := levee.Do(context.Background(), levee.NewPipeline(levee.Config{ReturnPanics: true}, h), boom)
+	p, err := levee.NewPipeline(levee.Config{ReturnPanics: true}, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = levee.Do(context.Background(), p, boom)
 	if pe, ok := errors.AsType[*levee.PanicError](err); !ok || pe.Value != "kaboom" {
 		t.Errorf("Do = %v, want a PanicError of kaboom", err)
 	}

@@ -222,7 +222,10 @@ func TestInjectedPanicNotRaised(t *testing.T) {
 			return []grpc.ServerOption{grpc.InTapHandle(leveegrpc.TapHandle(in))}
 		}},
 		{name: "UnaryServerPipeline with ReturnPanics", sopts: func(in *chaos.Injector) []grpc.ServerOption {
-			p := levee.NewPipeline(levee.Config{ReturnPanics: true}, in)
+			p, err := levee.NewPipeline(levee.Config{ReturnPanics: true}, in)
+			if err != nil {
+				panic(err)
+			}
 			return []grpc.ServerOption{grpc.UnaryInterceptor(leveegrpc.UnaryServerPipeline(p, leveegrpc.Options{}))}
 		}},
 	}

@@ -170,7 +170,10 @@ func TestInjectedPanic(t *testing.T) {
 // TestInjectedPanicReturned checks that a Handler pipeline that returns
 // panics answers an injected one with a 500 of its own.
 func TestInjectedPanicReturned(t *testing.T) {
-	p := levee.NewPipeline(levee.Config{ReturnPanics: true}, newInjector(t, chaos.Panic(100, "injected")))
+	p, err := levee.NewPipeline(levee.Config{ReturnPanics: true}, newInjector(t, chaos.Panic(100, "injected")))
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(leveehttp.Handler(p, leveehttp.Options{})(http.NotFoundHandler()))
 	defer srv.Close()
 	resp, _ := get(t, srv.URL, nil)
@@ -226,7 +229,10 @@ func TestTransportInjectedPanic(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	defer srv.Close()
 	client := func(cfg levee.Config) *http.Client {
-		p := levee.NewPipeline(cfg, newInjector(t, chaos.Panic(100, "injected")))
+		p, err := levee.NewPipeline(cfg, newInjector(t, chaos.Panic(100, "injected")))
+		if err != nil {
+			t.Fatal(err)
+		}
 		return &http.Client{Transport: leveehttp.NewTransport(leveehttp.TransportConfig{
 			Pipeline: func(*http.Request) *levee.Pipeline { return p },
 		})}

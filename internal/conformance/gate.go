@@ -429,8 +429,10 @@ func gatePanics(t T, c Gate, guard time.Duration) {
 		}
 	})
 	t.Run("returned", func(t T) {
-		p := levee.NewPipeline(levee.Config{ReturnPanics: true}, spy)
-		var err error
+		p, err := levee.NewPipeline(levee.Config{ReturnPanics: true}, spy)
+		if err != nil {
+			t.Fatalf("NewPipeline: %v", err)
+		}
 		if !within(guard, func() {
 			_, err = levee.Do(context.Background(), p, func(context.Context) (int, error) { panic(errPanic) })
 		}) {

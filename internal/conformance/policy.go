@@ -82,7 +82,11 @@ func newPipeline(t T, c Policy, cfg levee.Config) (*levee.Pipeline, *clocktest.F
 		t.Fatalf("New returned a nil policy")
 	}
 	cfg.Clock = clk
-	return levee.NewPipeline(cfg, p), clk
+	pl, err := levee.NewPipeline(cfg, p)
+	if err != nil {
+		t.Fatalf("NewPipeline: %v", err)
+	}
+	return pl, clk
 }
 
 func policyPasses(t T, c Policy, guard time.Duration) {
