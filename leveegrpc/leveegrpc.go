@@ -140,9 +140,20 @@ func rejectStatus(ctx context.Context, err error) error {
 		return errPanicStatus
 	}
 	if wait, ok := levee.RetryAfter(err); ok {
-		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackKey, strconv.FormatInt(wait.Milliseconds(), 10)))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackKey, pushback(wait)))
 	}
 	return Status(err)
+}
+
+// pushback formats a wait for the pushback trailer: milliseconds rounded up
+// ([levee.WaitUnits]), so the client does not come back early, and "-1" (do
+// not retry) for [levee.Never].
+func pushback(wait time.Duration) string {
+	ms, ok := levee.WaitUnits(wait, time.Millisecond)
+	if !ok {
+		return "-1"
+	}
+	return strconv.FormatInt(ms, 10)
 }
 
 func serverContext(ctx context.Context) context.Context {

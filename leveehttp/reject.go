@@ -59,10 +59,15 @@ func carriedStatus(err error) (int, bool) {
 	return st, true
 }
 
-// RetryAfterSeconds formats a wait as Retry-After delta-seconds: rounded up,
-// and never 0 while any wait is due.
+// RetryAfterSeconds formats a wait as Retry-After delta-seconds: rounded up
+// ([levee.WaitUnits]), and never 0 while any wait is due; a negative wait is
+// "0". It returns "" for [levee.Never], which no Retry-After expresses.
 func RetryAfterSeconds(d time.Duration) string {
-	return strconv.FormatInt(ceilSeconds(d), 10)
+	n, ok := levee.WaitUnits(max(d, 0), time.Second)
+	if !ok {
+		return ""
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // WriteRejection answers a request refused by a policy: the status of
@@ -71,7 +76,9 @@ func RetryAfterSeconds(d time.Duration) string {
 func WriteRejection(w http.ResponseWriter, err error, problemJSON bool) {
 	status := StatusFor(err)
 	if wait, ok := levee.RetryAfter(err); ok {
-		w.Header().Set("Retry-After", RetryAfterSeconds(wait))
+		if v := RetryAfterSeconds(wait); v != "" {
+			w.Header().Set("Retry-After", v)
+		}
 	}
 	writeStatus(w, status, err.Error(), problemJSON)
 }
