@@ -1,22 +1,26 @@
 package chaos
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/levee-go/levee"
+)
 
 // StatusError is an injected answer for adapters to give instead of calling
 // the dependency: an HTTP status for HTTP adapters, a gRPC status code for
 // gRPC ones. Set either or both; the other is derived.
 //
-// Adapters recognise it without importing this package, through its
-// methods: an error in the chain with HTTPStatus() int or GRPCCode() uint32
-// (found with errors.As) tells them what to answer. Within a pipeline it is
-// an ordinary error: [levee.DefaultClassifier] counts it as a failure.
+// It is a [levee.Fault]: adapters find its answer with [levee.StatusOf],
+// without knowing this package. Within a pipeline it is an ordinary error:
+// [levee.DefaultClassifier] counts it as a failure.
 type StatusError struct {
 	// HTTP is the HTTP status code, 400..599. Zero means derived from GRPC
-	// (as google.rpc.Code documents), or 503 when both are zero.
+	// ([levee.Code.HTTPStatus]), or 503 when both are zero.
 	HTTP int
 	// GRPC is the gRPC status code (a google.golang.org/grpc/codes.Code
-	// value), 1..16. Zero means derived from HTTP (the inverse of the same
-	// table), or 14 (Unavailable) when both are zero.
+	// value, the same number as a [levee.Code]), 1..16. Zero means derived
+	// from HTTP ([levee.CodeForHTTP]), or 14 (Unavailable) when both are
+	// zero.
 	GRPC uint32
 }
 
@@ -32,13 +36,18 @@ func (e *StatusError) Error() string {
 	}
 }
 
+// FaultStatus returns the answer adapters give, for [levee.StatusOf].
+func (e *StatusError) FaultStatus() levee.Status {
+	return levee.Status{Code: levee.Code(e.GRPCCode()), HTTP: e.HTTPStatus()}
+}
+
 // HTTPStatus returns the HTTP status an HTTP adapter answers with.
 func (e *StatusError) HTTPStatus() int {
 	if e.HTTP != 0 {
 		return e.HTTP
 	}
-	if e.GRPC != 0 && int(e.GRPC) < len(grpcToHTTP) {
-		return grpcToHTTP[e.GRPC]
+	if e.GRPC != 0 {
+		return levee.Code(e.GRPC).HTTPStatus()
 	}
 	return 503
 }
@@ -49,15 +58,9 @@ func (e *StatusError) GRPCCode() uint32 {
 		return e.GRPC
 	}
 	if e.HTTP == 0 {
-		return codeUnavailable
+		return uint32(levee.CodeUnavailable)
 	}
-	if c, ok := httpToGRPC[e.HTTP]; ok {
-		return c
-	}
-	if e.HTTP >= 500 {
-		return codeUnavailable
-	}
-	return codeUnknown
+	return uint32(levee.CodeForHTTP(e.HTTP))
 }
 
 func (e *StatusError) validate() error {
@@ -70,27 +73,4 @@ func (e *StatusError) validate() error {
 	return nil
 }
 
-const (
-	codeUnknown     = 2
-	codeUnavailable = 14
-)
-
-// grpcToHTTP follows the mapping documented in google/rpc/code.proto.
-var grpcToHTTP = [...]int{
-	0: 200, 1: 499, 2: 500, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429,
-	9: 400, 10: 409, 11: 400, 12: 501, 13: 500, 14: 503, 15: 500, 16: 401,
-}
-
-// httpToGRPC inverts grpcToHTTP where the inverse is unambiguous.
-var httpToGRPC = map[int]uint32{
-	400: 3, 401: 16, 403: 7, 404: 5, 409: 10, 429: 8, 499: 1,
-	500: 13, 501: 12, 503: 14, 504: 4,
-}
-
-var _ error = (*StatusError)(nil)
-
-// The methods adapters look for.
-var (
-	_ interface{ HTTPStatus() int }  = (*StatusError)(nil)
-	_ interface{ GRPCCode() uint32 } = (*StatusError)(nil)
-)
+var _ levee.Fault = (*StatusError)(nil)

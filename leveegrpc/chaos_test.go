@@ -31,8 +31,8 @@ func newInjector(t *testing.T, faults ...chaos.Fault) *chaos.Injector {
 // codeErr is an error that carries a code, as a fault injector's does.
 type codeErr uint32
 
-func (e codeErr) Error() string    { return fmt.Sprintf("code %d", uint32(e)) }
-func (e codeErr) GRPCCode() uint32 { return uint32(e) }
+func (e codeErr) Error() string             { return fmt.Sprintf("code %d", uint32(e)) }
+func (e codeErr) FaultStatus() levee.Status { return levee.Status{Code: levee.Code(e)} }
 
 func TestCodeForCarriedCode(t *testing.T) {
 	tests := []struct {

@@ -18,10 +18,10 @@
 // Deadlines travel natively in gRPC (grpc-timeout); criticality travels in
 // the x-criticality metadata key.
 //
-// A fault injector (chaos.Injector) acts through the same paths without
-// being imported: an injected answer (an error with a method
-// GRPCCode() uint32, as chaos.StatusError has) becomes that status code
-// ([CodeFor], [Status]), on the server and in the client interceptor; an
+// A fault injector acts through the same paths without being imported: an
+// injected answer (a [levee.Fault], such as chaos.StatusError) becomes its
+// status code ([CodeFor] and [Status], from [levee.StatusOf], the mapping
+// leveehttp shares), on the server and in the client interceptor; an
 // injected panic, which the injector returns as a [*levee.PanicError], is
 // raised by the server gate interceptors as the handler's own panic would
 // be, so the recovery interceptors answer INTERNAL, log and report it.

@@ -53,58 +53,17 @@ func ClassifyCode(c codes.Code) levee.Result {
 	return levee.Success
 }
 
-// CodeFor maps a policy error to a status code: the error's own code when
-// it carries one (see below), ResourceExhausted for rate limits, Unavailable
-// for other rejections, DeadlineExceeded for time limits, Canceled for a
-// cancelled caller, Internal for a [*levee.PanicError] (as the recovery
-// interceptors answer a panic), Unknown otherwise.
-//
-// An error carries a code when an error in its chain (found with errors.As)
-// has a method GRPCCode() uint32 returning 1..16, as the injected answers of
-// a fault injector (chaos.StatusError) do. Other values are ignored.
+// CodeFor maps a policy error to a status code: [levee.StatusOf]'s code. A
+// [levee.Fault] in the chain (an injected fault) gets its own code; rate
+// limits get ResourceExhausted, other rejections Unavailable, time limits
+// and deadlines DeadlineExceeded, a cancelled caller Canceled, a
+// [*levee.PanicError] Internal (as the recovery interceptors answer a
+// panic), anything else Unknown.
 func CodeFor(err error) codes.Code {
-	if c, ok := carriedCode(err); ok {
-		return c
-	}
-	switch {
-	case errors.Is(err, levee.ErrLimited):
-		return codes.ResourceExhausted
-	case errors.Is(err, levee.ErrRejected):
-		return codes.Unavailable
-	case errors.Is(err, levee.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		return codes.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		return codes.Canceled
-	}
-	if _, ok := errors.AsType[*levee.PanicError](err); ok {
-		return codes.Internal
-	}
-	return codes.Unknown
-}
-
-// grpcCoder is an error that says which status code answers it. Fault
-// injectors use it to make an adapter answer with a chosen code without
-// the adapter importing them.
-type grpcCoder interface {
-	error
-	GRPCCode() uint32
-}
-
-// carriedCode returns the code an error in err's chain asks for, when it is
-// an error code.
-func carriedCode(err error) (codes.Code, bool) {
 	if err == nil {
-		return 0, false
+		return codes.Unknown
 	}
-	gc, ok := errors.AsType[grpcCoder](err)
-	if !ok {
-		return 0, false
-	}
-	c := gc.GRPCCode()
-	if c < 1 || c > 16 {
-		return 0, false
-	}
-	return codes.Code(c), true
+	return codes.Code(levee.StatusOf(err).Code)
 }
 
 // raisePanic raises a panic that a gate returned as a [*levee.PanicError]
@@ -140,9 +99,20 @@ func rejectStatus(ctx context.Context, err error) error {
 		return errPanicStatus
 	}
 	if wait, ok := levee.RetryAfter(err); ok {
-		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackKey, strconv.FormatInt(wait.Milliseconds(), 10)))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(PushbackKey, pushback(wait)))
 	}
 	return Status(err)
+}
+
+// pushback formats a wait for the pushback trailer: milliseconds rounded up
+// ([levee.WaitUnits]), so the client does not come back early, and "-1" (do
+// not retry) for [levee.Never].
+func pushback(wait time.Duration) string {
+	ms, ok := levee.WaitUnits(wait, time.Millisecond)
+	if !ok {
+		return "-1"
+	}
+	return strconv.FormatInt(ms, 10)
 }
 
 func serverContext(ctx context.Context) context.Context {

@@ -158,6 +158,9 @@ func TestServerGateOutcomesAndRejections(t *testing.T) {
 	}{
 		{levee.Reject(levee.ErrLimited, 1500*time.Millisecond), codes.ResourceExhausted, "1500"},
 		{levee.Reject(levee.ErrOpen, 2*time.Second), codes.Unavailable, "2000"},
+		// Rounded up: a client told 1999 would come back early and be refused again.
+		{levee.Reject(levee.ErrOpen, 1999700*time.Microsecond), codes.Unavailable, "2000"},
+		{levee.Reject(levee.ErrLimited, levee.Never), codes.ResourceExhausted, "-1"},
 		{levee.ErrShed, codes.Unavailable, ""},
 	}
 	for _, tt := range tests {

@@ -33,11 +33,14 @@ func (k keyedInjector) AcquireKey(ctx context.Context, _ string) (levee.Permit, 
 	return k.in.Acquire(ctx)
 }
 
-// statusErr is an error that carries a status, as a fault injector's does.
+// statusErr is a [levee.Fault] that asks for an HTTP status, as a fault
+// injector's errors do.
 type statusErr int
 
-func (e statusErr) Error() string   { return fmt.Sprintf("status %d", int(e)) }
-func (e statusErr) HTTPStatus() int { return int(e) }
+func (e statusErr) Error() string { return fmt.Sprintf("status %d", int(e)) }
+func (e statusErr) FaultStatus() levee.Status {
+	return levee.Status{Code: levee.CodeForHTTP(int(e)), HTTP: int(e)}
+}
 
 func TestStatusForCarriedStatus(t *testing.T) {
 	tests := []struct {

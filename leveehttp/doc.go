@@ -76,10 +76,11 @@
 //
 // # Fault injection
 //
-// A fault injector (chaos.Injector) used as a gate in [Gate], [Keyed] or a
-// [Handler] pipeline acts on the server: an injected status (an error with
-// a method HTTPStatus() int, as chaos.StatusError has) becomes a response
-// with that status ([StatusFor]), and an injected panic, which the injector
+// A fault injector used as a gate in [Gate], [Keyed] or a [Handler]
+// pipeline acts on the server through the root package only: an injected
+// answer (a [levee.Fault], such as chaos.StatusError) becomes a response
+// with its status ([StatusFor], from [levee.StatusOf]), and an injected
+// panic, which the injector
 // returns as a [*levee.PanicError], is raised with its value as the
 // handler's own would be, so [Recover] answers 500, logs and reports it. In
 // a [Transport] an injected status is returned as the error it is; no

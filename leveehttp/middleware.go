@@ -52,8 +52,8 @@ func (o *Options) reject(w http.ResponseWriter, r *http.Request, err error) {
 // Gate returns middleware that admits each request through g and reports
 // its outcome from the status the handler wrote. A rejected request gets
 // opts.Reject's response (by default 429 or 503 with Retry-After; an error
-// carrying its own status, such as an injected fault's, gets that status:
-// see [StatusFor]). A panic in the handler is recorded as a failure and
+// carrying its own status, a [levee.Fault] such as an injected fault's,
+// gets that status: see [StatusFor]). A panic in the handler is recorded as a failure and
 // passed on to the middleware above (see [Recover]). Gate allocates nothing
 // per admitted request.
 //
@@ -140,8 +140,8 @@ func (e *StatusError) Error() string { return "leveehttp: status " + strconv.Ito
 //
 // When the pipeline refuses or fails a request before the handler writes,
 // the request gets opts.Reject's response; by default [StatusFor] picks its
-// status, so an error carrying its own HTTPStatus() (a fault injector's
-// injected answer) is answered with that status. A panic, the handler's or
+// status, so a [levee.Fault] (a fault injector's injected answer) is
+// answered with its status. A panic, the handler's or
 // one injected in the pipeline, is raised as [levee.Do] does (for
 // [Recover]), or, in a pipeline with ReturnPanics, answered with a 500.
 func Handler(p *levee.Pipeline, opts Options) func(http.Handler) http.Handler {

@@ -284,7 +284,7 @@ func TestStatusFor(t *testing.T) {
 			t.Errorf("StatusFor(%v) = %d, want %d", tt.err, got, tt.want)
 		}
 	}
-	for in, want := range map[time.Duration]string{0: "0", -time.Second: "0", time.Nanosecond: "1", time.Second: "1", 1001 * time.Millisecond: "2"} {
+	for in, want := range map[time.Duration]string{0: "0", -time.Second: "0", time.Nanosecond: "1", time.Second: "1", 1001 * time.Millisecond: "2", levee.Never: ""} {
 		if got := leveehttp.RetryAfterSeconds(in); got != want {
 			t.Errorf("RetryAfterSeconds(%v) = %q, want %q", in, got, want)
 		}

@@ -12,7 +12,7 @@ import (
 // RecoverOptions configures [Recover]. The zero value is ready to use.
 type RecoverOptions struct {
 	// Handler writes the response after a panic, when the handler had not
-	// written its header yet. Nil means a 500 (plain text, or problem+json
+	// written its header yet (after that, the response is aborted). Nil means a 500 (plain text, or problem+json
 	// with ProblemJSON).
 	Handler http.Handler
 	// ProblemJSON selects an RFC 9457 body for the default 500.
@@ -48,8 +48,12 @@ func (p *HandlerPanic) Unwrap() error { return p.Panic }
 
 // Recover returns middleware that turns a panic in the handler into a 500
 // (or opts.Handler's response) instead of a dropped connection, logs it and
-// reports it. http.ErrAbortHandler keeps its meaning: it is re-raised, so the
-// server aborts the response silently as documented. Place Recover outermost:
+// reports it. A panic after the handler wrote its header is logged and
+// reported the same way, then the response is aborted with
+// http.ErrAbortHandler: the client gets an error reading the body rather
+// than a truncated body that looks complete. http.ErrAbortHandler raised by
+// the handler keeps its meaning: it is re-raised, so the server aborts the
+// response silently as documented. Place Recover outermost:
 // gate middleware inside it records the panic as a failure before it
 // arrives here.
 func Recover(opts RecoverOptions) func(http.Handler) http.Handler {
@@ -69,7 +73,8 @@ func Recover(opts RecoverOptions) func(http.Handler) http.Handler {
 				}
 				hp := opts.label(r, levee.NewPanicError(v))
 				opts.report(r.Context(), "panic in HTTP handler", hp)
-				if !rw.wroteHeader && !rw.hijacked {
+				sent, hijacked := rw.wroteHeader, rw.hijacked
+				if !sent {
 					if opts.Handler != nil {
 						opts.Handler.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), panicKey{}, hp)))
 					} else {
@@ -78,6 +83,14 @@ func Recover(opts RecoverOptions) func(http.Handler) http.Handler {
 				}
 				if owned {
 					rw.release()
+				}
+				if sent && !hijacked {
+					// The status and maybe part of the body are out: ending
+					// normally would pass a truncated response off as whole.
+					// Aborting resets the stream (HTTP/2) or closes the
+					// connection mid-body (HTTP/1.1), so the client sees an
+					// error; the server does not log it again.
+					panic(http.ErrAbortHandler)
 				}
 			}()
 			next.ServeHTTP(rw, r)

@@ -59,11 +59,10 @@ type TransportConfig struct {
 // is classified for the policies only); an error means no response. The
 // bodies of responses that are retried are drained and closed.
 //
-// A pipeline error that carries an HTTP status of its own (an injected
-// answer of a fault injector, with a method HTTPStatus() int) is returned
-// as an error, unchanged, like any other refusal: no request was sent, so
-// the Transport makes up no response. Callers that want it find the status
-// with errors.As. Injected statuses are meant for the server side ([Gate],
+// A pipeline error that carries a status of its own (a [levee.Fault], an
+// injected answer of a fault injector) is returned as an error, unchanged,
+// like any other refusal: no request was sent, so the Transport makes up no
+// response. Callers that want it find the status with [levee.StatusOf]. Injected statuses are meant for the server side ([Gate],
 // [Handler]), where they become real responses that clients see. A panic
 // injected in the pipeline is the call's panic: it is raised in the
 // caller's goroutine, as [levee.Do] does, or returned as a
