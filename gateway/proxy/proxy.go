@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
 )
@@ -129,6 +130,18 @@ func (p *Proxy) Handler(name string) (http.Handler, error) {
 
 // ServeHTTP forwards r along the route it matches, trusting no proxy.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, nil) }
+
+// Breaker returns the breaker of the upstream named name, or nil when the
+// upstream has none or there is no such upstream; the admin API and
+// metrics read its state and subscribe to its events.
+func (p *Proxy) Breaker(name string) *breaker.Breaker {
+	for _, u := range p.upstreams {
+		if u.name == name {
+			return u.breaker
+		}
+	}
+	return nil
+}
 
 // Close closes the idle connections to every upstream. Requests in flight
 // are not affected.
