@@ -218,6 +218,11 @@ func (c *checker) listeners() {
 				c.fail(p+".h2c", "is for cleartext listeners; with tls, HTTP/2 is negotiated on its own")
 			}
 		}
+		for j, tp := range l.TrustedProxies {
+			if _, err := ParseTrustedProxy(tp); err != nil {
+				c.fail(fmt.Sprintf("%s.trusted_proxies[%d]", p, j), "%q is not an IP address or CIDR prefix (such as 10.0.0.0/8)", tp)
+			}
+		}
 		if l.MaxHeaderBytes < 1024 {
 			c.fail(p+".max_header_bytes", "must be ≥ 1KiB")
 		}

@@ -58,6 +58,13 @@ type Listener struct {
 	Timeouts ListenerTimeouts `yaml:"timeouts"`
 	// MaxHeaderBytes caps the size of a request's header section.
 	MaxHeaderBytes Size `yaml:"max_header_bytes" default:"1MiB"`
+	// TrustedProxies lists the peers (IP addresses, or CIDR prefixes such
+	// as "10.0.0.0/8") whose X-Forwarded-For, X-Forwarded-Proto,
+	// X-Forwarded-Host and Forwarded fields are believed. The client's IP
+	// is the rightmost X-Forwarded-For address that is not a trusted
+	// proxy. Empty trusts no one: the client's IP is the connection's peer
+	// and those fields from clients are replaced, not extended.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // TLS names a certificate and its private key, both PEM files. Relative

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"math"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -170,4 +171,28 @@ func ParsePercent(s string) (Percent, error) {
 		return 0, errors.New("must be between 0% and 100%")
 	}
 	return Percent(f), nil
+}
+
+// ParseTrustedProxy parses an entry of a listener's trusted_proxies: an IP
+// address ("10.0.0.7", which is the prefix of that one address) or a CIDR
+// prefix ("10.0.0.0/8", "fd00::/8"). IPv4-mapped IPv6 addresses are
+// unmapped, so that "::ffff:10.0.0.7" and "10.0.0.7" are one address.
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }

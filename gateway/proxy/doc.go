@@ -1,0 +1,38 @@
+// Package proxy is the gateway's data plane: it compiles a validated
+// [config.Config] into an [http.Handler] that forwards each request to an
+// upstream.
+//
+// A request goes through these stages:
+//
+//   - Route: the routes are tried by priority, highest first, the file's
+//     order breaking ties; the first whose match holds (host, path exact,
+//     prefix or regex, methods, headers) takes the request. No route: 404.
+//   - Body limit: a body longer than the route's max_request_body is
+//     refused with 413, before or while it is forwarded.
+//   - Breaker: the upstream's breaker, when it has one, admits the request
+//     or refuses it at once with 503 and Retry-After. Every forwarded
+//     request settles its admission: a 5xx answer, a transport error or a
+//     timeout is a failure; a client that went away is ignored.
+//   - Forward, under the route's timeout: a target is picked by weighted
+//     round robin; the path is stripped or rewritten; Host is kept, or
+//     replaced by rewrite.host; hop-by-hop fields are removed;
+//     X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
+//     are written, extending the peer's own only when the peer is one of
+//     the listener's trusted_proxies; the route's request header edits
+//     apply. Each upstream has its own pooled, tuned [http.Transport].
+//   - Answer: the route's response header edits apply; streamed bodies
+//     (Server-Sent Events, chunked) are flushed as they come, and Upgrade
+//     requests (WebSocket) are passed through.
+//
+// The gateway never answers with a bare status: every answer it makes
+// itself (404, 413, 502, 503, 504) has an RFC 9457 problem+json body and
+// names its reason in the [ReasonHeader] field (Levee-Reason). An upstream
+// that refuses connections, resets them, hangs or answers with something
+// that is not HTTP yields 502 or 504, and the gateway goes on serving.
+//
+// Configuration fields not listed above (rate limits, concurrency,
+// shedding, retries, hedging, fallbacks, fault injection, SLOs, health
+// checks, outlier detection, balancing other than round robin, per-target
+// breakers and DNS re-resolution) are accepted and validated but not yet
+// applied by this package.
+package proxy

@@ -1,0 +1,346 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"sync"
+
+	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/breaker"
+	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/gateway/config"
+)
+
+// Options tune [New]. The zero value works.
+type Options struct {
+	// Clock is the breakers' clock. Nil means [clock.Real]; tests pass a
+	// fake to step breakers through their open durations.
+	Clock clock.Clock
+	// Dir is the directory relative file names in the configuration
+	// (transport.ca_file) are read from. Empty means the current
+	// directory.
+	Dir string
+	// Logger receives one warning per request the gateway could not
+	// forward, with the route, upstream, target and error. Nil means
+	// [slog.Default].
+	Logger *slog.Logger
+}
+
+// Proxy is the runtime of one configuration: its routes, in the order
+// they are tried, and its upstreams, each with its connection pool and
+// breaker. It is safe for concurrent use.
+//
+// Proxy serves requests as if they came from no trusted proxy; serve each
+// listener through [Proxy.Handler] to honour its trusted_proxies.
+type Proxy struct {
+	routes    []*route
+	upstreams []*upstream
+	trust     map[string]trust
+	log       *slog.Logger
+	buffers   bufferPool
+}
+
+// New compiles cfg, which must come from [config.Load] or [config.Parse]
+// (and so be valid), into a Proxy. It returns an error for what only
+// building can find, such as an unreadable CA file.
+func New(cfg *config.Config, opts Options) (*Proxy, error) {
+	if cfg == nil {
+		return nil, errors.New("proxy: nil config")
+	}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	for _, l := range cfg.Listeners {
+		var t trust
+		for _, s := range l.TrustedProxies {
+			pfx, err := config.ParseTrustedProxy(s)
+			if err != nil {
+				return nil, fmt.Errorf("proxy: listener %s: trusted_proxies: %w", l.Name, err)
+			}
+			t = append(t, pfx)
+		}
+		p.trust[l.Name] = t
+	}
+	byName := map[string]*upstream{}
+	for _, uc := range cfg.Upstreams {
+		u, err := newUpstream(uc, opts.Dir, opts.Clock)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		p.upstreams = append(p.upstreams, u)
+		byName[u.name] = u
+	}
+	for i, rc := range cfg.Routes {
+		rt, err := p.newRoute(i, rc, byName)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("proxy: route %s: %w", rc.Name, err)
+		}
+		p.routes = append(p.routes, rt)
+	}
+	sortRoutes(p.routes)
+	return p, nil
+}
+
+func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream) (*route, error) {
+	u := upstreams[rc.Upstream]
+	if u == nil {
+		return nil, fmt.Errorf("no upstream is named %q", rc.Upstream)
+	}
+	if rc.Timeout <= 0 {
+		return nil, fmt.Errorf("timeout %v is not positive", rc.Timeout)
+	}
+	m, err := compileMatch(rc.Match)
+	if err != nil {
+		return nil, err
+	}
+	rt := &route{
+		name: rc.Name, priority: rc.Priority, index: i,
+		match: m, rewrite: compileRewrite(rc), host: rc.Rewrite.Host,
+		reqEdits: compileEdits(rc.RequestHeaders), respEdits: compileEdits(rc.ResponseHeaders),
+		maxBody: int64(rc.MaxRequestBody), timeout: rc.Timeout, upstream: u,
+	}
+	rt.proxy = &httputil.ReverseProxy{
+		Rewrite:        rt.rewriteRequest,
+		Transport:      u.transport,
+		BufferPool:     &p.buffers,
+		ModifyResponse: rt.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
+	}
+	return rt, nil
+}
+
+// Handler returns the handler for the listener named name: the Proxy,
+// believing forwarding fields only from that listener's trusted_proxies.
+func (p *Proxy) Handler(name string) (http.Handler, error) {
+	t, ok := p.trust[name]
+	if !ok {
+		return nil, fmt.Errorf("proxy: no listener is named %q", name)
+	}
+	return &listenerHandler{p: p, trust: t}, nil
+}
+
+// ServeHTTP forwards r along the route it matches, trusting no proxy.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, nil) }
+
+// Breaker returns the breaker of the upstream named name, or nil when the
+// upstream has none or there is no such upstream; the admin API and
+// metrics read its state and subscribe to its events.
+func (p *Proxy) Breaker(name string) *breaker.Breaker {
+	for _, u := range p.upstreams {
+		if u.name == name {
+			return u.breaker
+		}
+	}
+	return nil
+}
+
+// Close closes the idle connections to every upstream. Requests in flight
+// are not affected.
+func (p *Proxy) Close() {
+	for _, u := range p.upstreams {
+		u.transport.CloseIdleConnections()
+	}
+}
+
+type listenerHandler struct {
+	p     *Proxy
+	trust trust
+}
+
+func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.p.serve(w, r, h.trust) }
+
+// match returns the first route, in priority order, that takes r.
+func (p *Proxy) match(r *http.Request) *route {
+	for _, rt := range p.routes {
+		if rt.match.matches(r) {
+			return rt
+		}
+	}
+	return nil
+}
+
+// exchange is what the stages of one forwarded request share: the
+// ReverseProxy hooks find it in the request's context.
+type exchange struct {
+	route   *route
+	peer    netip.Addr
+	trusted bool
+	client  netip.Addr
+	target  *target
+}
+
+type exchangeKey struct{}
+
+func exchangeOf(r *http.Request) *exchange {
+	ex, _ := r.Context().Value(exchangeKey{}).(*exchange)
+	return ex
+}
+
+// serve is the request path: route, body limit, breaker, then the
+// forward under the route's timeout, and the breaker told how it went.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
+	rt := p.match(r)
+	if rt == nil {
+		writeProblem(w, http.StatusNotFound, ReasonNoRoute, "", "no route takes this request")
+		return
+	}
+	if rt.maxBody > 0 {
+		if r.ContentLength > rt.maxBody {
+			writeProblem(w, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, rt.name, "the request body is longer than the route allows")
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
+		}
+	}
+	var permit levee.Permit
+	if b := rt.upstream.breaker; b != nil {
+		pm, err := b.Allow()
+		if err != nil {
+			if wait, ok := levee.RetryAfter(err); ok {
+				w.Header().Set("Retry-After", retryAfterSeconds(wait))
+			}
+			writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
+			return
+		}
+		permit = pm
+	}
+
+	peer := peerAddr(r)
+	ex := &exchange{route: rt, peer: peer, trusted: peer.IsValid() && t.contains(peer)}
+	ex.client = clientIP(r.Header, peer, t)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
+	defer cancel()
+	sw := statusWriter{ResponseWriter: w}
+	defer func() {
+		// A failure after the response header was sent aborts the handler
+		// with a panic (http.ErrAbortHandler); it is still a failure.
+		if v := recover(); v != nil {
+			permit.Record(levee.Outcome{Result: outcome(r, 0, true)})
+			panic(v)
+		}
+		permit.Record(levee.Outcome{Result: outcome(r, sw.status, false)})
+	}()
+	rt.proxy.ServeHTTP(&sw, r.WithContext(ctx))
+}
+
+// outcome classifies a forwarded request for the breaker: a client that
+// went away or sent too much says nothing about the upstream; a 5xx answer
+// (the upstream's, or the gateway's 502 and 504) or an aborted response is
+// a failure.
+func outcome(r *http.Request, status int, aborted bool) levee.Result {
+	switch {
+	case r.Context().Err() != nil, status == http.StatusRequestEntityTooLarge:
+		return levee.Ignored
+	case aborted, status >= 500:
+		return levee.Failure
+	}
+	return levee.Success
+}
+
+// rewriteRequest builds the request sent upstream: a target, the path
+// rewrite, the Host, the forwarding fields and the route's header edits.
+// ReverseProxy has already removed hop-by-hop fields and the client's
+// forwarding fields from out.
+func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
+	ex := exchangeOf(pr.In)
+	tg := rt.upstream.pick()
+	if ex != nil {
+		ex.target = tg
+	}
+	out := pr.Out
+	out.URL.Path, out.URL.RawPath = rt.rewrite.apply(pr.In.URL.Path, pr.In.URL.RawPath)
+	pr.SetURL(tg.url)
+	out.Host = pr.In.Host
+	if rt.host != "" {
+		out.Host = rt.host
+	}
+	if ex != nil {
+		setForwarded(out.Header, pr.In, ex.peer, ex.trusted)
+	}
+	rt.reqEdits.apply(out.Header)
+}
+
+// modifyResponse applies the route's response header edits.
+func (rt *route) modifyResponse(resp *http.Response) error {
+	rt.respEdits.apply(resp.Header)
+	return nil
+}
+
+// errorHandler answers a request that could not be forwarded: 502, 504 or
+// 413 with a problem+json body and the reason in [ReasonHeader].
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	f := classify(err, r.Context().Err())
+	ex := exchangeOf(r)
+	if ex != nil && f.status != http.StatusRequestEntityTooLarge && !errors.Is(err, context.Canceled) {
+		attrs := []any{"route", ex.route.name, "upstream", ex.route.upstream.name, "reason", f.reason, "error", err}
+		if ex.target != nil {
+			attrs = append(attrs, "target", ex.target.url.Host)
+		}
+		p.log.Warn("proxy: request not forwarded", attrs...)
+	}
+	name := ""
+	if ex != nil {
+		name = ex.route.name
+	}
+	writeProblem(w, f.status, f.reason, name, f.detail)
+}
+
+// statusWriter remembers the status of the response written through it.
+// Unwrap lets http.ResponseController reach the connection, so that
+// flushing (streaming, Server-Sent Events) and hijacking (Upgrade) work
+// through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// bufferPool lends ReverseProxy its 32 KiB copy buffers.
+type bufferPool struct{ pool sync.Pool }
+
+const bufferSize = 32 << 10
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.pool.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, bufferSize)
+}
+
+func (b *bufferPool) Put(buf []byte) {
+	if cap(buf) == bufferSize {
+		buf = buf[:bufferSize]
+		b.pool.Put(&buf)
+	}
+}
+
+var (
+	_ http.Handler        = (*Proxy)(nil)
+	_ httputil.BufferPool = (*bufferPool)(nil)
+	_ http.ResponseWriter = (*statusWriter)(nil)
+)

@@ -1,0 +1,182 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/levee-go/levee/breaker"
+	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/gateway/config"
+)
+
+// upstream is a compiled [config.Upstream]: its targets, the order they
+// take requests in, a connection pool, and its breaker.
+type upstream struct {
+	name      string
+	targets   []*target
+	schedule  []int32 // target indexes in weighted round-robin order
+	next      atomic.Uint64
+	transport *http.Transport
+	breaker   *breaker.Breaker // nil when the upstream has none
+}
+
+// target is one instance of an upstream.
+type target struct {
+	url    *url.URL
+	weight int
+}
+
+func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, error) {
+	up := &upstream{name: u.Name}
+	weights := make([]int, 0, len(u.Targets))
+	for _, t := range u.Targets {
+		raw := t.URL
+		if !strings.Contains(raw, "://") {
+			raw = "http://" + raw
+		}
+		parsed, err := url.Parse(raw)
+		if err != nil || parsed.Host == "" {
+			return nil, fmt.Errorf("upstream %s: target %q is not a URL", u.Name, t.URL)
+		}
+		parsed.Path, parsed.RawPath = "", ""
+		up.targets = append(up.targets, &target{url: parsed, weight: t.Weight})
+		weights = append(weights, t.Weight)
+	}
+	if len(up.targets) == 0 {
+		return nil, fmt.Errorf("upstream %s: no targets", u.Name)
+	}
+	up.schedule = smoothSchedule(weights)
+	tr, err := newTransport(u.Transport, dir)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+	}
+	up.transport = tr
+	if u.Breaker != nil {
+		b, err := breaker.New(breakerConfig(u.Name, *u.Breaker, clk))
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+		}
+		up.breaker = b
+	}
+	return up, nil
+}
+
+// pick returns the next target in weighted round-robin order. It takes no
+// lock and allocates nothing: the order is computed once, at start.
+func (u *upstream) pick() *target {
+	n := u.next.Add(1) - 1
+	return u.targets[u.schedule[n%uint64(len(u.schedule))]]
+}
+
+// smoothSchedule returns one cycle of smooth weighted round robin (as
+// nginx does it): every target appears weight/g times, where g is the
+// weights' greatest common divisor, spread out rather than in runs, so
+// that a target of weight 3 beside one of weight 1 gets a, a, b, a rather
+// than a, a, a, b.
+func smoothSchedule(weights []int) []int32 {
+	g := 0
+	total := 0
+	for _, w := range weights {
+		g = gcd(g, w)
+	}
+	w := make([]int, len(weights))
+	for i, x := range weights {
+		w[i] = x / g
+		total += w[i]
+	}
+	current := make([]int, len(w))
+	out := make([]int32, 0, total)
+	for range total {
+		best := 0
+		for i := range w {
+			current[i] += w[i]
+			if current[i] > current[best] {
+				best = i
+			}
+		}
+		current[best] -= total
+		out = append(out, int32(best))
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// newTransport builds the pooled connection transport of an upstream from
+// its tuning. Responses are passed through as they come: no compression is
+// asked for or undone, no proxy from the environment is used.
+func newTransport(t config.Transport, dir string) (*http.Transport, error) {
+	dialer := &net.Dialer{Timeout: t.DialTimeout, KeepAlive: 30 * time.Second}
+	tr := &http.Transport{
+		DialContext:           dialer.DialContext,
+		MaxIdleConnsPerHost:   t.MaxIdleConnsPerHost,
+		IdleConnTimeout:       t.IdleConnTimeout,
+		ResponseHeaderTimeout: t.ResponseHeaderTimeout,
+		TLSHandshakeTimeout:   t.DialTimeout,
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
+	}
+	if t.TLSServerName != "" || t.CAFile != "" {
+		tc := &tls.Config{ServerName: t.TLSServerName, MinVersion: tls.VersionTLS12}
+		if t.CAFile != "" {
+			name := t.CAFile
+			if !filepath.IsAbs(name) && dir != "" {
+				name = filepath.Join(dir, name)
+			}
+			pem, err := os.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("transport.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, errors.New("transport.ca_file: no PEM certificate in " + name)
+			}
+			tc.RootCAs = pool
+		}
+		tr.TLSClientConfig = tc
+	}
+	return tr, nil
+}
+
+// breakerConfig maps an upstream's breaker section onto the breaker
+// package: a time window of the configured length, the configured trip
+// conditions (a zero share or count turns one off), and the open wait.
+func breakerConfig(name string, b config.Breaker, clk clock.Clock) breaker.Config {
+	bc := breaker.Config{
+		Name:                name,
+		Clock:               clk,
+		WindowDuration:      b.Window,
+		MinCalls:            b.MinCalls,
+		FailureRate:         float64(b.FailureRate),
+		ConsecutiveFailures: b.ConsecutiveFailures,
+		OpenWait:            b.OpenDuration,
+		HalfOpenProbes:      b.HalfOpenProbes,
+	}
+	if b.FailureRate == 0 {
+		bc.FailureRate = -1 // 0% turns the condition off; the breaker's zero means 50%
+	}
+	if s := b.SlowCall; s != nil {
+		bc.SlowCallDuration = s.Duration
+		bc.SlowCallRate = float64(s.Rate)
+		if s.Rate == 0 {
+			bc.SlowCallRate = -1
+		}
+	}
+	return bc
+}
