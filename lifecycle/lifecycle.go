@@ -234,6 +234,9 @@ func (l *Lifecycle) OnFlush(name string, timeout time.Duration, fn func(ctx cont
 // Stage returns the current stage.
 func (l *Lifecycle) Stage() Stage { return Stage(l.stage.Load()) }
 
+// Name returns Config.Name, the Name of this Lifecycle's events.
+func (l *Lifecycle) Name() string { return l.cfg.Name }
+
 // OnEvent registers fn for this Lifecycle's events: an
 // [levee.EventStateChange] with Policy "lifecycle" at each stage change
 // (From and To are stage names, Reason why the shutdown began), and

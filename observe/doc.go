@@ -6,7 +6,9 @@
 //
 //   - [Metrics.Listener] updates Prometheus collectors, all prefixed levee_,
 //     in base units, with bounded labels (policy, name, state, reason,
-//     outcome: never paths, addresses or user ids).
+//     outcome: never paths, addresses or user ids). [Metrics.Register] adds
+//     it to a policy and exports the policy's current state at once, so a
+//     breaker that has never changed state is visible from the start.
 //   - [OTel.Listener] records the same counts as OpenTelemetry metrics and
 //     adds span events (rejections, retries, fallbacks, hedges, panics) to
 //     the span active on the call's context.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/slo"
 )
 
 // MetricsOptions configures [NewMetrics]. The zero value is ready to use.
@@ -81,7 +82,7 @@ func NewMetrics(reg prometheus.Registerer, opts MetricsOptions) (*Metrics, error
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "levee_request_duration_seconds",
 			Help: "Latency of calls through a Requests gate, by outcome.", Buckets: buckets, ConstLabels: cl}, []string{"name", "outcome"}),
 		requests:    counter("levee_requests_total", "Calls through a Requests gate, by outcome (success, failure, ignored).", "name", "outcome"),
-		sloEvents:   counter("levee_slo_events_total", "Events counted by an SLO, good or not.", "slo", "good"),
+		sloEvents:   counter(slo.EventsMetric, sloEventsHelp, "slo", "good"),
 		states:      map[[2]string]string{},
 		reg:         reg,
 		constLabels: cl,

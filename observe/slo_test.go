@@ -40,3 +40,38 @@ levee_slo_events_total{good="true",slo="checkout"} 8
 		t.Error(err)
 	}
 }
+
+// TestMetricsAndSLOCollectorShareRegistry registers both on one registry,
+// as the README shows, and scrapes both sets of series over HTTP.
+func TestMetricsAndSLOCollectorShareRegistry(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	s, err := slo.New(slo.Config{Name: "checkout", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Record(levee.Outcome{Result: levee.Success})
+	s.Record(levee.Outcome{Result: levee.Failure})
+	s.Record(levee.Outcome{Result: levee.Success})
+
+	reg := prometheus.NewRegistry()
+	m, err := observe.NewMetrics(reg, observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.Register(observe.NewSLOCollector(nil, s)); err != nil {
+		t.Fatalf("registering the SLO collector beside Metrics: %v", err)
+	}
+	// Metrics' own SLO gate counts a different SLO into the same series.
+	g := m.SLO("search", nil, clk)
+	p, _ := g.Acquire(t.Context())
+	p.Done(nil)
+	p, _ = m.Requests("api", clk).Acquire(t.Context())
+	p.Done(nil)
+
+	wantSeries(t, scrape(t, reg),
+		`levee_slo_events_total{good="true",slo="checkout"} 2`,
+		`levee_slo_events_total{good="false",slo="checkout"} 1`,
+		`levee_slo_events_total{good="true",slo="search"} 1`,
+		`levee_requests_total{name="api",outcome="success"} 1`,
+	)
+}
