@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -40,6 +41,7 @@ type pending struct {
 	key       string          // the Redis key
 	want, min int64
 	now       any
+	by        time.Time // when its answer is due: asked + Timeout
 	state     atomic.Uint32
 	done      chan struct{} // signalled once: promoted or answered
 	next      *pending
@@ -54,7 +56,8 @@ type dispatcher struct {
 	head     *pending
 	tail     *pending
 	inflight int
-	max      int // round trips in flight at once; 0 or less means no limit
+	max      int           // round trips in flight at once; 0 or less means no limit
+	timeout  time.Duration // Timeout: bounds each decision from when it is asked; 0 or less means none
 
 	// one sends a decision alone; many sends a batch in one round trip
 	// and answers each of its decisions.
@@ -65,18 +68,32 @@ type dispatcher struct {
 // do answers one decision: at once when a round trip is free, otherwise
 // after queueing. An error from ctx is returned only while the decision is
 // still queued; once sent, it is answered.
-func (d *dispatcher) do(ctx context.Context, key string, want, min int64, now any) (reply, error) {
+//
+// Each decision is due Timeout after it is asked: by that time, or by, when
+// by is earlier (a caller that waited before it came here). The due time is
+// read under d.mu, so the decisions queued are due in queue order and each
+// is due no sooner than every round trip already out. A round trip is
+// bounded by the due time of the decision that sends it (its first), and a
+// queued decision's turn therefore comes before it is due; so, however long
+// the queue, every decision is answered by its due time, whether Redis
+// answers or not.
+func (d *dispatcher) do(ctx context.Context, key string, want, min int64, now any, by time.Time) (reply, error) {
 	if d.max <= 0 {
+		ctx, cancel := d.bound(ctx, by)
+		defer cancel()
 		return d.one(ctx, key, want, min, now)
 	}
 	d.mu.Lock()
+	by = d.due(by)
 	if d.inflight < d.max {
 		d.inflight++
 		d.mu.Unlock()
 		defer d.release() // even if the client panics
+		ctx, cancel := d.bound(ctx, by)
+		defer cancel()
 		return d.one(ctx, key, want, min, now)
 	}
-	p := &pending{ctx: ctx, key: key, want: want, min: min, now: now, done: make(chan struct{}, 1)}
+	p := &pending{ctx: ctx, key: key, want: want, min: min, now: now, by: by, done: make(chan struct{}, 1)}
 	if d.tail == nil {
 		d.head = p
 	} else {
@@ -97,6 +114,27 @@ func (d *dispatcher) do(ctx context.Context, key string, want, min int64, now an
 		d.lead(p)
 	}
 	return p.r, p.err
+}
+
+// due returns when a decision asked now and due by (zero: no earlier due
+// time of its own) must be answered; zero when nothing bounds it.
+func (d *dispatcher) due(by time.Time) time.Time {
+	if d.timeout <= 0 {
+		return by
+	}
+	t := time.Now().Add(d.timeout)
+	if !by.IsZero() && by.Before(t) {
+		return by
+	}
+	return t
+}
+
+// bound makes ctx end at by (no bound when by is zero).
+func (d *dispatcher) bound(ctx context.Context, by time.Time) (context.Context, context.CancelFunc) {
+	if by.IsZero() {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, by)
 }
 
 // release hands the finished round trip's slot to the first decision still
@@ -131,7 +169,8 @@ func (d *dispatcher) pop() *pending {
 // lead sends p and the decisions queued behind it in one round trip, answers
 // them all and hands the slot on. The round trip carries the values of p's
 // context (a trace, say) but not its cancellation, since the others'
-// answers ride on it; Timeout bounds it.
+// answers ride on it. It is bounded by p's due time, the earliest of the
+// batch's (p queued first); a batch already late is not sent.
 func (d *dispatcher) lead(p *pending) {
 	batch := []*pending{p}
 	d.mu.Lock()
@@ -161,7 +200,15 @@ func (d *dispatcher) lead(p *pending) {
 		}
 		d.release()
 	}()
-	ctx := context.WithoutCancel(p.ctx)
+	if !p.by.IsZero() && !time.Now().Before(p.by) {
+		for _, q := range batch {
+			q.r, q.err = reply{}, errLate
+		}
+		answered = true
+		return
+	}
+	ctx, cancel := d.bound(context.WithoutCancel(p.ctx), p.by)
+	defer cancel()
 	if len(batch) == 1 {
 		p.r, p.err = d.one(ctx, p.key, p.want, p.min, p.now)
 	} else {
@@ -174,12 +221,14 @@ func (d *dispatcher) lead(p *pending) {
 // panicked; the panic itself goes on up the leading caller's stack.
 var errLeaderPanicked = errors.New("redislimit: the round trip carrying this decision panicked")
 
+// errLate answers the decisions of a batch whose turn came when its
+// Timeout had passed: Redis is too slow to answer them in time.
+var errLate = errors.New("redislimit: Timeout passed while the decision was queued")
+
 // sendBatch runs the script once per decision in one pipeline, and again
 // with EVAL, in a second pipeline, for those Redis answers NOSCRIPT (it lost
 // the script).
 func (l *Limiter) sendBatch(ctx context.Context, batch []*pending) {
-	ctx, cancel := l.bound(ctx)
-	defer cancel()
 	cmds := l.pipeline(ctx, batch, false)
 	var lost []*pending
 	var lostAt []int
@@ -226,21 +275,11 @@ func (l *Limiter) pipeline(ctx context.Context, batch []*pending, eval bool) []*
 // Redis has lost the script (after a restart or SCRIPT FLUSH), which loads
 // it again.
 func (l *Limiter) send(ctx context.Context, key string, want, min int64, now any) (reply, error) {
-	ctx, cancel := l.bound(ctx)
-	defer cancel()
 	v, err := l.script.Run(ctx, l.cfg.Client, []string{key}, l.intArg, l.burstArg, want, min, now).Result()
 	if err != nil {
 		return reply{}, err
 	}
 	return parseReply(v, want)
-}
-
-// bound applies Timeout to ctx.
-func (l *Limiter) bound(ctx context.Context) (context.Context, context.CancelFunc) {
-	if l.cfg.Timeout > 0 {
-		return context.WithTimeout(ctx, l.cfg.Timeout)
-	}
-	return ctx, func() {}
 }
 
 // nowArgument is the script's now: "-1" (read the server's TIME) unless a

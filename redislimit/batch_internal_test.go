@@ -101,7 +101,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func decide(ctx context.Context, d *dispatcher, key string) <-chan error {
 	out := make(chan error, 1)
 	go func() {
-		r, err := d.do(ctx, key, 1, 1, "-1")
+		r, err := d.do(ctx, key, 1, 1, "-1", time.Time{})
 		if err == nil && r != answer(key) {
 			err = fmt.Errorf("%s answered %+v, want %+v", key, r, answer(key))
 		}
@@ -134,7 +134,7 @@ func TestDispatcherLoneCallerGoesAlone(t *testing.T) {
 	d := f.dispatcher(2)
 	for i := range 5 {
 		key := fmt.Sprintf("k%d", i)
-		r, err := d.do(context.Background(), key, 1, 1, "-1")
+		r, err := d.do(context.Background(), key, 1, 1, "-1", time.Time{})
 		if err != nil || r != answer(key) {
 			t.Fatalf("do(%s) = %+v, %v; want %+v", key, r, err, answer(key))
 		}
@@ -275,7 +275,7 @@ func TestDispatcherSurvivesPanics(t *testing.T) {
 				err = fmt.Errorf("panic: %v", v)
 			}
 		}()
-		_, err = d.do(context.Background(), key, 1, 1, "-1")
+		_, err = d.do(context.Background(), key, 1, 1, "-1", time.Time{})
 		return err
 	}
 	if err := recovered("kboom"); err == nil || err.Error() != "panic: client bug" {
@@ -311,7 +311,7 @@ func TestDispatcherSurvivesPanics(t *testing.T) {
 	}
 	f.gate = nil
 	d.many = many
-	if r, err := d.do(context.Background(), "k9", 1, 1, "-1"); err != nil || r != answer("k9") {
+	if r, err := d.do(context.Background(), "k9", 1, 1, "-1", time.Time{}); err != nil || r != answer("k9") {
 		t.Errorf("do after the panics = %+v, %v; want %+v", r, err, answer("k9"))
 	}
 	if d.inflight != 0 || d.head != nil {
@@ -368,7 +368,7 @@ func TestDispatcherStress(t *testing.T) {
 								cancel()
 							}()
 						}
-						r, err := d.do(ctx, key, 1, 1, "-1")
+						r, err := d.do(ctx, key, 1, 1, "-1", time.Time{})
 						cancel()
 						switch {
 						case errors.Is(err, context.Canceled):

@@ -71,9 +71,13 @@ type Config struct {
 	// Empty means "default".
 	Key string
 
-	// Timeout bounds each Redis round trip; a slower call counts as a
-	// failure and is answered by the fallback. Zero means 50ms; negative
-	// means no bound of this limiter's own (the client's timeouts apply).
+	// Timeout bounds each decision that goes to Redis, from when it is
+	// asked: time queued behind other round trips or waiting for a key's
+	// lease to be refilled counts, so a decision is answered within Timeout
+	// however many callers wait with it. A decision Redis has not answered
+	// by then counts as a failure and is answered by the fallback. Zero
+	// means 50ms; negative means no bound of this limiter's own (the
+	// client's timeouts apply).
 	Timeout time.Duration
 	// MaxInFlight is the most round trips the limiter has out to Redis at
 	// once. A decision that finds fewer goes at once, alone; one that finds
@@ -82,10 +86,9 @@ type Config struct {
 	// own atomic script run). Under low load nothing waits; under high load
 	// many decisions share one round trip, which saves Redis and the caller
 	// most of their per-request work. A queued decision waits for a round
-	// trip to come back (each is bounded by Timeout; with more than 128
-	// decisions queued, for several) before its own is sent, or until its
-	// context ends. Zero means 4; negative means no limit: every decision
-	// makes a round trip of its own.
+	// trip to come back before its own is sent, within its Timeout, or
+	// until its context ends. Zero means 4; negative means no limit: every
+	// decision makes a round trip of its own.
 	MaxInFlight int
 	// Fallback is what is decided while Redis cannot answer. The zero value
 	// is [LocalShare].
@@ -111,7 +114,8 @@ type Config struct {
 	// the limit in any window (see the package doc); refusals are also
 	// remembered locally until their retry-after. While one caller refills
 	// a key's lease, the instance's other callers of that key wait for it
-	// (at most Timeout) rather than each making a round trip. Burst should
+	// (within their Timeout) rather than each making a round trip; if it
+	// fails, they are all answered by the fallback. Burst should
 	// be at least Instances×Lease, or leases come back smaller under load.
 	// A key whose leases keep running out asks for at least half a lease,
 	// so under saturation a call may be refused while fewer tokens than

@@ -43,8 +43,10 @@
 //
 // # When Redis fails
 //
-// Every round trip is bounded by [Config.Timeout]. A failed or slow call is
-// answered by the configured [Fallback]: [LocalShare] (a local GCRA sized to
+// Every decision is bounded by [Config.Timeout] from when it is asked, time
+// spent queued for a round trip or waiting for a lease's refill included,
+// so a hung Redis delays no caller by more than Timeout, however many wait.
+// A failed or slow call is answered by the configured [Fallback]: [LocalShare] (a local GCRA sized to
 // Limit/Instances), [FailOpen] or [FailClosed]. After FailureThreshold
 // consecutive failures the limiter stops calling Redis for Cooldown, then
 // lets one call probe it. Both switches are emitted as

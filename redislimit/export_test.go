@@ -26,7 +26,7 @@ type ScriptResult struct {
 // RunScriptForTest runs the script once for key, asking for want tokens and
 // accepting no fewer than min.
 func RunScriptForTest(ctx context.Context, l *Limiter, key string, want, min int64) (ScriptResult, error) {
-	r, err := l.roundTrip(ctx, key, want, min)
+	r, err := l.roundTrip(ctx, key, want, min, time.Time{})
 	return ScriptResult{r.granted, r.remaining, r.retryAfter, r.resetAfter}, err
 }
 

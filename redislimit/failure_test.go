@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -249,6 +250,84 @@ func TestSlowRedis(t *testing.T) {
 			waitForRedis(t, l, "k", 3*time.Second)
 			if got := events.changes(); len(got) < 2 || got[0] != "redis>"+tt.mode.String() || got[len(got)-1] != tt.mode.String()+">redis" {
 				t.Errorf("state changes = %v, want [redis>%v ... %v>redis]", got, tt.mode, tt.mode)
+			}
+		})
+	}
+}
+
+// TestHungRedisAnswersWithinTimeout stops a Redis of the test's own with
+// SIGSTOP, so that it holds its connections and answers nothing, and asks
+// for 200 decisions at once: far more than MaxInFlight, so most queue behind
+// round trips that hang, and, with leasing, most wait for one key's refill.
+// Every decision, queued or not, must come back from the fallback within
+// Timeout of being asked.
+func TestHungRedisAnswersWithinTimeout(t *testing.T) {
+	const (
+		callers   = 200
+		timeout   = 100 * time.Millisecond
+		tolerance = 40 * time.Millisecond
+	)
+	tests := []struct {
+		name  string
+		lease int
+		keys  int
+	}{
+		{"batched", 0, callers},
+		{"leased", 10, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startRedisServer(t, freePort(t))
+			l, err := redislimit.New(redislimit.Config{
+				Client: newClient(t, srv.addr()), Limit: 1000, Burst: 1000, Lease: tt.lease,
+				Timeout: timeout, MaxInFlight: 4, Fallback: redislimit.FailOpen,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			// Open connections first, so the hung server holds them.
+			var wg sync.WaitGroup
+			for i := range 8 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					l.AllowKey(ctx, "warm"+strconv.Itoa(i))
+				}()
+			}
+			wg.Wait()
+			waitForRedis(t, l, "warm", 2*time.Second)
+
+			srv.pause()
+			took := make([]time.Duration, callers)
+			decs := make([]redislimit.Decision, callers)
+			errs := make([]error, callers)
+			start := make(chan struct{})
+			for i := range callers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					t0 := time.Now()
+					decs[i], errs[i] = l.AllowKey(ctx, "k"+strconv.Itoa(i%tt.keys))
+					took[i] = time.Since(t0)
+				}()
+			}
+			close(start)
+			wg.Wait()
+			late, worst := 0, time.Duration(0)
+			for i := range callers {
+				if errs[i] != nil || decs[i].Source != redislimit.SourceFallback || !decs[i].Allowed {
+					t.Errorf("decision %d against a hung redis = %+v, %v; want allowed by the fallback", i, decs[i], errs[i])
+				}
+				worst = max(worst, took[i])
+				if took[i] > timeout+tolerance {
+					late++
+				}
+			}
+			if late > 0 {
+				t.Errorf("%d of %d decisions took longer than the %v timeout (+%v); the slowest took %v",
+					late, callers, timeout, tolerance, worst)
 			}
 		})
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,11 +168,21 @@ func lookPath(tb testing.TB, name string) string {
 
 func (s *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(s.port) }
 
+// pause stops the server with SIGSTOP: it keeps its connections open and
+// answers nothing, as a hung Redis does. stop resumes it first.
+func (s *redisServer) pause() {
+	s.tb.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.tb.Fatalf("SIGSTOP redis-server: %v", err)
+	}
+}
+
 // stop kills the server and waits for it to exit; stopping twice is fine.
 func (s *redisServer) stop() {
 	if s.cmd == nil {
 		return
 	}
+	s.cmd.Process.Signal(syscall.SIGCONT)
 	s.cmd.Process.Kill()
 	s.cmd.Wait()
 	s.cmd = nil

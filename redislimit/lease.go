@@ -10,13 +10,22 @@ import (
 // leaseEntry is one key's leased tokens on this instance.
 type leaseEntry struct {
 	mu      sync.Mutex
-	tokens  int64 // leased and not yet handed out
-	expires int64 // Nanotime after which tokens are dropped
-	used    int64 // handed out from the current lease
-	next    int64 // tokens to ask for next time, 1..Lease
-	blocked int64 // Nanotime before which Redis is known to refuse one token
-	remote  int64 // remaining reported by Redis with the last lease
-	resetAt int64 // Nanotime at which Redis said the key is idle
+	tokens  int64   // leased and not yet handed out
+	expires int64   // Nanotime after which tokens are dropped
+	used    int64   // handed out from the current lease
+	next    int64   // tokens to ask for next time, 1..Lease
+	blocked int64   // Nanotime before which Redis is known to refuse one token
+	remote  int64   // remaining reported by Redis with the last lease
+	resetAt int64   // Nanotime at which Redis said the key is idle
+	refill  *refill // the round trip refilling the lease, nil when none is out
+}
+
+// refill is one round trip refilling a lease. The key's other callers wait
+// for it, without holding the entry's lock, rather than each make one.
+type refill struct {
+	done   chan struct{} // closed when it is over
+	by     time.Time     // when it will be over at the latest (zero: unbounded)
+	failed bool          // Redis did not answer: its waiters use the fallback
 }
 
 // leaseTable maps keys to entries, holding at most max of them.
@@ -73,34 +82,58 @@ func (t *leaseTable) get(key string, now int64) *leaseEntry {
 
 // allowLeased decides from key's lease, and refills it with one round trip
 // when it is spent or stale. Callers of the same key on this instance wait
-// for that one refill instead of each going to Redis.
+// for that one refill instead of each going to Redis; a refill that fails
+// sends them all to the fallback, and none waits past its own Timeout.
 //
 // The size of a refill adapts to demand: it doubles (up to Lease) when a
 // lease ran out before it expired and falls back to what was used when it
 // expired unspent, so a cold key takes one token at a time and wastes none.
 func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n int) (Decision, error) {
 	want := int64(n)
+	var by time.Time // when this decision is due, read once it must wait
 	e.mu.Lock()
-	now := l.clk.Nanotime()
-	if now < e.blocked {
-		d := Decision{Limit: l.cfg.Limit, RetryAfter: time.Duration(e.blocked - now),
-			ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+	for {
+		now := l.clk.Nanotime()
+		if now < e.blocked {
+			d := Decision{Limit: l.cfg.Limit, RetryAfter: time.Duration(e.blocked - now),
+				ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+			e.mu.Unlock()
+			return d, nil
+		}
+		if now < e.expires && e.tokens >= want {
+			e.tokens -= want
+			e.used += want
+			d := Decision{Allowed: true, Limit: l.cfg.Limit, Remaining: int(e.tokens + e.remote),
+				ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+			e.mu.Unlock()
+			return d, nil
+		}
+		if by.IsZero() {
+			by = l.disp.due(time.Time{})
+		}
+		rf := e.refill
+		if rf == nil {
+			break
+		}
 		e.mu.Unlock()
-		return d, nil
-	}
-	if now < e.expires && e.tokens >= want {
-		e.tokens -= want
-		e.used += want
-		d := Decision{Allowed: true, Limit: l.cfg.Limit, Remaining: int(e.tokens + e.remote),
-			ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
-		e.mu.Unlock()
-		return d, nil
+		if err := rf.wait(ctx, by); err != nil {
+			if err == errLate {
+				l.failed(err, false)
+				return l.fallback(key, n), nil
+			}
+			return Decision{}, err
+		}
+		if rf.failed {
+			return l.fallback(key, n), nil
+		}
+		e.mu.Lock()
 	}
 	ok, probe := l.tryRedis()
 	if !ok {
 		e.mu.Unlock()
 		return l.fallback(key, n), nil
 	}
+	now := l.clk.Nanotime()
 	// Size the next lease from how the last one went.
 	if e.expires != 0 {
 		if now < e.expires {
@@ -119,16 +152,27 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 	if e.next > want {
 		least = max(want, e.next/2)
 	}
-	r, err := l.roundTrip(ctx, key, ask, least)
+	rf := &refill{done: make(chan struct{}), by: by}
+	e.refill = rf
+	e.mu.Unlock()
+
+	r, err := l.roundTrip(ctx, key, ask, least, by)
+
+	e.mu.Lock()
+	e.refill = nil
 	if err != nil {
+		cerr := ctx.Err()
+		rf.failed = cerr == nil // a caller that left is no failure of Redis: a waiter tries again
+		close(rf.done)
 		e.mu.Unlock()
-		if cerr := ctx.Err(); cerr != nil {
+		if cerr != nil {
 			l.abandon(probe)
 			return Decision{}, cerr
 		}
 		l.failed(err, probe)
 		return l.fallback(key, n), nil
 	}
+	defer close(rf.done)
 	l.succeeded(probe)
 	now = l.clk.Nanotime()
 	e.remote = r.remaining
@@ -159,4 +203,29 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 	}
 	e.mu.Unlock()
 	return d, nil
+}
+
+// wait waits for the refill to be over, for ctx to end (its error), or for
+// by, when the refill could outlast it (errLate). A refill is bounded by its
+// first caller's due time, which is seldom later than a waiter's: only then
+// does the wait need a timer.
+func (rf *refill) wait(ctx context.Context, by time.Time) error {
+	if by.IsZero() || (!rf.by.IsZero() && !rf.by.After(by)) {
+		select {
+		case <-rf.done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	t := time.NewTimer(time.Until(by))
+	defer t.Stop()
+	select {
+	case <-rf.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return errLate
+	}
 }

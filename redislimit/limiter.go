@@ -126,6 +126,7 @@ func New(cfg Config) (*Limiter, error) {
 		local:    gcra.NewLocal(share, cfg.MaxKeys, interval),
 	}
 	l.disp.max = cfg.MaxInFlight
+	l.disp.timeout = cfg.Timeout
 	l.disp.one = l.send
 	l.disp.many = l.sendBatch
 	if cfg.Lease > 0 {
@@ -196,7 +197,7 @@ func (l *Limiter) allowDirect(ctx context.Context, key string, n int) (Decision,
 	if !ok {
 		return l.fallback(key, n), nil
 	}
-	r, err := l.roundTrip(ctx, key, int64(n), int64(n))
+	r, err := l.roundTrip(ctx, key, int64(n), int64(n), time.Time{})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			l.abandon(probe)
@@ -218,9 +219,10 @@ func (l *Limiter) allowDirect(ctx context.Context, key string, n int) (Decision,
 
 // roundTrip decides for key in Redis: want tokens, none unless min are
 // free. It goes through the dispatcher (batch.go), which sends it alone or
-// with others queued at the same time.
-func (l *Limiter) roundTrip(ctx context.Context, key string, want, min int64) (reply, error) {
-	return l.disp.do(ctx, l.redisKey(key), want, min, l.nowArgument())
+// with others queued at the same time, and answers it within Timeout, or by
+// by when that is earlier (zero: no earlier time).
+func (l *Limiter) roundTrip(ctx context.Context, key string, want, min int64, by time.Time) (reply, error) {
+	return l.disp.do(ctx, l.redisKey(key), want, min, l.nowArgument(), by)
 }
 
 // redisKey is key's Redis key: hash-tagged, so a decision touches one slot.
