@@ -4,30 +4,9 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-)
 
-// RateLimitDecision is one rate-limit decision as HTTP needs it. Its fields
-// are those of ratelimit.Decision, in the same order, so a limiter's
-// decision converts with a plain conversion, RateLimitDecision(d), and
-// leveehttp does not import the policy package.
-type RateLimitDecision struct {
-	// Allowed reports whether the request was admitted.
-	Allowed bool
-	// Limit is the quota (the RateLimit-Policy q parameter). Zero means no
-	// limit: no rate-limit fields are written.
-	Limit int
-	// Remaining is the quota left (the RateLimit r parameter).
-	Remaining int
-	// RetryAfter is the wait before retrying a rejected request; zero when
-	// allowed, negative when no wait would do (then no Retry-After is sent).
-	RetryAfter time.Duration
-	// Reset is the time until the quota is whole again (the RateLimit t
-	// parameter).
-	Reset time.Duration
-	// Window is the period of the quota (the RateLimit-Policy w
-	// parameter). Zero leaves w out.
-	Window time.Duration
-}
+	"github.com/levee-go/levee"
+)
 
 // HeaderFields selects the header fields [WriteRateLimitHeaders] writes.
 type HeaderFields uint8
@@ -85,12 +64,12 @@ const (
 //
 // Retry-After and the reset values are whole seconds rounded up, so a
 // client that waits them is never early, and never 0 while a wait is due.
-func WriteRateLimitHeaders(h http.Header, d RateLimitDecision, opts RateLimitHeaders) {
+func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeaders) {
 	fields := opts.Fields
 	if fields == 0 {
 		fields = FieldsAll
 	}
-	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0
+	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0 && d.RetryAfter != levee.Never
 	if d.Limit <= 0 {
 		fields &^= FieldRateLimit | FieldRateLimitPolicy | FieldXRateLimit
 	}

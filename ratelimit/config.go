@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
 )
 
@@ -42,7 +43,8 @@ const DefaultColdFactor = 3
 // pointer to a new one when the rate changes.
 type params struct {
 	rate     Rate
-	interval int64 // ns per token; 0 means no limit
+	per      time.Duration // rate's period, its zero Per resolved
+	interval int64         // ns per token; 0 means no limit
 	burst    int64
 	burstCfg int   // the configured burst; 0 follows the rate's Events
 	tau      int64 // burst × interval: how far the TAT may run ahead of now
@@ -76,6 +78,7 @@ func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, 
 		burst = r.Events
 	}
 	p.interval = int64(r.Interval())
+	p.per = r.period()
 	p.burst = int64(burst)
 	p.cold = p.interval
 	if p.warm > 0 {
@@ -91,6 +94,12 @@ func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, 
 	}
 	p.tau = p.burst * p.interval
 	return p, nil
+}
+
+// decision returns a Decision with the figures every decision under p
+// carries: the quota (the burst) and the configured rate, exactly.
+func (p *params) decision() levee.Decision {
+	return levee.Decision{Limit: int(p.burst), Rate: p.rate.Events, Window: p.per}
 }
 
 // withRate returns params for another rate and burst setting, keeping the

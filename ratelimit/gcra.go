@@ -144,17 +144,21 @@ func (c *core) warmInterval(p *params, now, tat int64, restart bool) int64 {
 	return p.cold - int64(q)
 }
 
-func (c *core) decideNAt(now int64, n int, live bool) Decision {
+func (c *core) decideNAt(now int64, n int, live bool) levee.Decision {
 	p := c.p.Load()
 	if p.interval == 0 {
-		return Decision{Allowed: true}
+		return levee.Decision{Allowed: true}
 	}
 	if n <= 0 {
 		return c.peek(p, now)
 	}
 	if int64(n) > p.burst {
-		c.rejected(Never)
-		return Decision{Limit: int(p.burst), Window: time.Duration(p.tau), RetryAfter: Never, Remaining: c.remaining(p, now), Reset: time.Duration(max(c.tat.Load()-now, 0))}
+		c.rejected(levee.Never)
+		d := p.decision()
+		d.RetryAfter = levee.Never
+		d.Remaining = c.remaining(p, now)
+		d.Reset = time.Duration(max(c.tat.Load()-now, 0))
+		return d
 	}
 	t := c.take(p, now, int64(n), 0)
 	if !t.ok && live && t.wait < maxStale {
@@ -162,7 +166,8 @@ func (c *core) decideNAt(now int64, n int, live bool) Decision {
 			now, t = fresh, c.take(p, fresh, int64(n), 0)
 		}
 	}
-	d := Decision{Allowed: t.ok, Limit: int(p.burst), Window: time.Duration(p.tau)}
+	d := p.decision()
+	d.Allowed = t.ok
 	if t.ok {
 		d.Remaining = int((now + p.tau - t.tat) / t.interval)
 		d.Reset = time.Duration(t.tat - now)
@@ -177,18 +182,16 @@ func (c *core) decideNAt(now int64, n int, live bool) Decision {
 }
 
 // peek describes the limiter at now without taking anything.
-func (c *core) peek(p *params, now int64) Decision {
+func (c *core) peek(p *params, now int64) levee.Decision {
 	if p.interval == 0 {
-		return Decision{Allowed: true}
+		return levee.Decision{Allowed: true}
 	}
 	base := max(c.tat.Load(), now)
-	return Decision{
-		Allowed:   true,
-		Limit:     int(p.burst),
-		Window:    time.Duration(p.tau),
-		Remaining: c.remaining(p, now),
-		Reset:     time.Duration(base - now),
-	}
+	d := p.decision()
+	d.Allowed = true
+	d.Remaining = c.remaining(p, now)
+	d.Reset = time.Duration(base - now)
+	return d
 }
 
 func (c *core) remaining(p *params, now int64) int {
@@ -217,7 +220,7 @@ func (c *core) allowNAt(now int64, n int, live bool) bool {
 		return true
 	}
 	if int64(n) > p.burst {
-		c.rejected(Never)
+		c.rejected(levee.Never)
 		return false
 	}
 	t := c.take(p, now, int64(n), 0)
@@ -260,18 +263,18 @@ func (c *core) AllowNAt(now int64, n int) bool { return c.allowNAt(now, n, false
 
 // Decide is Allow with the whole answer: limit, remaining, reset and, on
 // rejection, the retry-after. It returns a value and does not allocate.
-func (c *core) Decide() Decision { return c.decideNAt(c.clk.Nanotime(), 1, true) }
+func (c *core) Decide() levee.Decision { return c.decideNAt(c.clk.Nanotime(), 1, true) }
 
 // DecideN is Decide for n tokens. n <= 0 takes nothing and describes the
 // limiter (Allowed is true); n larger than the burst is rejected with
-// RetryAfter [Never].
-func (c *core) DecideN(n int) Decision { return c.decideNAt(c.clk.Nanotime(), n, true) }
+// RetryAfter [levee.Never].
+func (c *core) DecideN(n int) levee.Decision { return c.decideNAt(c.clk.Nanotime(), n, true) }
 
 // DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideAt(now int64) Decision { return c.decideNAt(now, 1, false) }
+func (c *core) DecideAt(now int64) levee.Decision { return c.decideNAt(now, 1, false) }
 
 // DecideNAt is DecideN at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideNAt(now int64, n int) Decision { return c.decideNAt(now, n, false) }
+func (c *core) DecideNAt(now int64, n int) levee.Decision { return c.decideNAt(now, n, false) }
 
 // Stage places the limiter at [levee.StageLimit] in a pipeline.
 func (c *core) Stage() levee.Stage { return levee.StageLimit }
