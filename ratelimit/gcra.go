@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/bits"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,13 +49,9 @@ const initialTAT = math.MinInt64 / 4
 
 // core is the arithmetic shared by [GCRA] and [TokenBucket].
 type core struct {
+	settings
 	warmStart atomic.Int64 // Nanotime the current warm-up began
-	p         atomic.Pointer[params]
-	clk       clock.Clock
-	name      string
-	mu        sync.Mutex // serialises SetRate and SetBurst
 	err       limitedError
-	listeners levee.Listeners
 
 	// tat is written by every admission; it sits on a cache line of its
 	// own so those writes do not evict the read-mostly fields above from
@@ -77,6 +72,7 @@ func (c *core) init(cfg Config) error {
 	c.clk = clock.Or(cfg.Clock)
 	c.name = cfg.Name
 	c.err.l = c
+	c.install = c.swap
 	return nil
 }
 
@@ -291,44 +287,6 @@ func (c *core) Acquire(ctx context.Context) (levee.Permit, error) {
 	return levee.Permit{}, &c.err
 }
 
-// Rate returns the current rate.
-func (c *core) Rate() Rate { return c.p.Load().rate }
-
-// Burst returns the current burst (after the default for zero is applied).
-func (c *core) Burst() int { return int(c.p.Load().burst) }
-
-// SetRate changes the rate at run time. The tokens available now are kept
-// (capped at the burst), so a change neither forgets recent use nor hands
-// out a burst. A burst configured as zero keeps following the rate's Events.
-// Calls decided concurrently with the change may see either rate.
-func (c *core) SetRate(r Rate) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.p.Load()
-	np, err := old.withRate(r, old.burstCfg)
-	if err != nil {
-		return err
-	}
-	c.swap(old, np)
-	return nil
-}
-
-// SetBurst changes the burst at run time, keeping the tokens available now
-// (capped at the new burst): raising it lets tokens accrue to the new
-// capacity at the rate instead of granting them at once. Zero means
-// Rate.Events; negative is an error.
-func (c *core) SetBurst(b int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.p.Load()
-	np, err := old.withRate(old.rate, b)
-	if err != nil {
-		return err
-	}
-	c.swap(old, np)
-	return nil
-}
-
 // swap installs np, converting the TAT so the available tokens survive.
 func (c *core) swap(old, np *params) {
 	for {
@@ -340,12 +298,6 @@ func (c *core) swap(old, np *params) {
 		}
 	}
 	c.p.Store(np)
-	if c.listeners.Active() {
-		c.listeners.Emit(levee.Event{
-			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: c.name, Time: c.clk.Now(),
-			Value: perSecond(np), Threshold: perSecond(old),
-		})
-	}
 }
 
 // convertTAT re-expresses tat, kept under old, under np so that the tokens
@@ -375,10 +327,6 @@ func perSecond(p *params) float64 {
 	}
 	return float64(time.Second) / float64(p.interval)
 }
-
-// OnEvent registers fn for the limiter's events (rejections, rate changes)
-// and returns a function that removes it.
-func (c *core) OnEvent(fn levee.Listener) (remove func()) { return c.listeners.Add(fn) }
 
 // retryAfterNow is the wait before one token is free, read when a shared
 // rejection error is asked.

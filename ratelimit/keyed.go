@@ -83,7 +83,7 @@ const (
 //
 // A Keyed limiter is safe for concurrent use.
 type Keyed struct {
-	p         atomic.Pointer[params]
+	settings
 	overrides atomic.Pointer[map[string]*GCRA]
 	shards    []shard
 	mask      uint64
@@ -91,11 +91,7 @@ type Keyed struct {
 	count     atomic.Int64 // keys held in all shards
 	idle      int64
 	seed      maphash.Seed
-	clk       clock.Clock
-	name      string
 	key       func(context.Context) string
-	mu        sync.Mutex // serialises SetRate, SetBurst and SetOverride
-	listeners levee.Listeners
 }
 
 type shard struct {
@@ -145,10 +141,11 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		maxKeys: int64(maxKeys),
 		idle:    int64(idle),
 		seed:    maphash.MakeSeed(),
-		clk:     clock.Or(cfg.Clock),
-		name:    cfg.Name,
 		key:     cfg.Key,
 	}
+	k.clk = clock.Or(cfg.Clock)
+	k.name = cfg.Name
+	k.install = k.swap
 	if k.key == nil {
 		k.key = KeyFromContext
 	}
@@ -420,42 +417,8 @@ func rejectAfter(wait time.Duration) error {
 	return rejections[i].Load()
 }
 
-// Rate returns the default rate of keys.
-func (k *Keyed) Rate() Rate { return k.p.Load().rate }
-
-// Burst returns the default burst of keys.
-func (k *Keyed) Burst() int { return int(k.p.Load().burst) }
-
-// SetRate changes the default rate of keys at run time, keeping each key's
-// available tokens (capped at the burst) as [GCRA.SetRate] does. It visits
-// every key with its shard locked, so it costs about a millisecond per
-// 100,000 keys.
-func (k *Keyed) SetRate(r Rate) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	old := k.p.Load()
-	np, err := old.withRate(r, old.burstCfg)
-	if err != nil {
-		return err
-	}
-	k.swap(old, np)
-	return nil
-}
-
-// SetBurst changes the default burst of keys at run time, keeping each key's
-// available tokens (capped at the new burst).
-func (k *Keyed) SetBurst(b int) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	old := k.p.Load()
-	np, err := old.withRate(old.rate, b)
-	if err != nil {
-		return err
-	}
-	k.swap(old, np)
-	return nil
-}
-
+// swap installs np for every key, converting each key's TAT with its shard
+// locked (about a millisecond per 100,000 keys).
 func (k *Keyed) swap(old, np *params) {
 	for s := range k.shards {
 		k.shards[s].mu.Lock()
@@ -471,12 +434,6 @@ func (k *Keyed) swap(old, np *params) {
 	k.p.Store(np)
 	for s := range k.shards {
 		k.shards[s].mu.Unlock()
-	}
-	if k.listeners.Active() {
-		k.listeners.Emit(levee.Event{
-			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: k.name, Time: k.clk.Now(),
-			Value: perSecond(np), Threshold: perSecond(old),
-		})
 	}
 }
 
@@ -515,10 +472,6 @@ func (k *Keyed) RemoveOverride(key string) {
 	}
 	k.overrides.Store(&next)
 }
-
-// OnEvent registers fn for the limiter's events and returns a function that
-// removes it. Overridden keys report to their own limiters, not here.
-func (k *Keyed) OnEvent(fn levee.Listener) (remove func()) { return k.listeners.Add(fn) }
 
 type keyCtx struct{}
 
