@@ -50,10 +50,9 @@
 //	X-RateLimit-Remaining: 0
 //	X-RateLimit-Reset: 3
 //
-// q is the limiter's quota (the burst of a token bucket or GCRA, the limit
-// of a sliding window), w the period it covers, r what is left and t the
-// seconds until the quota is whole again. Admitted responses carry the
-// same fields without Retry-After.
+// q/w is the configured rate exactly (q requests per w seconds), r what
+// may be sent now (up to the burst) and t the seconds until that is whole
+// again. Admitted responses carry the same fields without Retry-After.
 //
 // [RateLimit] is middleware that applies a [levee.KeyedLimiter]
 // (ratelimit.Keyed, redislimit.Limiter) to requests and writes those

@@ -19,7 +19,7 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 	}{
 		{
 			name: "rejected, all fields",
-			d:    levee.Decision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Window: time.Minute},
+			d:    levee.Decision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Rate: 100, Window: time.Minute},
 			want: http.Header{
 				"Retry-After":           {"3"},
 				"Ratelimit-Policy":      {`"default";q=100;w=60`},
@@ -36,10 +36,22 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 			want: http.Header{"Retry-After": {"1"}, "Ratelimit": {`"default";r=0;t=1`}},
 		},
 		{
-			name: "allowed: no Retry-After",
-			d:    levee.Decision{Allowed: true, Limit: 10, Remaining: 9, Reset: 100 * time.Millisecond, Window: time.Second},
+			name: "allowed: no Retry-After; q/w is the rate, not the burst",
+			d:    levee.Decision{Allowed: true, Limit: 10, Remaining: 9, Reset: 100 * time.Millisecond, Rate: 100, Window: time.Second},
 			opts: leveehttp.RateLimitHeaders{Policy: "per-ip", Fields: leveehttp.FieldsIETF},
-			want: http.Header{"Ratelimit-Policy": {`"per-ip";q=10;w=1`}, "Ratelimit": {`"per-ip";r=9;t=1`}},
+			want: http.Header{"Ratelimit-Policy": {`"per-ip";q=100;w=1`}, "Ratelimit": {`"per-ip";r=9;t=1`}},
+		},
+		{
+			name: "a window of 1.5s is scaled to whole seconds",
+			d:    levee.Decision{Allowed: true, Limit: 3, Remaining: 2, Rate: 2, Window: 1500 * time.Millisecond},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRateLimitPolicy},
+			want: http.Header{"Ratelimit-Policy": {`"default";q=4;w=3`}},
+		},
+		{
+			name: "no rate: no policy",
+			d:    levee.Decision{Allowed: true, Limit: 3, Remaining: 2},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRateLimitPolicy},
+			want: http.Header{},
 		},
 		{
 			name: "never: no Retry-After",
@@ -54,9 +66,9 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 		},
 		{
 			name: "policy name escaped",
-			d:    levee.Decision{Allowed: true, Limit: 1, Remaining: 1},
+			d:    levee.Decision{Allowed: true, Limit: 1, Remaining: 1, Rate: 1, Window: time.Second},
 			opts: leveehttp.RateLimitHeaders{Policy: "a\"b\\c\né", Fields: leveehttp.FieldRateLimitPolicy},
-			want: http.Header{"Ratelimit-Policy": {`"a\"b\\c___";q=1`}},
+			want: http.Header{"Ratelimit-Policy": {`"a\"b\\c___";q=1;w=1`}},
 		},
 	}
 	for _, tt := range tests {
@@ -84,7 +96,7 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 // TestWriteRateLimitHeadersAllocs pins the cost of the fields: one string
 // holding every value and one array of the fields' value slices.
 func TestWriteRateLimitHeadersAllocs(t *testing.T) {
-	d := levee.Decision{Limit: 100, Remaining: 7, RetryAfter: time.Second, Reset: 30 * time.Second, Window: time.Minute}
+	d := levee.Decision{Limit: 100, Remaining: 7, RetryAfter: time.Second, Reset: 30 * time.Second, Rate: 100, Window: time.Minute}
 	h := http.Header{}
 	if a := testing.AllocsPerRun(100, func() { leveehttp.WriteRateLimitHeaders(h, d, leveehttp.RateLimitHeaders{Policy: "api"}) }); a > 2 {
 		t.Errorf("WriteRateLimitHeaders, all fields: AllocsPerRun = %v, want <= 2", a)
