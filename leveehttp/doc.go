@@ -50,21 +50,16 @@
 //	X-RateLimit-Remaining: 0
 //	X-RateLimit-Reset: 3
 //
-// q is the limiter's quota (the burst of a token bucket or GCRA, the limit
-// of a sliding window), w the period it covers, r what is left and t the
-// seconds until the quota is whole again. Admitted responses carry the
-// same fields without Retry-After.
+// q/w is the configured rate exactly (q requests per w seconds), r what
+// may be sent now (up to the burst) and t the seconds until that is whole
+// again. Admitted responses carry the same fields without Retry-After.
 //
-// [RateLimit] is middleware that applies a keyed limiter to requests and
-// writes those fields. To keep adapters free of policy packages it takes a
-// [RateLimiter], whose decision type [RateLimitDecision] has the fields of
-// ratelimit.Decision so that a conversion adapts one to the other:
+// [RateLimit] is middleware that applies a [levee.KeyedLimiter]
+// (ratelimit.Keyed, redislimit.Limiter) to requests and writes those
+// fields; the request's context reaches the limiter:
 //
 //	keyed, _ := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(100)})
-//	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
-//		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
-//	})
-//	handler = leveehttp.RateLimit(limiter, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(handler)
+//	handler = leveehttp.RateLimit(keyed, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(handler)
 //
 // # Reading them as a client
 //

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/leveehttp"
 	"github.com/levee-go/levee/ratelimit"
 )
@@ -18,11 +19,8 @@ func ExampleRateLimit() {
 	if err != nil {
 		panic(err)
 	}
-	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
-		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
-	})
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
-	srv := httptest.NewServer(leveehttp.RateLimit(limiter, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
+	srv := httptest.NewServer(leveehttp.RateLimit(keyed, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
 		Headers: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldsIETF},
 	})(app))
 	defer srv.Close()
@@ -43,9 +41,10 @@ func ExampleRateLimit() {
 
 func ExampleWriteRateLimitHeaders() {
 	h := http.Header{}
-	leveehttp.WriteRateLimitHeaders(h, leveehttp.RateLimitDecision{
-		Limit: 100, Remaining: 0, RetryAfter: 1200 * time.Millisecond, Reset: 42 * time.Second, Window: time.Minute,
-	}, leveehttp.RateLimitHeaders{Policy: "api"})
+	leveehttp.WriteRateLimitHeaders(h, levee.Decision{
+		Limit: 100, Remaining: 0, RetryAfter: 1200 * time.Millisecond, Reset: 42 * time.Second,
+		Rate: 100, Window: time.Minute,
+	}, leveehttp.RateLimitHeaders{Policy: "api", Fields: leveehttp.FieldsAll})
 	for _, k := range []string{"Retry-After", "RateLimit-Policy", "RateLimit", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} {
 		fmt.Printf("%s: %s\n", k, h.Get(k))
 	}

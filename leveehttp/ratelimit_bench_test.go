@@ -5,13 +5,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/leveehttp"
 )
 
 // BenchmarkWriteRateLimitHeaders: the header values are new strings per
 // response (one allocation per field value and its slice).
 func BenchmarkWriteRateLimitHeaders(b *testing.B) {
-	d := leveehttp.RateLimitDecision{Limit: 100, Remaining: 0, RetryAfter: time.Second, Reset: 30 * time.Second, Window: time.Minute}
+	d := levee.Decision{Limit: 100, Remaining: 0, RetryAfter: time.Second, Reset: 30 * time.Second, Rate: 100, Window: time.Minute}
 	for _, tt := range []struct {
 		name   string
 		fields leveehttp.HeaderFields

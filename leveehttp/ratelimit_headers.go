@@ -1,33 +1,13 @@
 package leveehttp
 
 import (
+	"math/bits"
 	"net/http"
 	"strconv"
 	"time"
-)
 
-// RateLimitDecision is one rate-limit decision as HTTP needs it. Its fields
-// are those of ratelimit.Decision, in the same order, so a limiter's
-// decision converts with a plain conversion, RateLimitDecision(d), and
-// leveehttp does not import the policy package.
-type RateLimitDecision struct {
-	// Allowed reports whether the request was admitted.
-	Allowed bool
-	// Limit is the quota (the RateLimit-Policy q parameter). Zero means no
-	// limit: no rate-limit fields are written.
-	Limit int
-	// Remaining is the quota left (the RateLimit r parameter).
-	Remaining int
-	// RetryAfter is the wait before retrying a rejected request; zero when
-	// allowed, negative when no wait would do (then no Retry-After is sent).
-	RetryAfter time.Duration
-	// Reset is the time until the quota is whole again (the RateLimit t
-	// parameter).
-	Reset time.Duration
-	// Window is the period of the quota (the RateLimit-Policy w
-	// parameter). Zero leaves w out.
-	Window time.Duration
-}
+	"github.com/levee-go/levee"
+)
 
 // HeaderFields selects the header fields [WriteRateLimitHeaders] writes.
 type HeaderFields uint8
@@ -40,7 +20,7 @@ const (
 	// FieldRateLimit is the IETF RateLimit field: "name";r=remaining;t=reset.
 	FieldRateLimit
 	// FieldRateLimitPolicy is the IETF RateLimit-Policy field:
-	// "name";q=quota;w=window.
+	// "name";q=quota;w=window, q/w being the configured rate.
 	FieldRateLimitPolicy
 	// FieldXRateLimit is the legacy trio X-RateLimit-Limit,
 	// X-RateLimit-Remaining and X-RateLimit-Reset (delta-seconds).
@@ -81,16 +61,26 @@ const (
 // opts: on every response the quota and what is left of it, and on a
 // rejection Retry-After. Middleware and the gateway call it before writing
 // the status. It does nothing for a decision with no limit (Limit <= 0)
-// except for Retry-After.
+// except for Retry-After, and writes no Retry-After for [levee.Never].
+//
+// RateLimit-Policy's q and w are the configured rate, d.Rate per d.Window,
+// exactly: q/w equals the rate for every rate and burst. w must be whole
+// seconds, so a window that is not is scaled with q (2 per 1.5s is
+// q=4;w=3); a rate no pair of 15-digit integers can express exactly (or a
+// decision without Rate) gets no RateLimit-Policy rather than a wrong one.
+// The burst is not part of the policy: it shows in RateLimit's r, the
+// requests that may be sent now (up to the burst, which may be more or less
+// than q), and t, the seconds until that many are available again; the
+// legacy X-RateLimit-Limit is the burst (the largest r).
 //
 // Retry-After and the reset values are whole seconds rounded up, so a
 // client that waits them is never early, and never 0 while a wait is due.
-func WriteRateLimitHeaders(h http.Header, d RateLimitDecision, opts RateLimitHeaders) {
+func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeaders) {
 	fields := opts.Fields
 	if fields == 0 {
 		fields = FieldsAll
 	}
-	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0
+	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0 && d.RetryAfter != levee.Never
 	if d.Limit <= 0 {
 		fields &^= FieldRateLimit | FieldRateLimitPolicy | FieldXRateLimit
 	}
@@ -118,15 +108,13 @@ func WriteRateLimitHeaders(h http.Header, d RateLimitDecision, opts RateLimitHea
 	}
 	remaining := int64(max(d.Remaining, 0))
 	reset := ceilSeconds(d.Reset)
-	if fields&FieldRateLimitPolicy != 0 {
+	if q, w, ok := policyQuota(d.Rate, d.Window); ok && fields&FieldRateLimitPolicy != 0 {
 		start := len(b)
 		b = appendPolicyName(b, opts.Policy)
 		b = append(b, ";q="...)
-		b = strconv.AppendInt(b, int64(d.Limit), 10)
-		if d.Window > 0 {
-			b = append(b, ";w="...)
-			b = strconv.AppendInt(b, ceilSeconds(d.Window), 10)
-		}
+		b = strconv.AppendUint(b, q, 10)
+		b = append(b, ";w="...)
+		b = strconv.AppendUint(b, w, 10)
 		add(headerRateLimitPolicy, start)
 	}
 	if fields&FieldRateLimit != 0 {
@@ -155,6 +143,47 @@ func WriteRateLimitHeaders(h http.Header, d RateLimitDecision, opts RateLimitHea
 		vals[i] = all[sp.start:sp.end]
 		h[sp.key] = vals[i : i+1 : i+1]
 	}
+}
+
+// maxSFInteger is the largest Integer a structured field can carry (RFC
+// 9651: at most 15 digits).
+const maxSFInteger = 999_999_999_999_999
+
+// policyQuota returns the RateLimit-Policy quota q and window w (whole
+// seconds) whose ratio is exactly rate per window, or ok false when there
+// is no such pair of structured-field Integers (or no rate). It prefers the
+// configured figures (60 per minute is q=60;w=60; 100 per second q=100;w=1)
+// and scales them only as far as the window needs to become whole seconds
+// (2 every 1.5s is q=4;w=3, 10 per 100ms q=100;w=1); if that overflows it
+// tries the reduced fraction.
+func policyQuota(rate int, window time.Duration) (q, w uint64, ok bool) {
+	if rate <= 0 || window <= 0 {
+		return 0, 0, false
+	}
+	// rate/window per nanosecond = rate·1e9/window per second.
+	const sec = uint64(time.Second)
+	g := gcd(sec, uint64(window))
+	hi, lo := bits.Mul64(uint64(rate), sec/g)
+	if q, w = lo, uint64(window)/g; hi == 0 && q <= maxSFInteger && w <= maxSFInteger {
+		return q, w, true
+	}
+	// Reduced: r·1e9/window with gcd(r, window) and gcd(1e9, window) out.
+	r, win := uint64(rate), uint64(window)
+	g = gcd(r, win)
+	r, win = r/g, win/g
+	g = gcd(sec, win)
+	hi, lo = bits.Mul64(r, sec/g)
+	if q, w = lo, win/g; hi == 0 && q <= maxSFInteger && w <= maxSFInteger {
+		return q, w, true
+	}
+	return 0, 0, false
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // ceilSeconds rounds d up to whole seconds: 0 stays 0, 1ns becomes 1.

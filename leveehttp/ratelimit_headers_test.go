@@ -6,19 +6,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/leveehttp"
 )
 
 func TestWriteRateLimitHeaders(t *testing.T) {
 	tests := []struct {
 		name string
-		d    leveehttp.RateLimitDecision
+		d    levee.Decision
 		opts leveehttp.RateLimitHeaders
 		want http.Header
 	}{
 		{
 			name: "rejected, all fields",
-			d:    leveehttp.RateLimitDecision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Window: time.Minute},
+			d:    levee.Decision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Rate: 100, Window: time.Minute},
 			want: http.Header{
 				"Retry-After":           {"3"},
 				"Ratelimit-Policy":      {`"default";q=100;w=60`},
@@ -30,32 +31,44 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 		},
 		{
 			name: "a nanosecond to wait is one second, never zero",
-			d:    leveehttp.RateLimitDecision{Limit: 1, RetryAfter: 1, Reset: 1},
+			d:    levee.Decision{Limit: 1, RetryAfter: 1, Reset: 1},
 			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRetryAfter | leveehttp.FieldRateLimit},
 			want: http.Header{"Retry-After": {"1"}, "Ratelimit": {`"default";r=0;t=1`}},
 		},
 		{
-			name: "allowed: no Retry-After",
-			d:    leveehttp.RateLimitDecision{Allowed: true, Limit: 10, Remaining: 9, Reset: 100 * time.Millisecond, Window: time.Second},
+			name: "allowed: no Retry-After; q/w is the rate, not the burst",
+			d:    levee.Decision{Allowed: true, Limit: 10, Remaining: 9, Reset: 100 * time.Millisecond, Rate: 100, Window: time.Second},
 			opts: leveehttp.RateLimitHeaders{Policy: "per-ip", Fields: leveehttp.FieldsIETF},
-			want: http.Header{"Ratelimit-Policy": {`"per-ip";q=10;w=1`}, "Ratelimit": {`"per-ip";r=9;t=1`}},
+			want: http.Header{"Ratelimit-Policy": {`"per-ip";q=100;w=1`}, "Ratelimit": {`"per-ip";r=9;t=1`}},
+		},
+		{
+			name: "a window of 1.5s is scaled to whole seconds",
+			d:    levee.Decision{Allowed: true, Limit: 3, Remaining: 2, Rate: 2, Window: 1500 * time.Millisecond},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRateLimitPolicy},
+			want: http.Header{"Ratelimit-Policy": {`"default";q=4;w=3`}},
+		},
+		{
+			name: "no rate: no policy",
+			d:    levee.Decision{Allowed: true, Limit: 3, Remaining: 2},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRateLimitPolicy},
+			want: http.Header{},
 		},
 		{
 			name: "never: no Retry-After",
-			d:    leveehttp.RateLimitDecision{Limit: 10, RetryAfter: -1, Window: time.Second},
+			d:    levee.Decision{Limit: 10, RetryAfter: levee.Never, Window: time.Second},
 			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldRetryAfter | leveehttp.FieldXRateLimit},
 			want: http.Header{"X-Ratelimit-Limit": {"10"}, "X-Ratelimit-Remaining": {"0"}, "X-Ratelimit-Reset": {"0"}},
 		},
 		{
 			name: "no limit: nothing",
-			d:    leveehttp.RateLimitDecision{Allowed: true},
+			d:    levee.Decision{Allowed: true},
 			want: http.Header{},
 		},
 		{
 			name: "policy name escaped",
-			d:    leveehttp.RateLimitDecision{Allowed: true, Limit: 1, Remaining: 1},
+			d:    levee.Decision{Allowed: true, Limit: 1, Remaining: 1, Rate: 1, Window: time.Second},
 			opts: leveehttp.RateLimitHeaders{Policy: "a\"b\\c\né", Fields: leveehttp.FieldRateLimitPolicy},
-			want: http.Header{"Ratelimit-Policy": {`"a\"b\\c___";q=1`}},
+			want: http.Header{"Ratelimit-Policy": {`"a\"b\\c___";q=1;w=1`}},
 		},
 	}
 	for _, tt := range tests {
@@ -83,7 +96,7 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 // TestWriteRateLimitHeadersAllocs pins the cost of the fields: one string
 // holding every value and one array of the fields' value slices.
 func TestWriteRateLimitHeadersAllocs(t *testing.T) {
-	d := leveehttp.RateLimitDecision{Limit: 100, Remaining: 7, RetryAfter: time.Second, Reset: 30 * time.Second, Window: time.Minute}
+	d := levee.Decision{Limit: 100, Remaining: 7, RetryAfter: time.Second, Reset: 30 * time.Second, Rate: 100, Window: time.Minute}
 	h := http.Header{}
 	if a := testing.AllocsPerRun(100, func() { leveehttp.WriteRateLimitHeaders(h, d, leveehttp.RateLimitHeaders{Policy: "api"}) }); a > 2 {
 		t.Errorf("WriteRateLimitHeaders, all fields: AllocsPerRun = %v, want <= 2", a)

@@ -3,26 +3,13 @@ package leveehttp
 import (
 	"net"
 	"net/http"
+
+	"github.com/levee-go/levee"
 )
 
-// A RateLimiter decides requests by key. Adapt a limiter with
-// [RateLimiterFunc]; for a ratelimit.Keyed k:
-//
-//	leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
-//		return leveehttp.RateLimitDecision(k.DecideKey(key))
-//	})
-type RateLimiter interface {
-	LimitKey(key string) RateLimitDecision
-}
-
-// RateLimiterFunc adapts a function to [RateLimiter].
-type RateLimiterFunc func(key string) RateLimitDecision
-
-// LimitKey calls f(key).
-func (f RateLimiterFunc) LimitKey(key string) RateLimitDecision { return f(key) }
-
-// RateLimitOptions configures [RateLimit]. The zero value writes every
-// rate-limit field and answers rejections with a plain 429.
+// RateLimitOptions configures [RateLimit]. The zero value writes the IETF
+// rate-limit fields and Retry-After, answers rejections with a plain 429
+// and a failed decision with a plain 503.
 type RateLimitOptions struct {
 	// Headers chooses the fields written and the policy name.
 	Headers RateLimitHeaders
@@ -34,6 +21,11 @@ type RateLimitOptions struct {
 	// handler with the request; the status 429 is written for it, so it
 	// must not call WriteHeader.
 	Rejected func(w http.ResponseWriter, r *http.Request)
+	// FailOpen lets a request through, without rate-limit fields, when its
+	// decision fails (DecideKey returned an error: the request's context
+	// ended, or a remote limiter could not be reached and has no
+	// fallback). False answers it with 503 Service Unavailable instead.
+	FailOpen bool
 }
 
 // DefaultRejected writes a short plain-text body for a 429.
@@ -42,11 +34,24 @@ func DefaultRejected(w http.ResponseWriter, r *http.Request) {
 }
 
 // RateLimit returns middleware that asks l about each request under the key
-// given by key (nil means one key, "", for all requests). An admitted
-// request goes to the next handler with the quota fields set; a rejected one
-// gets 429 Too Many Requests with Retry-After and the quota fields, and does
-// not reach the next handler.
-func RateLimit(l RateLimiter, key func(*http.Request) string, opts RateLimitOptions) func(http.Handler) http.Handler {
+// given by key (nil means one key, "", for all requests), passing the
+// request's context to [levee.KeyedLimiter.DecideKey] so that its deadline
+// bounds a remote limiter's round trip. l is a ratelimit.Keyed, a
+// redislimit.Limiter or any other [levee.KeyedLimiter].
+//
+// An admitted request goes to the next handler with the quota fields set; a
+// rejected one gets 429 Too Many Requests with Retry-After and the quota
+// fields, and does not reach the next handler. When the decision fails
+// (DecideKey returns an error: the request's context ended first, or the
+// limiter could not decide at all), the request gets 503 Service
+// Unavailable with the body "rate limit unavailable" and no rate-limit
+// fields, or goes through untouched with [RateLimitOptions.FailOpen].
+//
+// Several RateLimit middlewares may be stacked (a per-client and a global
+// limit, say): each adds its policy to the RateLimit-Policy and RateLimit
+// lists (see [WriteRateLimitHeaders]), so give each its own
+// [RateLimitHeaders.Policy] name.
+func RateLimit(l levee.KeyedLimiter, key func(*http.Request) string, opts RateLimitOptions) func(http.Handler) http.Handler {
 	rejected := opts.Rejected
 	if rejected == nil {
 		rejected = DefaultRejected
@@ -57,7 +62,19 @@ func RateLimit(l RateLimiter, key func(*http.Request) string, opts RateLimitOpti
 			if key != nil {
 				k = key(r)
 			}
-			d := l.LimitKey(k)
+			d, err := l.DecideKey(r.Context(), k)
+			if err != nil {
+				if opts.FailOpen {
+					next.ServeHTTP(w, r)
+					return
+				}
+				h := w.Header()
+				h.Set("Content-Type", "text/plain; charset=utf-8")
+				h.Set("X-Content-Type-Options", "nosniff")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte("rate limit unavailable\n"))
+				return
+			}
 			if d.Allowed {
 				if !opts.SkipHeadersOnSuccess {
 					WriteRateLimitHeaders(w.Header(), d, opts.Headers)

@@ -1,12 +1,15 @@
 package leveehttp_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/leveehttp"
 	"github.com/levee-go/levee/ratelimit"
@@ -20,17 +23,14 @@ func TestRateLimitEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
-		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
-	})
 	reached := 0
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		reached++
 		io.WriteString(w, "ok")
 	})
 	key := func(r *http.Request) string { return r.Header.Get("X-Client") }
-	srv := httptest.NewServer(leveehttp.RateLimit(limiter, key, leveehttp.RateLimitOptions{
-		Headers: leveehttp.RateLimitHeaders{Policy: "per-client"},
+	srv := httptest.NewServer(leveehttp.RateLimit(keyed, key, leveehttp.RateLimitOptions{
+		Headers: leveehttp.RateLimitHeaders{Policy: "per-client", Fields: leveehttp.FieldsAll},
 	})(app))
 	defer srv.Close()
 
@@ -91,12 +91,30 @@ func TestRateLimitEndToEnd(t *testing.T) {
 	}
 }
 
+// decider is a levee.KeyedLimiter whose decisions a test chooses.
+type decider func(ctx context.Context, key string) (levee.Decision, error)
+
+func (f decider) DecideKey(ctx context.Context, key string) (levee.Decision, error) {
+	return f(ctx, key)
+}
+
+func (f decider) AcquireKey(ctx context.Context, key string) (levee.Permit, error) {
+	d, err := f(ctx, key)
+	if err != nil {
+		return levee.Permit{}, err
+	}
+	if !d.Allowed {
+		return levee.Permit{}, levee.Reject(levee.ErrLimited, d.RetryAfter)
+	}
+	return levee.Permit{}, nil
+}
+
 func TestRateLimitOptions(t *testing.T) {
-	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
+	limiter := decider(func(_ context.Context, key string) (levee.Decision, error) {
 		if key == "deny" {
-			return leveehttp.RateLimitDecision{Limit: 1, RetryAfter: time.Second, Reset: time.Second, Window: time.Second}
+			return levee.Decision{Limit: 1, RetryAfter: time.Second, Reset: time.Second, Rate: 1, Window: time.Second}, nil
 		}
-		return leveehttp.RateLimitDecision{Allowed: true, Limit: 1, Remaining: 0}
+		return levee.Decision{Allowed: true, Limit: 1, Remaining: 0, Rate: 1, Window: time.Second}, nil
 	})
 	h := leveehttp.RateLimit(limiter, func(r *http.Request) string { return r.URL.Path[1:] }, leveehttp.RateLimitOptions{
 		SkipHeadersOnSuccess: true,
@@ -115,6 +133,53 @@ func TestRateLimitOptions(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/deny", nil))
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "1" || rec.Header().Get("RateLimit") != "" || rec.Body.String() != `{"error":"slow down"}` {
 		t.Errorf("denied: status %d, header %v, body %q, want 429, only Retry-After 1, the custom body", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// TestRateLimitContext: the request's context, deadline included, reaches
+// DecideKey over a real server, and a decision that fails because that
+// context ended is answered with 503 (or let through with FailOpen).
+func TestRateLimitContext(t *testing.T) {
+	var sawDeadline atomic.Bool
+	limiter := decider(func(ctx context.Context, key string) (levee.Decision, error) {
+		_, ok := ctx.Deadline()
+		sawDeadline.Store(ok)
+		<-ctx.Done() // a remote limiter that never answers in time
+		return levee.Decision{}, ctx.Err()
+	})
+	withDeadline := func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), 10*time.Millisecond)
+			defer cancel()
+			h.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+	reached := 0
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached++ })
+	for _, tt := range []struct {
+		failOpen    bool
+		status      int
+		wantReached int
+	}{{false, 503, 0}, {true, 200, 1}} {
+		reached = 0
+		srv := httptest.NewServer(withDeadline(leveehttp.RateLimit(limiter, nil, leveehttp.RateLimitOptions{FailOpen: tt.failOpen})(app)))
+		resp, err := srv.Client().Get(srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		srv.Close()
+		if resp.StatusCode != tt.status || reached != tt.wantReached || resp.Header.Get("RateLimit") != "" {
+			t.Errorf("FailOpen %v: status %d, handler reached %d times, RateLimit %q; want %d, %d, none",
+				tt.failOpen, resp.StatusCode, reached, resp.Header.Get("RateLimit"), tt.status, tt.wantReached)
+		}
+		if !tt.failOpen && string(body) != "rate limit unavailable\n" {
+			t.Errorf("503 body = %q, want %q", body, "rate limit unavailable\n")
+		}
+		if !sawDeadline.Load() {
+			t.Errorf("FailOpen %v: DecideKey's context has no deadline, want the request's", tt.failOpen)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package ratelimit_test
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -122,11 +123,12 @@ func BenchmarkKeyed(b *testing.B) {
 		keys[i] = "tenant-" + strconv.Itoa(i)
 		k.AllowKey(keys[i])
 	}
+	ctx := context.Background()
 	b.Run("single", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
 		for b.Loop() {
-			k.DecideKey(keys[i%len(keys)])
+			_, _ = k.DecideKey(ctx, keys[i%len(keys)])
 			i++
 		}
 	})
@@ -135,7 +137,7 @@ func BenchmarkKeyed(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			i := 0
 			for pb.Next() {
-				k.DecideKey(keys[i%len(keys)])
+				_, _ = k.DecideKey(ctx, keys[i%len(keys)])
 				i += 7
 			}
 		})

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
 )
 
@@ -42,7 +45,8 @@ const DefaultColdFactor = 3
 // pointer to a new one when the rate changes.
 type params struct {
 	rate     Rate
-	interval int64 // ns per token; 0 means no limit
+	per      time.Duration // rate's period, its zero Per resolved
+	interval int64         // ns per token; 0 means no limit
 	burst    int64
 	burstCfg int   // the configured burst; 0 follows the rate's Events
 	tau      int64 // burst × interval: how far the TAT may run ahead of now
@@ -76,6 +80,7 @@ func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, 
 		burst = r.Events
 	}
 	p.interval = int64(r.Interval())
+	p.per = r.period()
 	p.burst = int64(burst)
 	p.cold = p.interval
 	if p.warm > 0 {
@@ -93,8 +98,76 @@ func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, 
 	return p, nil
 }
 
+// decision returns a Decision with the figures every decision under p
+// carries: the quota (the burst) and the configured rate, exactly.
+func (p *params) decision() levee.Decision {
+	return levee.Decision{Limit: int(p.burst), Rate: p.rate.Events, Window: p.per}
+}
+
 // withRate returns params for another rate and burst setting, keeping the
 // warm-up.
 func (p *params) withRate(r Rate, burst int) (*params, error) {
 	return newParams(r, burst, time.Duration(p.warm), p.factor)
 }
+
+// settings is the run-time rate setting of a [GCRA], a [TokenBucket] or a
+// [Keyed] limiter, and the one implementation of their Rate, Burst,
+// SetRate, SetBurst and OnEvent.
+type settings struct {
+	p         atomic.Pointer[params]
+	clk       clock.Clock
+	name      string
+	listeners levee.Listeners
+	mu        sync.Mutex // serialises changes
+	// install re-expresses the limiter's state under np so that the tokens
+	// available now survive (capped at np's burst), and stores np.
+	install func(old, np *params)
+}
+
+// Rate returns the current rate (of a [Keyed] limiter: the default rate
+// of keys).
+func (s *settings) Rate() Rate { return s.p.Load().rate }
+
+// Burst returns the current burst, after the default for zero is applied
+// (of a [Keyed] limiter: the default burst of keys).
+func (s *settings) Burst() int { return int(s.p.Load().burst) }
+
+// SetRate changes the rate at run time. The tokens available now are kept
+// (capped at the burst), so a change neither forgets recent use nor hands
+// out a burst; a [Keyed] limiter does so for every key it holds. A burst
+// configured as zero keeps following the rate's Events. Calls decided
+// concurrently with the change may see either rate.
+func (s *settings) SetRate(r Rate) error {
+	return s.set(func(old *params) (*params, error) { return old.withRate(r, old.burstCfg) })
+}
+
+// SetBurst changes the burst at run time, keeping the tokens available now
+// (capped at the new burst): raising it lets tokens accrue to the new
+// capacity at the rate instead of granting them at once. Zero means
+// Rate.Events; negative is an error.
+func (s *settings) SetBurst(b int) error {
+	return s.set(func(old *params) (*params, error) { return old.withRate(old.rate, b) })
+}
+
+func (s *settings) set(next func(old *params) (*params, error)) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old := s.p.Load()
+	np, err := next(old)
+	if err != nil {
+		return err
+	}
+	s.install(old, np)
+	if s.listeners.Active() {
+		s.listeners.Emit(levee.Event{
+			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: s.name, Time: s.clk.Now(),
+			Value: perSecond(np), Threshold: perSecond(old),
+		})
+	}
+	return nil
+}
+
+// OnEvent registers fn for the limiter's events (rejections, rate changes)
+// and returns a function that removes it. Overridden keys of a [Keyed]
+// limiter report to their own limiters, not here.
+func (s *settings) OnEvent(fn levee.Listener) (remove func()) { return s.listeners.Add(fn) }

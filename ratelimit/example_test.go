@@ -27,8 +27,8 @@ func ExampleGCRA() {
 	clk.Advance(600 * time.Millisecond)
 	fmt.Println(g.Allow())
 	// Output:
-	// {Allowed:true Limit:100 Remaining:0 RetryAfter:0s Reset:1m0s Window:1m0s}
-	// {Allowed:false Limit:100 Remaining:0 RetryAfter:600ms Reset:1m0s Window:1m0s}
+	// {Allowed:true Limit:100 Remaining:0 RetryAfter:0s Reset:1m0s Rate:100 Window:1m0s}
+	// {Allowed:false Limit:100 Remaining:0 RetryAfter:600ms Reset:1m0s Rate:100 Window:1m0s}
 	// true
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"math/bits"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,13 +49,9 @@ const initialTAT = math.MinInt64 / 4
 
 // core is the arithmetic shared by [GCRA] and [TokenBucket].
 type core struct {
+	settings
 	warmStart atomic.Int64 // Nanotime the current warm-up began
-	p         atomic.Pointer[params]
-	clk       clock.Clock
-	name      string
-	mu        sync.Mutex // serialises SetRate and SetBurst
 	err       limitedError
-	listeners levee.Listeners
 
 	// tat is written by every admission; it sits on a cache line of its
 	// own so those writes do not evict the read-mostly fields above from
@@ -77,6 +72,7 @@ func (c *core) init(cfg Config) error {
 	c.clk = clock.Or(cfg.Clock)
 	c.name = cfg.Name
 	c.err.l = c
+	c.install = c.swap
 	return nil
 }
 
@@ -144,17 +140,21 @@ func (c *core) warmInterval(p *params, now, tat int64, restart bool) int64 {
 	return p.cold - int64(q)
 }
 
-func (c *core) decideNAt(now int64, n int, live bool) Decision {
+func (c *core) decideNAt(now int64, n int, live bool) levee.Decision {
 	p := c.p.Load()
 	if p.interval == 0 {
-		return Decision{Allowed: true}
+		return levee.Decision{Allowed: true}
 	}
 	if n <= 0 {
 		return c.peek(p, now)
 	}
 	if int64(n) > p.burst {
-		c.rejected(Never)
-		return Decision{Limit: int(p.burst), Window: time.Duration(p.tau), RetryAfter: Never, Remaining: c.remaining(p, now), Reset: time.Duration(max(c.tat.Load()-now, 0))}
+		c.rejected(levee.Never)
+		d := p.decision()
+		d.RetryAfter = levee.Never
+		d.Remaining = c.remaining(p, now)
+		d.Reset = time.Duration(max(c.tat.Load()-now, 0))
+		return d
 	}
 	t := c.take(p, now, int64(n), 0)
 	if !t.ok && live && t.wait < maxStale {
@@ -162,7 +162,8 @@ func (c *core) decideNAt(now int64, n int, live bool) Decision {
 			now, t = fresh, c.take(p, fresh, int64(n), 0)
 		}
 	}
-	d := Decision{Allowed: t.ok, Limit: int(p.burst), Window: time.Duration(p.tau)}
+	d := p.decision()
+	d.Allowed = t.ok
 	if t.ok {
 		d.Remaining = int((now + p.tau - t.tat) / t.interval)
 		d.Reset = time.Duration(t.tat - now)
@@ -177,18 +178,16 @@ func (c *core) decideNAt(now int64, n int, live bool) Decision {
 }
 
 // peek describes the limiter at now without taking anything.
-func (c *core) peek(p *params, now int64) Decision {
+func (c *core) peek(p *params, now int64) levee.Decision {
 	if p.interval == 0 {
-		return Decision{Allowed: true}
+		return levee.Decision{Allowed: true}
 	}
 	base := max(c.tat.Load(), now)
-	return Decision{
-		Allowed:   true,
-		Limit:     int(p.burst),
-		Window:    time.Duration(p.tau),
-		Remaining: c.remaining(p, now),
-		Reset:     time.Duration(base - now),
-	}
+	d := p.decision()
+	d.Allowed = true
+	d.Remaining = c.remaining(p, now)
+	d.Reset = time.Duration(base - now)
+	return d
 }
 
 func (c *core) remaining(p *params, now int64) int {
@@ -217,7 +216,7 @@ func (c *core) allowNAt(now int64, n int, live bool) bool {
 		return true
 	}
 	if int64(n) > p.burst {
-		c.rejected(Never)
+		c.rejected(levee.Never)
 		return false
 	}
 	t := c.take(p, now, int64(n), 0)
@@ -260,18 +259,18 @@ func (c *core) AllowNAt(now int64, n int) bool { return c.allowNAt(now, n, false
 
 // Decide is Allow with the whole answer: limit, remaining, reset and, on
 // rejection, the retry-after. It returns a value and does not allocate.
-func (c *core) Decide() Decision { return c.decideNAt(c.clk.Nanotime(), 1, true) }
+func (c *core) Decide() levee.Decision { return c.decideNAt(c.clk.Nanotime(), 1, true) }
 
 // DecideN is Decide for n tokens. n <= 0 takes nothing and describes the
 // limiter (Allowed is true); n larger than the burst is rejected with
-// RetryAfter [Never].
-func (c *core) DecideN(n int) Decision { return c.decideNAt(c.clk.Nanotime(), n, true) }
+// RetryAfter [levee.Never].
+func (c *core) DecideN(n int) levee.Decision { return c.decideNAt(c.clk.Nanotime(), n, true) }
 
 // DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideAt(now int64) Decision { return c.decideNAt(now, 1, false) }
+func (c *core) DecideAt(now int64) levee.Decision { return c.decideNAt(now, 1, false) }
 
 // DecideNAt is DecideN at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideNAt(now int64, n int) Decision { return c.decideNAt(now, n, false) }
+func (c *core) DecideNAt(now int64, n int) levee.Decision { return c.decideNAt(now, n, false) }
 
 // Stage places the limiter at [levee.StageLimit] in a pipeline.
 func (c *core) Stage() levee.Stage { return levee.StageLimit }
@@ -288,44 +287,6 @@ func (c *core) Acquire(ctx context.Context) (levee.Permit, error) {
 	return levee.Permit{}, &c.err
 }
 
-// Rate returns the current rate.
-func (c *core) Rate() Rate { return c.p.Load().rate }
-
-// Burst returns the current burst (after the default for zero is applied).
-func (c *core) Burst() int { return int(c.p.Load().burst) }
-
-// SetRate changes the rate at run time. The tokens available now are kept
-// (capped at the burst), so a change neither forgets recent use nor hands
-// out a burst. A burst configured as zero keeps following the rate's Events.
-// Calls decided concurrently with the change may see either rate.
-func (c *core) SetRate(r Rate) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.p.Load()
-	np, err := old.withRate(r, old.burstCfg)
-	if err != nil {
-		return err
-	}
-	c.swap(old, np)
-	return nil
-}
-
-// SetBurst changes the burst at run time, keeping the tokens available now
-// (capped at the new burst): raising it lets tokens accrue to the new
-// capacity at the rate instead of granting them at once. Zero means
-// Rate.Events; negative is an error.
-func (c *core) SetBurst(b int) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := c.p.Load()
-	np, err := old.withRate(old.rate, b)
-	if err != nil {
-		return err
-	}
-	c.swap(old, np)
-	return nil
-}
-
 // swap installs np, converting the TAT so the available tokens survive.
 func (c *core) swap(old, np *params) {
 	for {
@@ -337,12 +298,6 @@ func (c *core) swap(old, np *params) {
 		}
 	}
 	c.p.Store(np)
-	if c.listeners.Active() {
-		c.listeners.Emit(levee.Event{
-			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: c.name, Time: c.clk.Now(),
-			Value: perSecond(np), Threshold: perSecond(old),
-		})
-	}
 }
 
 // convertTAT re-expresses tat, kept under old, under np so that the tokens
@@ -372,10 +327,6 @@ func perSecond(p *params) float64 {
 	}
 	return float64(time.Second) / float64(p.interval)
 }
-
-// OnEvent registers fn for the limiter's events (rejections, rate changes)
-// and returns a function that removes it.
-func (c *core) OnEvent(fn levee.Listener) (remove func()) { return c.listeners.Add(fn) }
 
 // retryAfterNow is the wait before one token is free, read when a shared
 // rejection error is asked.

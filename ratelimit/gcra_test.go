@@ -31,21 +31,20 @@ func TestGCRAFormula(t *testing.T) {
 		name string
 		now  int64
 		n    int
-		want ratelimit.Decision
+		want levee.Decision
 	}
-	w := 300 * time.Millisecond
 	steps := []step{
-		{"first of burst", 0, 1, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 2, Reset: 100 * time.Millisecond, Window: w}},
-		{"second", 0, 1, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 1, Reset: 200 * time.Millisecond, Window: w}},
-		{"third", 0, 1, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Window: w}},
-		{"fourth rejected", 0, 1, ratelimit.Decision{Limit: 3, Remaining: 0, RetryAfter: 100 * time.Millisecond, Reset: 300 * time.Millisecond, Window: w}},
-		{"just before the token", 99 * ms, 1, ratelimit.Decision{Limit: 3, Remaining: 0, RetryAfter: time.Millisecond, Reset: 201 * time.Millisecond, Window: w}},
-		{"token accrued", 100 * ms, 1, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Window: w}},
-		{"two at once need 200ms", 150 * ms, 2, ratelimit.Decision{Limit: 3, Remaining: 0, RetryAfter: 150 * time.Millisecond, Reset: 250 * time.Millisecond, Window: w}},
-		{"two after refill", 300 * ms, 2, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Window: w}},
-		{"more than burst never", 2000 * ms, 4, ratelimit.Decision{Limit: 3, Remaining: 3, RetryAfter: ratelimit.Never, Window: w}},
-		{"peek with n=0", 2000 * ms, 0, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 3, Window: w}},
-		{"idle long: full again", 2000 * ms, 3, ratelimit.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Window: w}},
+		{"first of burst", 0, 1, levee.Decision{Allowed: true, Limit: 3, Remaining: 2, Reset: 100 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"second", 0, 1, levee.Decision{Allowed: true, Limit: 3, Remaining: 1, Reset: 200 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"third", 0, 1, levee.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"fourth rejected", 0, 1, levee.Decision{Limit: 3, Remaining: 0, RetryAfter: 100 * time.Millisecond, Reset: 300 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"just before the token", 99 * ms, 1, levee.Decision{Limit: 3, Remaining: 0, RetryAfter: time.Millisecond, Reset: 201 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"token accrued", 100 * ms, 1, levee.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"two at once need 200ms", 150 * ms, 2, levee.Decision{Limit: 3, Remaining: 0, RetryAfter: 150 * time.Millisecond, Reset: 250 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"two after refill", 300 * ms, 2, levee.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Rate: 10, Window: time.Second}},
+		{"more than burst never", 2000 * ms, 4, levee.Decision{Limit: 3, Remaining: 3, RetryAfter: levee.Never, Rate: 10, Window: time.Second}},
+		{"peek with n=0", 2000 * ms, 0, levee.Decision{Allowed: true, Limit: 3, Remaining: 3, Rate: 10, Window: time.Second}},
+		{"idle long: full again", 2000 * ms, 3, levee.Decision{Allowed: true, Limit: 3, Remaining: 0, Reset: 300 * time.Millisecond, Rate: 10, Window: time.Second}},
 	}
 	for _, s := range steps {
 		got := g.DecideNAt(s.now, s.n)
@@ -106,20 +105,22 @@ func contains(s, sub string) bool {
 // lock-free single-timestamp limiter must agree with exactly.
 type bucketModel struct {
 	t, tau int64 // interval and capacity (ns)
+	rate   int   // the configured rate: rate per window
+	window time.Duration
 	avail  int64
 	last   int64
 }
 
-func (m *bucketModel) decide(now int64, n int) ratelimit.Decision {
+func (m *bucketModel) decide(now int64, n int) levee.Decision {
 	if now > m.last {
 		m.avail = min(m.tau, m.avail+(now-m.last))
 		m.last = now
 	}
 	burst := int(m.tau / m.t)
-	d := ratelimit.Decision{Limit: burst, Window: time.Duration(m.tau)}
+	d := levee.Decision{Limit: burst, Rate: m.rate, Window: m.window}
 	need := int64(n) * m.t
 	if n > burst {
-		d.RetryAfter = ratelimit.Never
+		d.RetryAfter = levee.Never
 	} else if m.avail >= need {
 		m.avail -= need
 		d.Allowed = true
@@ -141,7 +142,7 @@ func TestGCRAMatchesModel(t *testing.T) {
 		burst := 1 + rng.IntN(20)
 		g := mustGCRA(t, ratelimit.Config{Rate: ratelimit.Rate{Events: events, Per: per}, Burst: burst})
 		iv := int64(per) / int64(events)
-		m := &bucketModel{t: iv, tau: int64(burst) * iv, avail: int64(burst) * iv}
+		m := &bucketModel{t: iv, tau: int64(burst) * iv, avail: int64(burst) * iv, rate: events, window: per}
 		now := int64(0)
 		for i := range 300 {
 			now += rng.Int64N(3 * iv)
@@ -346,7 +347,11 @@ func FuzzGCRA(f *testing.F) {
 		}
 		iv := int64(cfg.Rate.Interval())
 		b := int64(g.Burst())
-		m := &bucketModel{t: iv, tau: b * iv, avail: b * iv}
+		window := time.Duration(per)
+		if per == 0 {
+			window = time.Second
+		}
+		m := &bucketModel{t: iv, tau: b * iv, avail: b * iv, rate: events, window: window}
 		now := int64(0)
 		for i := 0; i+1 < len(steps); i += 2 {
 			now += int64(steps[i]) * iv / 16

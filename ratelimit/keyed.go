@@ -83,7 +83,7 @@ const (
 //
 // A Keyed limiter is safe for concurrent use.
 type Keyed struct {
-	p         atomic.Pointer[params]
+	settings
 	overrides atomic.Pointer[map[string]*GCRA]
 	shards    []shard
 	mask      uint64
@@ -91,11 +91,7 @@ type Keyed struct {
 	count     atomic.Int64 // keys held in all shards
 	idle      int64
 	seed      maphash.Seed
-	clk       clock.Clock
-	name      string
 	key       func(context.Context) string
-	mu        sync.Mutex // serialises SetRate, SetBurst and SetOverride
-	listeners levee.Listeners
 }
 
 type shard struct {
@@ -145,10 +141,11 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		maxKeys: int64(maxKeys),
 		idle:    int64(idle),
 		seed:    maphash.MakeSeed(),
-		clk:     clock.Or(cfg.Clock),
-		name:    cfg.Name,
 		key:     cfg.Key,
 	}
+	k.clk = clock.Or(cfg.Clock)
+	k.name = cfg.Name
+	k.install = k.swap
 	if k.key == nil {
 		k.key = KeyFromContext
 	}
@@ -165,26 +162,35 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 	return k, nil
 }
 
-// DecideKey decides one call for key now. It does not allocate for a known
-// key.
-func (k *Keyed) DecideKey(key string) Decision { return k.decide(key, k.clk.Nanotime(), 1) }
+// DecideKey decides one call for key now: it takes the key's token if it
+// can. It implements [levee.KeyedLimiter]. A local decision never waits, so
+// ctx is not consulted and the error is always nil; the error exists for
+// limiters that call out (redislimit). It does not allocate for a known key.
+func (k *Keyed) DecideKey(ctx context.Context, key string) (levee.Decision, error) {
+	return k.decide(key, k.clk.Nanotime(), 1), nil
+}
 
-// DecideKeyN decides n tokens for key now. n <= 0 takes nothing and
-// describes the key; n above the burst is rejected with RetryAfter [Never].
-func (k *Keyed) DecideKeyN(key string, n int) Decision { return k.decide(key, k.clk.Nanotime(), n) }
+// DecideKeyN is DecideKey for n tokens. n <= 0 takes nothing and
+// describes the key; n above the burst is rejected with RetryAfter
+// [levee.Never]. The error is always nil.
+func (k *Keyed) DecideKeyN(ctx context.Context, key string, n int) (levee.Decision, error) {
+	return k.decide(key, k.clk.Nanotime(), n), nil
+}
 
 // DecideKeyAt is DecideKey at now, a [clock.Clock.Nanotime] reading of the
 // limiter's clock.
-func (k *Keyed) DecideKeyAt(key string, now int64) Decision { return k.decide(key, now, 1) }
+func (k *Keyed) DecideKeyAt(key string, now int64) levee.Decision { return k.decide(key, now, 1) }
 
 // DecideKeyNAt is DecideKeyN at now, a Nanotime reading.
-func (k *Keyed) DecideKeyNAt(key string, now int64, n int) Decision { return k.decide(key, now, n) }
+func (k *Keyed) DecideKeyNAt(key string, now int64, n int) levee.Decision {
+	return k.decide(key, now, n)
+}
 
 // AllowKey reports whether one call for key may happen now, and takes its
 // token if so.
 func (k *Keyed) AllowKey(key string) bool { return k.decide(key, k.clk.Nanotime(), 1).Allowed }
 
-func (k *Keyed) decide(key string, now int64, n int) Decision {
+func (k *Keyed) decide(key string, now int64, n int) levee.Decision {
 	if ov := *k.overrides.Load(); len(ov) > 0 {
 		if g := ov[key]; g != nil {
 			return g.decideNAt(now, n, false)
@@ -192,7 +198,7 @@ func (k *Keyed) decide(key string, now int64, n int) Decision {
 	}
 	p := k.p.Load()
 	if p.interval == 0 {
-		return Decision{Allowed: true}
+		return levee.Decision{Allowed: true}
 	}
 	h := maphash.String(k.seed, key)
 	tag := tagOf(h)
@@ -220,7 +226,7 @@ func (k *Keyed) decide(key string, now int64, n int) Decision {
 	return k.done(d)
 }
 
-func (k *Keyed) done(d Decision) Decision {
+func (k *Keyed) done(d levee.Decision) levee.Decision {
 	if !d.Allowed && k.listeners.Active() {
 		k.listeners.Emit(levee.Event{
 			Kind: levee.EventRejected, Policy: "ratelimit", Name: k.name,
@@ -285,8 +291,8 @@ func (k *Keyed) remove(sh *shard, i int) {
 }
 
 // decideSlot is the GCRA decision on one key's TAT (see [GCRA]).
-func decideSlot(tat *atomic.Int64, p *params, now int64, n int) Decision {
-	d := Decision{Limit: int(p.burst), Window: time.Duration(p.tau)}
+func decideSlot(tat *atomic.Int64, p *params, now int64, n int) levee.Decision {
+	d := p.decision()
 	for {
 		old := tat.Load()
 		base := max(old, now)
@@ -294,7 +300,7 @@ func decideSlot(tat *atomic.Int64, p *params, now int64, n int) Decision {
 		case n <= 0:
 			d.Allowed = true
 		case int64(n) > p.burst:
-			d.RetryAfter = Never
+			d.RetryAfter = levee.Never
 		default:
 			next := base + int64(n)*p.interval
 			if wait := next - p.tau - now; wait > 0 {
@@ -363,14 +369,20 @@ func (k *Keyed) Len() int { return int(k.count.Load()) }
 // Stage places the limiter at [levee.StageLimit] in a pipeline.
 func (k *Keyed) Stage() levee.Stage { return levee.StageLimit }
 
-// Acquire admits a call for the key that [KeyedConfig.Key] finds in ctx.
-// A rejection is a [levee.RejectionError] matching [levee.ErrLimited] whose
+// Acquire admits a call for the key that [KeyedConfig.Key] finds in ctx;
+// see [Keyed.AcquireKey].
+func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
+	return k.AcquireKey(ctx, k.key(ctx))
+}
+
+// AcquireKey admits a call for key, implementing [levee.KeyedGate]. A
+// rejection is a [levee.RejectionError] matching [levee.ErrLimited] whose
 // Wait is that key's retry-after, rounded up to the millisecond (below a
 // second) or to the tenth of a second (below a minute). Rounded waits are
 // shared values, made once per process, so neither path allocates; a wait
-// of a minute or more is exact and allocates.
-func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
-	d := k.decide(k.key(ctx), k.clk.Nanotime(), 1)
+// of a minute or more is exact and allocates. The permit needs no settling.
+func (k *Keyed) AcquireKey(ctx context.Context, key string) (levee.Permit, error) {
+	d := k.decide(key, k.clk.Nanotime(), 1)
 	if d.Allowed {
 		return levee.Permit{}, nil
 	}
@@ -405,42 +417,8 @@ func rejectAfter(wait time.Duration) error {
 	return rejections[i].Load()
 }
 
-// Rate returns the default rate of keys.
-func (k *Keyed) Rate() Rate { return k.p.Load().rate }
-
-// Burst returns the default burst of keys.
-func (k *Keyed) Burst() int { return int(k.p.Load().burst) }
-
-// SetRate changes the default rate of keys at run time, keeping each key's
-// available tokens (capped at the burst) as [GCRA.SetRate] does. It visits
-// every key with its shard locked, so it costs about a millisecond per
-// 100,000 keys.
-func (k *Keyed) SetRate(r Rate) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	old := k.p.Load()
-	np, err := old.withRate(r, old.burstCfg)
-	if err != nil {
-		return err
-	}
-	k.swap(old, np)
-	return nil
-}
-
-// SetBurst changes the default burst of keys at run time, keeping each key's
-// available tokens (capped at the new burst).
-func (k *Keyed) SetBurst(b int) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	old := k.p.Load()
-	np, err := old.withRate(old.rate, b)
-	if err != nil {
-		return err
-	}
-	k.swap(old, np)
-	return nil
-}
-
+// swap installs np for every key, converting each key's TAT with its shard
+// locked (about a millisecond per 100,000 keys).
 func (k *Keyed) swap(old, np *params) {
 	for s := range k.shards {
 		k.shards[s].mu.Lock()
@@ -456,12 +434,6 @@ func (k *Keyed) swap(old, np *params) {
 	k.p.Store(np)
 	for s := range k.shards {
 		k.shards[s].mu.Unlock()
-	}
-	if k.listeners.Active() {
-		k.listeners.Emit(levee.Event{
-			Kind: levee.EventLimitChange, Policy: "ratelimit", Name: k.name, Time: k.clk.Now(),
-			Value: perSecond(np), Threshold: perSecond(old),
-		})
 	}
 }
 
@@ -501,10 +473,6 @@ func (k *Keyed) RemoveOverride(key string) {
 	k.overrides.Store(&next)
 }
 
-// OnEvent registers fn for the limiter's events and returns a function that
-// removes it. Overridden keys report to their own limiters, not here.
-func (k *Keyed) OnEvent(fn levee.Listener) (remove func()) { return k.listeners.Add(fn) }
-
 type keyCtx struct{}
 
 // WithKey returns a context that carries the rate-limit key for
@@ -519,4 +487,7 @@ func KeyFromContext(ctx context.Context) string {
 	return s
 }
 
-var _ levee.Gate = (*Keyed)(nil)
+var (
+	_ levee.Gate         = (*Keyed)(nil)
+	_ levee.KeyedLimiter = (*Keyed)(nil)
+)

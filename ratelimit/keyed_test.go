@@ -163,10 +163,10 @@ func TestKeyedSetRate(t *testing.T) {
 	if err := k.SetBurst(100); err != nil {
 		t.Fatal(err)
 	}
-	if d := k.DecideKeyN("a", 0); d.Remaining != 0 || d.Limit != 100 {
+	if d, _ := k.DecideKeyN(context.Background(), "a", 0); d.Remaining != 0 || d.Limit != 100 {
 		t.Errorf("DecideKeyN(a, 0) after SetBurst(100) = %+v, want Remaining 0, Limit 100", d)
 	}
-	if d := k.DecideKeyN("fresh", 0); d.Remaining != 100 {
+	if d, _ := k.DecideKeyN(context.Background(), "fresh", 0); d.Remaining != 100 {
 		t.Errorf("DecideKeyN(fresh, 0) = %+v, want Remaining 100", d)
 	}
 	if err := k.SetRate(ratelimit.PerSecond(20)); err != nil {
@@ -248,8 +248,8 @@ func TestKeyedAcquireRejection(t *testing.T) {
 			if !ok || got != tt.want {
 				t.Errorf("RetryAfter = %v, %v; want %v", got, ok, tt.want)
 			}
-			if exact := k.DecideKey("k").RetryAfter; got < exact {
-				t.Errorf("RetryAfter %v is shorter than the key's wait %v", got, exact)
+			if exact, _ := k.DecideKey(ctx, "k"); got < exact.RetryAfter {
+				t.Errorf("RetryAfter %v is shorter than the key's wait %v", got, exact.RetryAfter)
 			}
 		})
 	}

@@ -74,32 +74,3 @@ func (r Rate) validate(field string) error {
 	}
 	return nil
 }
-
-// Never is the RetryAfter of a rejection that no wait can cure: a request
-// for more tokens than the limiter's burst (or window limit).
-const Never time.Duration = -1
-
-// Decision is a limiter's full answer for one request. It is a small value
-// returned without allocation, carrying what the HTTP rate-limit fields need:
-// leveehttp converts it into 429 Too Many Requests with Retry-After,
-// RateLimit-Policy and RateLimit.
-type Decision struct {
-	// Allowed reports whether the request was admitted (and its tokens
-	// taken).
-	Allowed bool
-	// Limit is the quota: the burst of a token bucket or GCRA, the per
-	// window limit of a sliding window. Zero means the limiter has no limit.
-	Limit int
-	// Remaining is how many more single-token requests would be admitted
-	// right now, after this one.
-	Remaining int
-	// RetryAfter is how long to wait before the same request would be
-	// admitted; zero when Allowed, [Never] when no wait would do.
-	RetryAfter time.Duration
-	// Reset is how long until the limiter is back to a full quota (Remaining
-	// == Limit) if no more requests come.
-	Reset time.Duration
-	// Window is the period the quota refers to: the time a token bucket or
-	// GCRA takes to refill from empty, the sliding window's length.
-	Window time.Duration
-}

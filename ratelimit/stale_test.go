@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/ratelimit"
 )
@@ -33,7 +34,7 @@ func TestStaleReadingIsNotRefused(t *testing.T) {
 			var lim interface {
 				Allow() bool
 				AllowAt(int64) bool
-				Decide() ratelimit.Decision
+				Decide() levee.Decision
 			}
 			var err error
 			if name == "gcra" {

@@ -59,11 +59,11 @@ type Reservation struct {
 // more than the burst is not OK.
 func (r *Reservation) OK() bool { return r.ok }
 
-// Delay returns how long to wait before acting, or [Never] when the
+// Delay returns how long to wait before acting, or [levee.Never] when the
 // reservation is not OK.
 func (r *Reservation) Delay() time.Duration {
 	if !r.ok {
-		return Never
+		return levee.Never
 	}
 	if r.c == nil {
 		return 0
@@ -74,7 +74,7 @@ func (r *Reservation) Delay() time.Duration {
 // DelayFrom is Delay measured from now, a Nanotime reading.
 func (r *Reservation) DelayFrom(now int64) time.Duration {
 	if !r.ok {
-		return Never
+		return levee.Never
 	}
 	return time.Duration(max(r.act-now, 0))
 }

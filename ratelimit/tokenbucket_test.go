@@ -74,7 +74,7 @@ func TestTokenBucketReserve(t *testing.T) {
 	if r := b.ReserveAt(50 * ms); r.DelayFrom(50*ms) != 350*time.Millisecond {
 		t.Errorf("ReserveAt(50ms) after a repeated cancel = delay %v, want 350ms", r.DelayFrom(50*ms))
 	}
-	if r := b.ReserveNAt(0, 2); r.OK() || r.DelayFrom(0) != ratelimit.Never {
+	if r := b.ReserveNAt(0, 2); r.OK() || r.DelayFrom(0) != levee.Never {
 		t.Errorf("ReserveNAt(0, 2) above burst = OK %v delay %v, want not OK, Never", r.OK(), r.DelayFrom(0))
 	}
 }
@@ -154,7 +154,7 @@ func TestTokenBucketDecideAfterReservations(t *testing.T) {
 	for range 5 {
 		b.ReserveAt(0)
 	}
-	want := ratelimit.Decision{Limit: 1, Remaining: 0, RetryAfter: 500 * time.Millisecond, Reset: 500 * time.Millisecond, Window: 100 * time.Millisecond}
+	want := levee.Decision{Limit: 1, Remaining: 0, RetryAfter: 500 * time.Millisecond, Reset: 500 * time.Millisecond, Rate: 10, Window: time.Second}
 	if d := b.DecideAt(0); d != want {
 		t.Errorf("DecideAt(0) after 5 reservations = %+v, want %+v", d, want)
 	}

@@ -151,10 +151,10 @@ func (p *windowParams) drain(count, allowed uint64) int64 {
 	return max(p.window-int64(q), 0)
 }
 
-func (w *SlidingWindow) decideNAt(now int64, n int) Decision {
+func (w *SlidingWindow) decideNAt(now int64, n int) levee.Decision {
 	p := w.p.Load()
 	if p.limit == 0 {
-		return Decision{Allowed: true}
+		return levee.Decision{Allowed: true}
 	}
 	epoch, elapsed := p.at(now)
 	limit := uint64(p.limit)
@@ -162,12 +162,12 @@ func (w *SlidingWindow) decideNAt(now int64, n int) Decision {
 		s := w.state.Load()
 		prev, cur := roll(s, epoch)
 		est := p.weighted(prev, elapsed) + cur
-		d := Decision{Limit: int(p.limit), Window: time.Duration(p.window)}
+		d := levee.Decision{Limit: int(p.limit), Rate: int(p.limit), Window: time.Duration(p.window)}
 		switch {
 		case n <= 0:
 			d.Allowed = true
 		case uint64(n) > limit:
-			d.RetryAfter = Never
+			d.RetryAfter = levee.Never
 		case est+uint64(n) <= limit:
 			next := pack(epoch, prev, cur+uint64(n))
 			if !w.state.CompareAndSwap(s, next) {
@@ -231,17 +231,17 @@ func (w *SlidingWindow) AllowNAt(now int64, n int) bool { return w.decideNAt(now
 
 // Decide is Allow with the whole answer. It returns a value and does not
 // allocate.
-func (w *SlidingWindow) Decide() Decision { return w.decideNAt(w.clk.Nanotime(), 1) }
+func (w *SlidingWindow) Decide() levee.Decision { return w.decideNAt(w.clk.Nanotime(), 1) }
 
 // DecideN is Decide for n calls. n <= 0 counts nothing and describes the
-// limiter; n above the limit is rejected with RetryAfter [Never].
-func (w *SlidingWindow) DecideN(n int) Decision { return w.decideNAt(w.clk.Nanotime(), n) }
+// limiter; n above the limit is rejected with RetryAfter [levee.Never].
+func (w *SlidingWindow) DecideN(n int) levee.Decision { return w.decideNAt(w.clk.Nanotime(), n) }
 
 // DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
-func (w *SlidingWindow) DecideAt(now int64) Decision { return w.decideNAt(now, 1) }
+func (w *SlidingWindow) DecideAt(now int64) levee.Decision { return w.decideNAt(now, 1) }
 
 // DecideNAt is DecideN at now, a Nanotime reading of the limiter's clock.
-func (w *SlidingWindow) DecideNAt(now int64, n int) Decision { return w.decideNAt(now, n) }
+func (w *SlidingWindow) DecideNAt(now int64, n int) levee.Decision { return w.decideNAt(now, n) }
 
 // Stage places the limiter at [levee.StageLimit] in a pipeline.
 func (w *SlidingWindow) Stage() levee.Stage { return levee.StageLimit }

@@ -34,22 +34,22 @@ func TestSlidingWindowFormula(t *testing.T) {
 		name string
 		now  int64
 		n    int
-		want ratelimit.Decision
+		want levee.Decision
 	}{
 		// cur+n = 11 > 10: only in the next window, where prev = 8 and
 		// 8(W−e)/W ≤ 7 once e ≥ W/8: 400ms + 125ms.
-		{"3 more do not fit", 600 * ms, 3, ratelimit.Decision{Limit: 10, Remaining: 2, RetryAfter: 525 * time.Millisecond, Reset: 1400 * time.Millisecond, Window: s}},
-		{"2 fit", 600 * ms, 2, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1400 * time.Millisecond, Window: s}},
+		{"3 more do not fit", 600 * ms, 3, levee.Decision{Limit: 10, Rate: 10, Remaining: 2, RetryAfter: 525 * time.Millisecond, Reset: 1400 * time.Millisecond, Window: s}},
+		{"2 fit", 600 * ms, 2, levee.Decision{Allowed: true, Limit: 10, Rate: 10, Remaining: 0, Reset: 1400 * time.Millisecond, Window: s}},
 		// Next window at 1.25s: estimate = 10 × 0.75 = 7.5, rounded up to
 		// 8; 3 more do not fit until 10(W−e)/W ≤ 7, at e = 300ms.
-		{"next window, weighted", 1250 * ms, 3, ratelimit.Decision{Limit: 10, Remaining: 2, RetryAfter: 50 * time.Millisecond, Reset: 750 * time.Millisecond, Window: s}},
-		{"one fits", 1250 * ms, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 1, Reset: 1750 * time.Millisecond, Window: s}},
+		{"next window, weighted", 1250 * ms, 3, levee.Decision{Limit: 10, Rate: 10, Remaining: 2, RetryAfter: 50 * time.Millisecond, Reset: 750 * time.Millisecond, Window: s}},
+		{"one fits", 1250 * ms, 1, levee.Decision{Allowed: true, Limit: 10, Rate: 10, Remaining: 1, Reset: 1750 * time.Millisecond, Window: s}},
 		// 1.3s: 10 × 0.7 = 7 exactly, + 1 + 1.
-		{"one more as prev fades", 1300 * ms, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 1, Reset: 1700 * time.Millisecond, Window: s}},
-		{"above limit", 1300 * ms, 11, ratelimit.Decision{Limit: 10, Remaining: 1, RetryAfter: ratelimit.Never, Reset: 1700 * time.Millisecond, Window: s}},
-		{"last one, a nanosecond later", 1300*ms + 1, 1, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 1700*time.Millisecond - 1, Window: s}},
-		{"long idle", 10 * s.Nanoseconds(), 10, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 2 * time.Second, Window: s}},
-		{"peek", 10 * s.Nanoseconds(), 0, ratelimit.Decision{Allowed: true, Limit: 10, Remaining: 0, Reset: 2 * time.Second, Window: s}},
+		{"one more as prev fades", 1300 * ms, 1, levee.Decision{Allowed: true, Limit: 10, Rate: 10, Remaining: 1, Reset: 1700 * time.Millisecond, Window: s}},
+		{"above limit", 1300 * ms, 11, levee.Decision{Limit: 10, Rate: 10, Remaining: 1, RetryAfter: levee.Never, Reset: 1700 * time.Millisecond, Window: s}},
+		{"last one, a nanosecond later", 1300*ms + 1, 1, levee.Decision{Allowed: true, Limit: 10, Rate: 10, Remaining: 0, Reset: 1700*time.Millisecond - 1, Window: s}},
+		{"long idle", 10 * s.Nanoseconds(), 10, levee.Decision{Allowed: true, Limit: 10, Rate: 10, Remaining: 0, Reset: 2 * time.Second, Window: s}},
+		{"peek", 10 * s.Nanoseconds(), 0, levee.Decision{Allowed: true, Limit: 10, Rate: 10, Remaining: 0, Reset: 2 * time.Second, Window: s}},
 	}
 	for _, tt := range tests {
 		if got := w.DecideNAt(tt.now, tt.n); got != tt.want {
@@ -76,12 +76,12 @@ func (m *windowModel) estimate(now int64) int64 {
 	return (prev*(m.w-e)+m.w-1)/m.w + cur
 }
 
-func (m *windowModel) decide(now int64, n int) ratelimit.Decision {
-	d := ratelimit.Decision{Limit: int(m.limit), Window: time.Duration(m.w)}
+func (m *windowModel) decide(now int64, n int) levee.Decision {
+	d := levee.Decision{Limit: int(m.limit), Rate: int(m.limit), Window: time.Duration(m.w)}
 	est := m.estimate(now)
 	switch {
 	case int64(n) > m.limit:
-		d.RetryAfter = ratelimit.Never
+		d.RetryAfter = levee.Never
 	case est+int64(n) <= m.limit:
 		m.counts[now/m.w] += int64(n)
 		est += int64(n)
