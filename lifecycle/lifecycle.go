@@ -28,8 +28,10 @@ const (
 	Starting Stage = iota
 	// Running: serving; readiness as the checks say.
 	Running
-	// Draining: readiness is false and keep-alives are off, but the
-	// servers still accept and serve, for Config.DrainDelay.
+	// Draining: readiness is false and every response carries
+	// "Connection: close" (a GOAWAY on HTTP/2), but the servers still
+	// accept and serve, for Config.DrainDelay. After an upgrade readiness
+	// stays true and the window is Config.Upgrade.DrainDelay.
 	Draining
 	// Stopping: servers shut down gracefully (listeners closed, in-flight
 	// requests finish) and workers' contexts are cancelled, for at most
@@ -308,12 +310,18 @@ func (l *Lifecycle) Upgrade() error {
 	return nil
 }
 
-// Middleware adds "Connection: close" to HTTP/1 responses once draining has
-// begun, for servers that Lifecycle does not own (and so cannot call
-// SetKeepAlivesEnabled on).
+// Middleware ends keep-alive connections once draining has begun, for
+// servers that are not added with the [HTTP] adapter (which does the same
+// itself): it adds "Connection: close" to every response, so net/http
+// closes an HTTP/1 connection after the response and sends a graceful
+// GOAWAY on an HTTP/2 connection (in-flight streams finish, the client opens
+// a new connection for its next request, and the server closes the old one
+// when idle). Idle connections are not touched: the client learns of the
+// close from a response, never by a connection closed under a request it
+// is sending.
 func (l *Lifecycle) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 1 && l.Stage() >= Draining {
+		if l.Stage() >= Draining {
 			w.Header().Set("Connection", "close")
 		}
 		next.ServeHTTP(w, r)
