@@ -175,7 +175,7 @@ var errNotChecked = errors.New("not checked yet")
 // [Health.Register], and call [Health.Drain] when shutdown begins
 // (package lifecycle does) so readiness fails at once. [Health.Close] stops
 // the background runs of interval checks. All methods are safe for
-// concurrent use.
+// concurrent use. The zero value works as New(Config{}) would make it.
 type Health struct {
 	cfg      Config
 	clk      clock.Clock
@@ -254,6 +254,9 @@ func (h *Health) Add(c Check) error {
 	if e.timeout == 0 {
 		e.timeout = h.timeout
 	}
+	if e.timeout == 0 { // a Health not made by New
+		e.timeout = DefaultTimeout
+	}
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -274,6 +277,9 @@ func (h *Health) Add(c Check) error {
 	next = append(next, e)
 	h.checks.Store(&next)
 	if c.Interval > 0 {
+		if h.stop == nil { // a Health not made by New
+			h.stop = make(chan struct{})
+		}
 		h.wg.Add(1)
 		go h.loop(e)
 	}
@@ -308,7 +314,7 @@ func (h *Health) Drain() {
 	}
 	if h.events.Active() {
 		h.events.Emit(levee.Event{Kind: levee.EventStateChange, Policy: "health", Name: h.cfg.Name,
-			Time: h.clk.Now(), From: "serving", To: "draining", Reason: ShutdownCheck})
+			Time: h.clock().Now(), From: "serving", To: "draining", Reason: ShutdownCheck})
 	}
 }
 
@@ -327,17 +333,23 @@ func (h *Health) Close() error {
 	h.mu.Lock()
 	if !h.closed {
 		h.closed = true
-		close(h.stop)
+		if h.stop != nil {
+			close(h.stop)
+		}
 	}
 	h.mu.Unlock()
 	h.wg.Wait()
 	return nil
 }
 
+// clock returns Config.Clock, or the real clock for a Health not made by
+// New.
+func (h *Health) clock() clock.Clock { return clock.Or(h.clk) }
+
 func (h *Health) loop(e *entry) {
 	defer h.wg.Done()
 	h.refresh(e)
-	t := h.clk.NewTimer(e.Interval)
+	t := h.clock().NewTimer(e.Interval)
 	defer t.Stop()
 	for {
 		select {
@@ -382,14 +394,14 @@ func (h *Health) refresh(e *entry) {
 // run executes one check with its time limit. A Func that does not return
 // by then is abandoned: its goroutine ends whenever the Func does.
 func (h *Health) run(ctx context.Context, e *entry) Result {
-	start := h.clk.Now()
-	t0 := h.clk.Nanotime()
+	start := h.clock().Now()
+	t0 := h.clock().Nanotime()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var t clock.Timer
 	if e.timeout > 0 {
 		d := e.timeout
-		t = h.clk.AfterFunc(d, func() { cancel(&TimeoutError{Timeout: d}) })
+		t = h.clock().AfterFunc(d, func() { cancel(&TimeoutError{Timeout: d}) })
 	}
 	done := make(chan error, 1)
 	go func() {
@@ -410,7 +422,7 @@ func (h *Health) run(ctx context.Context, e *entry) Result {
 		t.Stop()
 	}
 	r := Result{Name: e.Name, Status: StatusOK, Critical: !e.NonCritical, CheckedAt: start,
-		Duration: time.Duration(h.clk.Nanotime() - t0)}
+		Duration: time.Duration(h.clock().Nanotime() - t0)}
 	if err != nil {
 		r.Error = err.Error()
 		r.Status = failStatus(e)

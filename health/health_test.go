@@ -296,6 +296,7 @@ func TestStartupLatches(t *testing.T) {
 			var runs atomic.Int64
 			var failing atomic.Bool
 			failing.Store(true)
+			ev := events(h)
 			err := h.Add(health.Check{Name: "warm", Probes: health.Startup | health.Readiness, Interval: interval,
 				Func: func(context.Context) error {
 					runs.Add(1)
@@ -309,22 +310,29 @@ func TestStartupLatches(t *testing.T) {
 			}
 			ctx := context.Background()
 			// settle waits, for an interval check, until its cached result
-			// (read through /readyz, which never latches) says ok.
+			// says ok (or failed): the check runs once when added, and
+			// again each time the clock moves by an interval once the
+			// background loop waits on its timer; each settle flips the
+			// result, so each ends on the state-change event it causes.
+			first := true
 			settle := func(ok bool) {
 				if interval == 0 {
 					return
 				}
-				deadline := time.Now().Add(5 * time.Second)
-				for {
-					clk.Advance(interval) // lets the background loop run the check
-					time.Sleep(time.Millisecond)
-					r, _ := h.CheckOne(ctx, health.Readiness, "warm")
-					if (r.Status == health.StatusOK) == ok {
-						return
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("cached result stayed %+v, want ok=%v", r, ok)
-					}
+				if !first {
+					clk.BlockUntil(1) // the loop waits for its next run
+					clk.Advance(interval)
+				}
+				first = false
+				want := health.StatusFailed
+				if ok {
+					want = health.StatusOK
+				}
+				if e := next(t, ev); e.Reason != "warm" || e.To != string(want) {
+					t.Fatalf("event %+v, want warm's result to become %s", e, want)
+				}
+				if r, _ := h.CheckOne(ctx, health.Readiness, "warm"); r.Status != want {
+					t.Fatalf("cached result %+v, want %s", r, want)
 				}
 			}
 			settle(false)

@@ -84,8 +84,9 @@ func ExampleNew_budget() {
 
 func ExampleLifecycle_Middleware() {
 	l, _ := lifecycle.New(lifecycle.Config{})
-	// For a server this Lifecycle does not own: HTTP/1 responses carry
-	// "Connection: close" once draining begins.
+	// For a server this Lifecycle does not own: once draining begins,
+	// responses carry "Connection: close", which closes an HTTP/1
+	// connection after the response and sends a GOAWAY on HTTP/2.
 	handler := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello")
 	}))

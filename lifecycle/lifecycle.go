@@ -28,8 +28,10 @@ const (
 	Starting Stage = iota
 	// Running: serving; readiness as the checks say.
 	Running
-	// Draining: readiness is false and keep-alives are off, but the
-	// servers still accept and serve, for Config.DrainDelay.
+	// Draining: readiness is false and every response carries
+	// "Connection: close" (a GOAWAY on HTTP/2), but the servers still
+	// accept and serve, for Config.DrainDelay. After an upgrade readiness
+	// stays true and the window is Config.Upgrade.DrainDelay.
 	Draining
 	// Stopping: servers shut down gracefully (listeners closed, in-flight
 	// requests finish) and workers' contexts are cancelled, for at most
@@ -67,6 +69,10 @@ func (s Stage) String() string {
 // skipped.
 var ErrCutOff = errors.New("lifecycle: cut off")
 
+// ErrNotNew is returned by the methods of a [Lifecycle] that was not made by
+// [New], such as the zero value, which has no configuration to run with.
+var ErrNotNew = errors.New("lifecycle: Lifecycle not made by New")
+
 // ErrUpgradesDisabled is returned by [Lifecycle.Upgrade] when
 // Config.Upgrade.Enabled is false.
 var ErrUpgradesDisabled = errors.New("lifecycle: upgrades are not enabled")
@@ -80,7 +86,9 @@ var ErrUpgradesDisabled = errors.New("lifecycle: upgrades are not enabled")
 //
 // Build one with [New], add listeners ([Lifecycle.Listen]), servers,
 // workers and hooks, then call [Lifecycle.Run], which blocks until the
-// process should exit.
+// process should exit. A Lifecycle not made by New (the zero value) has no
+// budget to run with: Run, Add, Go and OnFlush return [ErrNotNew], Stop does
+// nothing, and Listen, Stage, Middleware and OnEvent work as documented.
 type Lifecycle struct {
 	cfg Config
 	b   budget
@@ -183,6 +191,14 @@ func (l *Lifecycle) Add(s Server) error {
 	if s == nil {
 		return errors.New("lifecycle: Add(nil)")
 	}
+	if v, ok := s.(interface{ valid() error }); ok {
+		if err := v.valid(); err != nil {
+			return err
+		}
+	}
+	if !l.made() {
+		return ErrNotNew
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.started {
@@ -201,6 +217,9 @@ func (l *Lifecycle) Go(name string, fn func(ctx context.Context) error) error {
 	if fn == nil {
 		return fmt.Errorf("lifecycle: worker %q: nil func", name)
 	}
+	if !l.made() {
+		return ErrNotNew
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.started {
@@ -218,6 +237,9 @@ func (l *Lifecycle) Go(name string, fn func(ctx context.Context) error) error {
 func (l *Lifecycle) OnFlush(name string, timeout time.Duration, fn func(ctx context.Context) error) error {
 	if fn == nil {
 		return fmt.Errorf("lifecycle: flush hook %q: nil func", name)
+	}
+	if !l.made() {
+		return ErrNotNew
 	}
 	if timeout < 0 || timeout > l.b.flush {
 		return fmt.Errorf("lifecycle: flush hook %q: timeout %v, want 0 to Config.FlushTimeout (%v)", name, timeout, l.b.flush)
@@ -245,10 +267,17 @@ func (l *Lifecycle) Name() string { return l.cfg.Name }
 func (l *Lifecycle) OnEvent(fn levee.Listener) (remove func()) { return l.events.Add(fn) }
 
 // Stop asks Run to shut down gracefully, as the first signal does; a second
-// Stop forces the shutdown, as a second signal does. It does not wait.
+// Stop forces the shutdown, as a second signal does. It does not wait. On a
+// Lifecycle not made by [New], which cannot run, it does nothing.
 func (l *Lifecycle) Stop() { l.stop("stop requested") }
 
+// made reports whether l was made by [New].
+func (l *Lifecycle) made() bool { return l.stopC != nil }
+
 func (l *Lifecycle) stop(reason string) {
+	if !l.made() {
+		return
+	}
 	switch l.stops.Add(1) {
 	case 1:
 		l.mu.Lock()
@@ -281,12 +310,18 @@ func (l *Lifecycle) Upgrade() error {
 	return nil
 }
 
-// Middleware adds "Connection: close" to HTTP/1 responses once draining has
-// begun, for servers that Lifecycle does not own (and so cannot call
-// SetKeepAlivesEnabled on).
+// Middleware ends keep-alive connections once draining has begun, for
+// servers that are not added with the [HTTP] adapter (which does the same
+// itself): it adds "Connection: close" to every response, so net/http
+// closes an HTTP/1 connection after the response and sends a graceful
+// GOAWAY on an HTTP/2 connection (in-flight streams finish, the client opens
+// a new connection for its next request, and the server closes the old one
+// when idle). Idle connections are not touched: the client learns of the
+// close from a response, never by a connection closed under a request it
+// is sending.
 func (l *Lifecycle) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ProtoMajor == 1 && l.Stage() >= Draining {
+		if l.Stage() >= Draining {
 			w.Header().Set("Connection", "close")
 		}
 		next.ServeHTTP(w, r)

@@ -438,6 +438,7 @@ func TestFailureStartsShutdown(t *testing.T) {
 // RPCs, and Stop ends them and makes GracefulStop return.
 type fakeGRPC struct {
 	stopped  chan struct{}
+	graceful chan struct{} // if set, receives when GracefulStop starts waiting
 	inflight bool
 	once     sync.Once
 	calls    atomic.Int32
@@ -446,6 +447,9 @@ type fakeGRPC struct {
 func (g *fakeGRPC) Serve(net.Listener) error { <-g.stopped; return nil }
 func (g *fakeGRPC) GracefulStop() {
 	g.calls.Add(1)
+	if g.graceful != nil {
+		g.graceful <- struct{}{}
+	}
 	if !g.inflight {
 		g.Stop()
 	}
@@ -461,16 +465,21 @@ func TestGRPCAdapter(t *testing.T) {
 	defer ln.Close()
 	for _, inflight := range []bool{false, true} {
 		t.Run(fmt.Sprintf("inflight=%v", inflight), func(t *testing.T) {
-			g := &fakeGRPC{stopped: make(chan struct{}), inflight: inflight}
+			g := &fakeGRPC{stopped: make(chan struct{}), graceful: make(chan struct{}, 1), inflight: inflight}
 			s := lifecycle.GRPC(g, ln)
 			served := make(chan error, 1)
 			go func() { served <- s.Serve() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
+			// The shutdown budget runs out once GracefulStop is waiting
+			// for the RPCs in flight: no real timeout, no race with it.
+			ctx, cancel := context.WithCancelCause(context.Background())
+			defer cancel(nil)
+			if inflight {
+				go func() { <-g.graceful; cancel(context.DeadlineExceeded) }()
+			}
 			err := s.Shutdown(ctx)
 			if inflight {
-				if !errors.Is(err, context.DeadlineExceeded) {
-					t.Errorf("Shutdown with RPCs in flight = %v, want DeadlineExceeded", err)
+				if !errors.Is(err, context.Canceled) || !errors.Is(context.Cause(ctx), context.DeadlineExceeded) {
+					t.Errorf("Shutdown with RPCs in flight = %v, want the context's error", err)
 				}
 				s.Close()
 			} else if err != nil {

@@ -107,6 +107,10 @@ func serverMain() int {
 	mux.HandleFunc("/work", func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		if ms >= 1000 {
+			// Tests wait for this line to know a slow request is in flight.
+			say("slow pid=%d ms=%d", pid, ms)
+		}
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond):
 		case <-r.Context().Done():
@@ -458,7 +462,7 @@ func TestProcessSIGTERMUnderLoadLosesNothing(t *testing.T) {
 		}
 		slow <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // let the slow request reach the server (a miss only weakens the test)
+	p.await(10*time.Second, "slow", "ms", "2500") // the slow request is in flight
 
 	signalled.Store(true)
 	p.signal(ln["pid"], syscall.SIGTERM)
@@ -604,9 +608,7 @@ func TestProcessSecondSIGTERMForcesStop(t *testing.T) {
 		slow <- err
 	}()
 	// The slow request must be in flight before the signals.
-	ld := startLoad(url, 1, 5*time.Millisecond, nil, nil)
-	ld.waitOK(t, 20)
-	ld.stop()
+	p.await(10*time.Second, "slow", "ms", "30000")
 
 	start := time.Now()
 	p.signal(ln["pid"], syscall.SIGTERM)

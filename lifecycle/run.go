@@ -35,6 +35,9 @@ type run struct {
 
 // newRun marks l started and takes what was registered.
 func (l *Lifecycle) newRun() (*run, error) {
+	if !l.made() {
+		return nil, ErrNotNew
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.started {

@@ -42,6 +42,9 @@ type Drainer interface {
 // [http.Server.Shutdown], which closes the connections still idle, stops
 // accepting, waits for requests in flight and sends HTTP/2 clients a
 // GOAWAY; Close is [http.Server.Close].
+//
+// A nil srv or ln makes a Server that [Lifecycle.Add] refuses and whose
+// methods return that error.
 func HTTP(srv *http.Server, ln net.Listener) Server { return &httpServer{srv: srv, ln: ln} }
 
 type httpServer struct {
@@ -50,7 +53,21 @@ type httpServer struct {
 	draining atomic.Bool
 }
 
+// valid returns the error of an adapter made with a nil part.
+func (s *httpServer) valid() error {
+	switch {
+	case s.srv == nil:
+		return errors.New("lifecycle: HTTP: nil *http.Server")
+	case s.ln == nil:
+		return errors.New("lifecycle: HTTP: nil listener")
+	}
+	return nil
+}
+
 func (s *httpServer) Serve() error {
+	if err := s.valid(); err != nil {
+		return err
+	}
 	next := s.srv.Handler
 	if next == nil {
 		next = http.DefaultServeMux
@@ -63,10 +80,31 @@ func (s *httpServer) Serve() error {
 	return err
 }
 
-func (s *httpServer) Drain()                             { s.draining.Store(true) }
-func (s *httpServer) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
-func (s *httpServer) Close() error                       { return s.srv.Close() }
-func (s *httpServer) String() string                     { return "http " + s.ln.Addr().String() }
+func (s *httpServer) Drain() { s.draining.Store(true) }
+
+func (s *httpServer) Shutdown(ctx context.Context) error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	return s.srv.Shutdown(ctx)
+}
+
+func (s *httpServer) Close() error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	return s.srv.Close()
+}
+
+func (s *httpServer) String() string { return "http " + addrOf(s.ln) }
+
+// addrOf names ln's address in logs, "<nil>" for a nil listener.
+func addrOf(ln net.Listener) string {
+	if ln == nil {
+		return "<nil>"
+	}
+	return ln.Addr().String()
+}
 
 // closeWhenDraining answers with "Connection: close" once draining is set:
 // net/http then closes an HTTP/1 connection after the response, and sends
@@ -94,7 +132,8 @@ type GRPCServer interface {
 
 // GRPC adapts a gRPC server serving on ln: Shutdown is GracefulStop (which
 // sends GOAWAY and waits for in-flight RPCs) bounded by its context, and
-// Close is Stop.
+// Close is Stop. A nil srv or ln makes a Server that [Lifecycle.Add] refuses
+// and whose methods return that error.
 func GRPC(srv GRPCServer, ln net.Listener) Server { return &grpcServer{srv, ln} }
 
 type grpcServer struct {
@@ -102,13 +141,38 @@ type grpcServer struct {
 	ln  net.Listener
 }
 
-func (s *grpcServer) Serve() error { return s.srv.Serve(s.ln) }
-func (s *grpcServer) Close() error { s.srv.Stop(); return nil }
-func (s *grpcServer) String() string {
-	return "grpc " + s.ln.Addr().String()
+// valid returns the error of an adapter made with a nil part.
+func (s *grpcServer) valid() error {
+	switch {
+	case s.srv == nil:
+		return errors.New("lifecycle: GRPC: nil server")
+	case s.ln == nil:
+		return errors.New("lifecycle: GRPC: nil listener")
+	}
+	return nil
 }
 
+func (s *grpcServer) Serve() error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	return s.srv.Serve(s.ln)
+}
+
+func (s *grpcServer) Close() error {
+	if err := s.valid(); err != nil {
+		return err
+	}
+	s.srv.Stop()
+	return nil
+}
+
+func (s *grpcServer) String() string { return "grpc " + addrOf(s.ln) }
+
 func (s *grpcServer) Shutdown(ctx context.Context) error {
+	if err := s.valid(); err != nil {
+		return err
+	}
 	done := make(chan struct{})
 	go func() {
 		s.srv.GracefulStop()

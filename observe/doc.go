@@ -16,8 +16,14 @@
 //     summarises bursts of rejections instead of logging each one.
 //
 // [Metrics.Requests] is a gate that records each call's latency and outcome
-// (levee_request_duration_seconds, levee_requests_total) and the events of
-// an SLO (levee_slo_events_total), for pipelines and HTTP middleware alike.
+// (levee_request_duration_seconds, levee_requests_total), and [Metrics.SLO]
+// one that counts the events of an SLO kept only in Prometheus
+// (levee_slo_events_total), for pipelines and HTTP middleware alike.
+// [SLOCollector] exports the counts of in-process SLOs (package slo) as the
+// same series, on the same registry as Metrics; count each SLO one way only.
+//
+// Make Metrics with [NewMetrics] and OTel with [NewOTel]: their zero values
+// record nothing, and never panic.
 //
 // The folder also ships a Grafana dashboard (dashboards/levee.json) and
 // Prometheus alert rules (alerts/levee.rules.yml); a test checks that every

@@ -11,7 +11,8 @@ import (
 )
 
 // OTel records policy events as OpenTelemetry metrics and as span events on
-// the span active in the event's call context.
+// the span active in the event's call context. Make it with [NewOTel]: the
+// zero value has no instruments and records nothing.
 type OTel struct {
 	transitions metric.Int64Counter
 	rejections  metric.Int64Counter
@@ -51,6 +52,9 @@ func NewOTel(mp metric.MeterProvider) (*OTel, error) {
 func (o *OTel) Listener() levee.Listener { return o.observe }
 
 func (o *OTel) observe(e levee.Event) {
+	if o.limit == nil { // not made by NewOTel
+		return
+	}
 	ctx := e.Context
 	if ctx == nil {
 		ctx = context.Background()

@@ -54,6 +54,9 @@ func (m *Metrics) Register(p Observable) (remove func()) {
 // initState exports state as the current state of (policy, name) unless an
 // event has already reported one, which is newer.
 func (m *Metrics) initState(policy, name, state string) {
+	if !m.made() {
+		return
+	}
 	key := [2]string{policy, name}
 	state = label(state)
 	m.mu.Lock()

@@ -75,3 +75,23 @@ func TestMetricsAndSLOCollectorShareRegistry(t *testing.T) {
 		`levee_requests_total{name="api",outcome="success"} 1`,
 	)
 }
+
+// TestSLOCountedTwiceFailsScrape checks the documented limit: an SLO
+// exported both by the collector and by a Metrics.SLO gate makes the scrape
+// fail with a duplicate-series error instead of exporting a wrong count.
+func TestSLOCountedTwiceFailsScrape(t *testing.T) {
+	s, err := slo.New(slo.Config{Name: "checkout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := observe.NewMetrics(reg, observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.MustRegister(observe.NewSLOCollector(nil, s))
+	m.SLO("checkout", nil, nil)
+	if _, err := reg.Gather(); err == nil || !strings.Contains(err.Error(), "collected before with the same name and label values") {
+		t.Errorf("Gather() = %v, want a duplicate-series error", err)
+	}
+}
