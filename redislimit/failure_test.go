@@ -71,11 +71,11 @@ func (s *syncBuffer) String() string {
 }
 
 // waitForRedis calls AllowKey until Redis decides again, or fails after d.
-func waitForRedis(t *testing.T, l *redislimit.Limiter, key string, d time.Duration) redislimit.Decision {
+func waitForRedis(t *testing.T, l *redislimit.Limiter, key string, d time.Duration) redislimit.Decided {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
-		dec, err := l.AllowKey(context.Background(), key)
+		dec, err := redislimit.DecideForTest(l, context.Background(), key)
 		if err != nil {
 			t.Fatalf("AllowKey while waiting for redis = %v", err)
 		}
@@ -109,14 +109,14 @@ func TestRedisRestart(t *testing.T) {
 	l.OnEvent(events.add)
 	ctx := context.Background()
 	for i := range 3 {
-		if d, err := l.AllowKey(ctx, "k"); err != nil || !d.Allowed || d.Source != redislimit.SourceRedis {
+		if d, err := redislimit.DecideForTest(l, ctx, "k"); err != nil || !d.Allowed || d.Source != redislimit.SourceRedis {
 			t.Fatalf("AllowKey #%d before the stop = %+v, %v; want allowed by redis", i, d, err)
 		}
 	}
 
 	srv.stop()
 	start := time.Now()
-	d, err := l.AllowKey(ctx, "k")
+	d, err := redislimit.DecideForTest(l, ctx, "k")
 	if took := time.Since(start); took > timeout+100*time.Millisecond {
 		t.Errorf("first AllowKey after the stop took %v, want the fallback within the %v timeout", took, timeout)
 	}
@@ -128,7 +128,7 @@ func TestRedisRestart(t *testing.T) {
 		admitted++
 	}
 	for range 20 {
-		d, err := l.AllowKey(ctx, "k")
+		d, err := redislimit.DecideForTest(l, ctx, "k")
 		if err != nil || d.Source != redislimit.SourceFallback {
 			t.Fatalf("AllowKey while stopped = %+v, %v; want a fallback decision", d, err)
 		}
@@ -160,7 +160,7 @@ func TestRedisRestart(t *testing.T) {
 		admitted++
 	}
 	for range 15 {
-		d, err := l.AllowKey(ctx, "k")
+		d, err := redislimit.DecideForTest(l, ctx, "k")
 		if err != nil || d.Source != redislimit.SourceRedis {
 			t.Fatalf("AllowKey after the restart = %+v, %v; want a redis decision", d, err)
 		}
@@ -213,7 +213,7 @@ func TestSlowRedis(t *testing.T) {
 
 			proxy.setDelay(400 * time.Millisecond)
 			start := time.Now()
-			d, err := l.AllowKey(ctx, "k")
+			d, err := redislimit.DecideForTest(l, ctx, "k")
 			took := time.Since(start)
 			if err != nil || d.Source != redislimit.SourceFallback || d.Allowed != tt.allowed {
 				t.Fatalf("AllowKey through a slow proxy = %+v, %v; want a fallback decision, allowed %v", d, err, tt.allowed)
@@ -230,7 +230,7 @@ func TestSlowRedis(t *testing.T) {
 			// The breaker is open: no round trip until the cooldown ends.
 			sent := h.cmds.Load()
 			for range 10 {
-				l.AllowKey(ctx, "k")
+				redislimit.DecideForTest(l, ctx, "k")
 			}
 			if got := h.cmds.Load() - sent; got != 0 {
 				t.Errorf("10 decisions with the breaker open sent %d commands, want 0", got)
@@ -239,7 +239,7 @@ func TestSlowRedis(t *testing.T) {
 			// After the cooldown one call probes the still slow Redis, fails,
 			// and the limiter stays on its fallback, saying so.
 			time.Sleep(120 * time.Millisecond)
-			if d, _ := l.AllowKey(ctx, "k"); d.Source != redislimit.SourceFallback || !l.UsingFallback() {
+			if d, _ := redislimit.DecideForTest(l, ctx, "k"); d.Source != redislimit.SourceFallback || !l.UsingFallback() {
 				t.Errorf("AllowKey probing a slow redis = %+v (using fallback %v), want the fallback", d, l.UsingFallback())
 			}
 			if !events.has(levee.EventInfo, "redis probe failed") {
@@ -292,7 +292,7 @@ func TestHungRedisAnswersWithinTimeout(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					l.AllowKey(ctx, "warm"+strconv.Itoa(i))
+					redislimit.DecideForTest(l, ctx, "warm"+strconv.Itoa(i))
 				}()
 			}
 			wg.Wait()
@@ -300,7 +300,7 @@ func TestHungRedisAnswersWithinTimeout(t *testing.T) {
 
 			srv.pause()
 			took := make([]time.Duration, callers)
-			decs := make([]redislimit.Decision, callers)
+			decs := make([]redislimit.Decided, callers)
 			errs := make([]error, callers)
 			start := make(chan struct{})
 			for i := range callers {
@@ -309,7 +309,7 @@ func TestHungRedisAnswersWithinTimeout(t *testing.T) {
 					defer wg.Done()
 					<-start
 					t0 := time.Now()
-					decs[i], errs[i] = l.AllowKey(ctx, "k"+strconv.Itoa(i%tt.keys))
+					decs[i], errs[i] = redislimit.DecideForTest(l, ctx, "k"+strconv.Itoa(i%tt.keys))
 					took[i] = time.Since(t0)
 				}()
 			}
