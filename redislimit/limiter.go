@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -66,7 +67,9 @@ func (s source) String() string {
 // [Limiter.Fallbacks] say whether the fallback is deciding and how often it
 // has.
 //
-// A Limiter is safe for concurrent use.
+// A Limiter is safe for concurrent use. Make one with [New]: the zero value
+// (or nil) has no client and no limit, and its methods refuse with
+// [ErrNotNew].
 type Limiter struct {
 	cfg      Config
 	clk      clock.Clock
@@ -138,19 +141,32 @@ func (l *Limiter) Stage() levee.Stage { return levee.StageLimit }
 // [levee.EventInfo] when a probe of Redis fails and the fallback stays (Wait
 // is the time to the next probe); and [levee.EventRejected] when Acquire
 // refuses a call. Policy is "redislimit".
-func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) { return l.listeners.Add(fn) }
+func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) {
+	if l == nil {
+		return func() {}
+	}
+	return l.listeners.Add(fn)
+}
 
 // UsingFallback reports whether the limiter has switched to its fallback
 // and is leaving Redis alone.
-func (l *Limiter) UsingFallback() bool { return l.state.Load() != stateRedis }
+func (l *Limiter) UsingFallback() bool { return l != nil && l.state.Load() != stateRedis }
 
 // Fallbacks returns the number of decisions the fallback has made since New,
 // for a metric: a decision Redis failed to answer in time counts even while
 // the limiter still calls Redis (UsingFallback false).
-func (l *Limiter) Fallbacks() int64 { return l.fallbacks.Load() }
+func (l *Limiter) Fallbacks() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.fallbacks.Load()
+}
 
 // Acquire takes one token for the configured Key. See [Limiter.AcquireKey].
 func (l *Limiter) Acquire(ctx context.Context) (levee.Permit, error) {
+	if l == nil {
+		return levee.Permit{}, ErrNotNew
+	}
 	return l.AcquireKey(ctx, l.cfg.Key)
 }
 
@@ -182,8 +198,8 @@ func (l *Limiter) DecideKey(ctx context.Context, key string) (levee.Decision, er
 // DecideKeyN takes n tokens for key, all or none, and returns the figures
 // for rate-limit headers. n above Burst is refused with RetryAfter
 // [levee.Never] (and Remaining 0: Redis is not asked). The error is not nil
-// only when n is below 1 or ctx ended; Redis failures are answered by the
-// fallback.
+// only when n is below 1, ctx ended or l was not made by [New]
+// ([ErrNotNew]); Redis failures are answered by the fallback.
 func (l *Limiter) DecideKeyN(ctx context.Context, key string, n int) (levee.Decision, error) {
 	d, _, err := l.decide(ctx, key, n)
 	return d, err
@@ -191,6 +207,9 @@ func (l *Limiter) DecideKeyN(ctx context.Context, key string, n int) (levee.Deci
 
 // decide is DecideKeyN, saying who decided.
 func (l *Limiter) decide(ctx context.Context, key string, n int) (levee.Decision, source, error) {
+	if l == nil || l.cfg.Client == nil {
+		return levee.Decision{}, sourceNone, ErrNotNew
+	}
 	if n < 1 {
 		return levee.Decision{}, sourceNone, fmt.Errorf("redislimit: DecideKeyN n is %d, want at least 1", n)
 	}
@@ -343,3 +362,7 @@ var (
 	_ levee.Gate         = (*Limiter)(nil)
 	_ levee.KeyedLimiter = (*Limiter)(nil)
 )
+
+// ErrNotNew is returned by the methods of a Limiter that [New] did not
+// make (its zero value, or nil): it has no Redis client and no limit.
+var ErrNotNew = errors.New("redislimit: Limiter not made by New")

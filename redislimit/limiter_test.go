@@ -269,3 +269,36 @@ func TestSharedKeyAcrossInstances(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroLimiter: a Limiter not made by New, zero or nil, refuses to decide
+// with an error that says so, and panics nowhere.
+func TestZeroLimiter(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range map[string]*redislimit.Limiter{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := l.DecideKey(ctx, "k"); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("DecideKey = %v, want ErrNotNew", err)
+			}
+			if _, err := l.DecideKeyN(ctx, "k", 2); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("DecideKeyN = %v, want ErrNotNew", err)
+			}
+			if _, err := l.AcquireKey(ctx, "k"); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("AcquireKey = %v, want ErrNotNew", err)
+			}
+			if _, err := l.Acquire(ctx); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("Acquire = %v, want ErrNotNew", err)
+			}
+			if _, err := levee.Do(ctx, levee.New(l), func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("Do through it = %v, want ErrNotNew", err)
+			}
+			if l.UsingFallback() || l.Fallbacks() != 0 || l.Stage() != levee.StageLimit {
+				t.Errorf("UsingFallback, Fallbacks, Stage = %v, %v, %v; want false, 0, StageLimit",
+					l.UsingFallback(), l.Fallbacks(), l.Stage())
+			}
+			l.OnEvent(func(levee.Event) {})()
+		})
+	}
+	if _, err := redislimit.New(redislimit.Config{}); err == nil {
+		t.Error("New(Config{}) = nil error, want the missing Client named")
+	}
+}
