@@ -114,9 +114,9 @@ func ExampleLimiter_Fallbacks() {
 		panic(err)
 	}
 	d, err := limiter.DecideKey(context.Background(), "client-42")
-	fmt.Println(d.Allowed, d.Limit, d.Rate, d.Window, err)
+	fmt.Println(d.Allowed, d.Limit, d.Remaining, d.Rate, d.Window, err)
 	fmt.Println("fallback decisions:", limiter.Fallbacks(), "using fallback:", limiter.UsingFallback())
 	// Output:
-	// true 10 100 1m0s <nil>
+	// true 10 9 100 1m0s <nil>
 	// fallback decisions: 1 using fallback: false
 }
