@@ -66,7 +66,7 @@ func (t *leaseTable) get(key string, now int64) *leaseEntry {
 		t.swept = now
 		for k, v := range t.entries {
 			if v.mu.TryLock() {
-				idle := now >= v.expires && now >= v.blocked
+				idle := now >= v.expires && now >= v.blocked && v.refill == nil
 				v.mu.Unlock()
 				if idle {
 					delete(t.entries, k)
