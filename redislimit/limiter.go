@@ -139,8 +139,8 @@ func (l *Limiter) Stage() levee.Stage { return levee.StageLimit }
 // when it switches to its fallback (From "redis", To the fallback's name,
 // Err the last failure) and when it returns to Redis (To "redis");
 // [levee.EventInfo] when a probe of Redis fails and the fallback stays (Wait
-// is the time to the next probe); and [levee.EventRejected] when Acquire
-// refuses a call. Policy is "redislimit".
+// is the time to the next probe); and [levee.EventRejected] when Acquire or
+// AcquireKey refuses a call. Policy is "redislimit".
 func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) {
 	if l == nil {
 		return func() {}
@@ -197,7 +197,10 @@ func (l *Limiter) DecideKey(ctx context.Context, key string) (levee.Decision, er
 
 // DecideKeyN takes n tokens for key, all or none, and returns the figures
 // for rate-limit headers. n above Burst is refused with RetryAfter
-// [levee.Never] (and Remaining 0: Redis is not asked). The error is not nil
+// [levee.Never] (and Remaining 0: Redis is not asked). With leasing,
+// Remaining is this instance's leased tokens plus what Redis last reported
+// for the key, and a refusal may be one remembered from Redis until its
+// retry-after. The error is not nil
 // only when n is below 1, ctx ended or l was not made by [New]
 // ([ErrNotNew]); Redis failures are answered by the fallback.
 func (l *Limiter) DecideKeyN(ctx context.Context, key string, n int) (levee.Decision, error) {
