@@ -31,11 +31,11 @@ func leveeRedisLimiters() []redisImpl {
 				tb.Fatal(err)
 			}
 			return func(ctx context.Context) (bool, error) {
-				d, err := lim.AllowKey(ctx, key)
+				d, err := lim.DecideKey(ctx, key)
 				if err != nil {
 					return false, err
 				}
-				if d.Source == redislimit.SourceFallback {
+				if lim.Fallbacks() != 0 {
 					return false, fmt.Errorf("redislimit answered from its fallback, not Redis")
 				}
 				return d.Allowed, nil

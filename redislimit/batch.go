@@ -79,7 +79,7 @@ type dispatcher struct {
 // answers or not.
 func (d *dispatcher) do(ctx context.Context, key string, want, min int64, now any, by time.Time) (reply, error) {
 	if d.max <= 0 {
-		ctx, cancel := d.bound(ctx, by)
+		ctx, cancel := d.bound(ctx, d.due(by))
 		defer cancel()
 		return d.one(ctx, key, want, min, now)
 	}

@@ -27,7 +27,7 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	}
 	redislimit.SetNowForTest(l, func() time.Duration { return time.Hour })
 	ctx := context.Background()
-	if _, err := l.AllowKey(ctx, "warm"); err != nil { // loads the script
+	if _, err := redislimit.DecideForTest(l, ctx, "warm"); err != nil { // loads the script
 		t.Fatal(err)
 	}
 	before, beforeSha := h.cmds.Load(), h.count("evalsha")+h.count("piped evalsha")
@@ -36,7 +36,7 @@ func TestConcurrentDecisionsShareRoundTrips(t *testing.T) {
 	for range callers {
 		wg.Go(func() {
 			for range each {
-				d, err := l.AllowKey(ctx, "k")
+				d, err := redislimit.DecideForTest(l, ctx, "k")
 				if err != nil || d.Source != redislimit.SourceRedis {
 					t.Errorf("AllowKey = %+v, %v; want a decision by Redis", d, err)
 					return
@@ -115,14 +115,14 @@ func TestQueuedDecisionHonoursContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	bg := context.Background()
-	if _, err := l.AllowKey(bg, "k"); err != nil { // loads the script, opens the connection
+	if _, err := redislimit.DecideForTest(l, bg, "k"); err != nil { // loads the script, opens the connection
 		t.Fatal(err)
 	}
 	const slow = 300 * time.Millisecond
 	proxy.setDelay(slow)
 	first := make(chan error, 1)
 	go func() {
-		d, err := l.AllowKey(bg, "k")
+		d, err := redislimit.DecideForTest(l, bg, "k")
 		if err == nil && d.Source != redislimit.SourceRedis {
 			err = errors.New("answered by " + d.Source.String())
 		}
@@ -132,7 +132,7 @@ func TestQueuedDecisionHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(bg, 30*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = l.AllowKey(ctx, "k")
+	_, err = redislimit.DecideForTest(l, ctx, "k")
 	if took := time.Since(start); !errors.Is(err, context.DeadlineExceeded) || took > slow/2 {
 		t.Fatalf("queued AllowKey = %v after %v; want context.DeadlineExceeded after about 30ms", err, took)
 	}
@@ -140,7 +140,7 @@ func TestQueuedDecisionHonoursContext(t *testing.T) {
 		t.Fatalf("the decision in flight: %v", err)
 	}
 	proxy.setDelay(0)
-	if d, err := l.AllowKey(bg, "k"); err != nil || !d.Allowed || d.Source != redislimit.SourceRedis {
+	if d, err := redislimit.DecideForTest(l, bg, "k"); err != nil || !d.Allowed || d.Source != redislimit.SourceRedis {
 		t.Fatalf("AllowKey afterwards = %+v, %v; want allowed by Redis", d, err)
 	}
 }
@@ -158,7 +158,7 @@ func TestBatchesFallBackTogether(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := l.AllowKey(ctx, "k"); err != nil {
+	if _, err := redislimit.DecideForTest(l, ctx, "k"); err != nil {
 		t.Fatal(err)
 	}
 	srv.stop()
@@ -168,7 +168,7 @@ func TestBatchesFallBackTogether(t *testing.T) {
 	for range 32 {
 		wg.Go(func() {
 			for range 4 {
-				d, err := l.AllowKey(ctx, "k")
+				d, err := redislimit.DecideForTest(l, ctx, "k")
 				if err != nil || !d.Allowed {
 					t.Errorf("AllowKey with Redis stopped = %+v, %v; want allowed (fail open)", d, err)
 					return

@@ -34,11 +34,11 @@ func TestLeasedDecisionAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 			for range 2100 { // leases double up to n: 1+2+…+512+1000
-				l.AllowKey(ctx, "k")
+				redislimit.DecideForTest(l, ctx, "k")
 			}
 			bad := 0
 			allocs := testing.AllocsPerRun(200, func() {
-				d, _ := l.AllowKey(ctx, "k")
+				d, _ := redislimit.DecideForTest(l, ctx, "k")
 				if d.Source != redislimit.SourceLease || d.Allowed != tt.allowed {
 					bad++
 				}
@@ -73,7 +73,7 @@ func runBench(b *testing.B, lease int, parallel bool) {
 	l, h := benchLimiter(b, lease)
 	ctx := context.Background()
 	for _, k := range benchKeys {
-		l.AllowKey(ctx, k) // load the script, start the leases
+		redislimit.DecideForTest(l, ctx, k) // load the script, start the leases
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -87,7 +87,7 @@ func runBench(b *testing.B, lease int, parallel bool) {
 			n := int64(0)
 			for pb.Next() {
 				n++
-				if _, err := l.AllowKey(ctx, benchKeys[n%int64(len(benchKeys))]); err != nil {
+				if _, err := redislimit.DecideForTest(l, ctx, benchKeys[n%int64(len(benchKeys))]); err != nil {
 					b.Error(err)
 					break
 				}
@@ -97,7 +97,7 @@ func runBench(b *testing.B, lease int, parallel bool) {
 	} else {
 		for i := 0; b.Loop(); i++ {
 			ops.Add(1)
-			d, err := l.AllowKey(ctx, benchKeys[i%len(benchKeys)])
+			d, err := redislimit.DecideForTest(l, ctx, benchKeys[i%len(benchKeys)])
 			if err != nil || d.Source == redislimit.SourceFallback || !d.Allowed {
 				b.Fatalf("AllowKey = %+v, %v; want allowed without fallback", d, err)
 			}

@@ -77,7 +77,11 @@ type Config struct {
 	// however many callers wait with it. A decision Redis has not answered
 	// by then counts as a failure and is answered by the fallback. Zero
 	// means 50ms; negative means no bound of this limiter's own (the
-	// client's timeouts apply).
+	// client's timeouts apply). One case escapes it: a connection the
+	// client dials during a call to a Redis that accepts it but hangs is
+	// held by go-redis past the call's deadline (measured: about twice
+	// Timeout), so keep the client's own timeouts short; a positive
+	// MaxInFlight (the default) keeps the connections in use few and open.
 	Timeout time.Duration
 	// MaxInFlight is the most round trips the limiter has out to Redis at
 	// once. A decision that finds fewer goes at once, alone; one that finds

@@ -9,6 +9,20 @@
 // so a decision touches one slot and works the same on a single Redis, with
 // Sentinel and on Redis Cluster, through any [redis.UniversalClient].
 //
+// # Decisions
+//
+// [Limiter.DecideKey] and [Limiter.DecideKeyN] return a [levee.Decision],
+// the type every Levee limiter returns and the HTTP adapter reads: Limit is
+// the quota ([Config.Burst]), Remaining what is left of it, RetryAfter zero
+// when allowed, Reset the time until the key's quota is whole, and Rate per
+// Window the configured [Config.Limit] per [Config.Period], exactly.
+// [Limiter.AcquireKey] refuses with [levee.ErrLimited], so a *Limiter is a
+// [levee.KeyedLimiter], interchangeable with the local ratelimit.Keyed;
+// [Limiter.Acquire] is a [levee.Gate] on [Config.Key]. Whether Redis or the
+// fallback decided is not in the Decision: [Limiter.UsingFallback] reports
+// the limiter's state, [Limiter.Fallbacks] counts the fallback's decisions,
+// and the switches are events (see below).
+//
 // # Batching under load
 //
 // A limiter keeps at most [Config.MaxInFlight] round trips (default 4) out

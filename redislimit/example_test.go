@@ -14,7 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// These examples need a Redis server, so they are compiled but not run.
+// These examples need a Redis server, so they are compiled but not run,
+// except ExampleLimiter_Fallbacks, which needs none.
 
 // A per-client limit of 100 requests a minute shared by every instance of a
 // service, answering refusals with 429 and the rate-limit header fields.
@@ -35,14 +36,16 @@ func Example() {
 		panic(err)
 	}
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		d, err := limiter.AllowKey(r.Context(), r.Header.Get("X-Client-Id"))
+		d, err := limiter.DecideKey(r.Context(), r.Header.Get("X-Client-Id"))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
+		// d.Limit is the quota (Burst, here 100); d.Rate per d.Window is
+		// the configured 100 a minute.
 		w.Header().Set("RateLimit-Limit", strconv.Itoa(d.Limit))
 		w.Header().Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		w.Header().Set("RateLimit-Reset", strconv.Itoa(int(d.ResetAfter.Seconds())))
+		w.Header().Set("RateLimit-Reset", strconv.Itoa(int(d.Reset.Seconds())))
 		if !d.Allowed {
 			w.Header().Set("Retry-After", strconv.Itoa(int(d.RetryAfter.Seconds()+0.999)))
 			http.Error(w, "rate limited", http.StatusTooManyRequests)
@@ -94,4 +97,26 @@ func ExampleConfig_lease() {
 			fmt.Println("rate limit decided by", e.To, "because", e.Reason)
 		}
 	})
+}
+
+// With Redis unreachable, the fallback decides, and the limiter says so:
+// Fallbacks counts its decisions, and UsingFallback turns true once
+// FailureThreshold calls in a row have failed. The decision carries the
+// configured figures either way: the quota (Burst 10) and the rate (100 a
+// minute); Remaining is the local share's (Burst/Instances less this one).
+func ExampleLimiter_Fallbacks() {
+	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", ContextTimeoutEnabled: true, MaxRetries: -1})
+	defer client.Close()
+	limiter, err := redislimit.New(redislimit.Config{
+		Client: client, Limit: 100, Period: time.Minute, Burst: 10, Fallback: redislimit.LocalShare,
+	})
+	if err != nil {
+		panic(err)
+	}
+	d, err := limiter.DecideKey(context.Background(), "client-42")
+	fmt.Println(d.Allowed, d.Limit, d.Remaining, d.Rate, d.Window, err)
+	fmt.Println("fallback decisions:", limiter.Fallbacks(), "using fallback:", limiter.UsingFallback())
+	// Output:
+	// true 10 9 100 1m0s <nil>
+	// fallback decisions: 1 using fallback: false
 }

@@ -3,6 +3,8 @@ package redislimit
 import (
 	"context"
 	"time"
+
+	"github.com/levee-go/levee"
 )
 
 // SetNowForTest makes l pass now (a reading on any scale) to the script
@@ -49,4 +51,31 @@ func BatchForTest(ctx context.Context, l *Limiter, keys []string, want, min int6
 		errs[i] = p.err
 	}
 	return out, errs
+}
+
+// Source says who made a decision.
+type Source = source
+
+const (
+	SourceRedis    = sourceRedis
+	SourceLease    = sourceLease
+	SourceFallback = sourceFallback
+	SourceNone     = sourceNone
+)
+
+// Decided is a decision and who made it.
+type Decided struct {
+	levee.Decision
+	Source Source
+}
+
+// DecideForTest is l.DecideKey(ctx, key), saying who decided.
+func DecideForTest(l *Limiter, ctx context.Context, key string) (Decided, error) {
+	return DecideNForTest(l, ctx, key, 1)
+}
+
+// DecideNForTest is l.DecideKeyN(ctx, key, n), saying who decided.
+func DecideNForTest(l *Limiter, ctx context.Context, key string, n int) (Decided, error) {
+	d, src, err := l.decide(ctx, key, n)
+	return Decided{d, src}, err
 }

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
+
+	"github.com/levee-go/levee"
 )
 
 // leaseEntry is one key's leased tokens on this instance.
@@ -64,7 +66,7 @@ func (t *leaseTable) get(key string, now int64) *leaseEntry {
 		t.swept = now
 		for k, v := range t.entries {
 			if v.mu.TryLock() {
-				idle := now >= v.expires && now >= v.blocked
+				idle := now >= v.expires && now >= v.blocked && v.refill == nil
 				v.mu.Unlock()
 				if idle {
 					delete(t.entries, k)
@@ -88,25 +90,23 @@ func (t *leaseTable) get(key string, now int64) *leaseEntry {
 // The size of a refill adapts to demand: it doubles (up to Lease) when a
 // lease ran out before it expired and falls back to what was used when it
 // expired unspent, so a cold key takes one token at a time and wastes none.
-func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n int) (Decision, error) {
+func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n int) (levee.Decision, source, error) {
 	want := int64(n)
 	var by time.Time // when this decision is due, read once it must wait
 	e.mu.Lock()
 	for {
 		now := l.clk.Nanotime()
 		if now < e.blocked {
-			d := Decision{Limit: l.cfg.Limit, RetryAfter: time.Duration(e.blocked - now),
-				ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+			d := l.decision(false, 0, time.Duration(e.blocked-now), time.Duration(e.resetAt-now))
 			e.mu.Unlock()
-			return d, nil
+			return d, sourceLease, nil
 		}
 		if now < e.expires && e.tokens >= want {
 			e.tokens -= want
 			e.used += want
-			d := Decision{Allowed: true, Limit: l.cfg.Limit, Remaining: int(e.tokens + e.remote),
-				ResetAfter: max(time.Duration(e.resetAt-now), 0), Source: SourceLease}
+			d := l.decision(true, int(e.tokens+e.remote), 0, time.Duration(e.resetAt-now))
 			e.mu.Unlock()
-			return d, nil
+			return d, sourceLease, nil
 		}
 		if by.IsZero() {
 			by = l.disp.due(time.Time{})
@@ -119,19 +119,19 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 		if err := rf.wait(ctx, by); err != nil {
 			if err == errLate {
 				l.failed(err, false)
-				return l.fallback(key, n), nil
+				return l.fallback(key, n), sourceFallback, nil
 			}
-			return Decision{}, err
+			return levee.Decision{}, sourceNone, err
 		}
 		if rf.failed {
-			return l.fallback(key, n), nil
+			return l.fallback(key, n), sourceFallback, nil
 		}
 		e.mu.Lock()
 	}
 	ok, probe := l.tryRedis()
 	if !ok {
 		e.mu.Unlock()
-		return l.fallback(key, n), nil
+		return l.fallback(key, n), sourceFallback, nil
 	}
 	now := l.clk.Nanotime()
 	// Size the next lease from how the last one went.
@@ -167,27 +167,22 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 		e.mu.Unlock()
 		if cerr != nil {
 			l.abandon(probe)
-			return Decision{}, cerr
+			return levee.Decision{}, sourceNone, cerr
 		}
 		l.failed(err, probe)
-		return l.fallback(key, n), nil
+		return l.fallback(key, n), sourceFallback, nil
 	}
 	defer close(rf.done)
 	l.succeeded(probe)
 	now = l.clk.Nanotime()
 	e.remote = r.remaining
 	e.resetAt = now + int64(r.resetAfter)
-	d := Decision{Limit: l.cfg.Limit, ResetAfter: r.resetAfter, Source: SourceRedis}
+	var d levee.Decision
 	if r.granted > 0 {
 		e.tokens = r.granted - want
 		e.used = want
 		e.expires = now + int64(l.cfg.LeaseTTL)
-		d.Allowed = true
-		d.Remaining = int(e.tokens + e.remote)
-		d.RetryAfter = r.retryAfter
-		if e.tokens > 0 {
-			d.RetryAfter = 0
-		}
+		d = l.decision(true, int(e.tokens+e.remote), 0, r.resetAfter)
 	} else {
 		e.tokens = 0 // keep used: it sizes the next lease
 		wait := int64(r.retryAfter)
@@ -198,11 +193,10 @@ func (l *Limiter) allowLeased(ctx context.Context, e *leaseEntry, key string, n 
 			wait += rand.Int64N(least*(k-1)*int64(l.interval*1e3) + 1)
 		}
 		e.blocked = now + wait
-		d.Remaining = int(r.remaining)
-		d.RetryAfter = r.retryAfter
+		d = l.decision(false, int(r.remaining), r.retryAfter, r.resetAfter)
 	}
 	e.mu.Unlock()
-	return d, nil
+	return d, sourceRedis, nil
 }
 
 // wait waits for the refill to be over, for ctx to end (its error), or for

@@ -62,7 +62,7 @@ func TestLeasing(t *testing.T) {
 					}
 					for range tt.calls {
 						calls++
-						d, err := l.AllowKey(ctx, "hot")
+						d, err := redislimit.DecideForTest(l, ctx, "hot")
 						if err != nil || d.Source == redislimit.SourceFallback {
 							t.Fatalf("step %d: AllowKey = %+v, %v; want a redis or lease decision", s, d, err)
 						}
@@ -122,7 +122,7 @@ func TestLeaseTableFull(t *testing.T) {
 	for _, key := range []string{"a", "b", "c", "d"} {
 		var got []bool
 		for range 3 {
-			d, err := l.AllowKey(ctx, key)
+			d, err := redislimit.DecideForTest(l, ctx, key)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,6 +2,7 @@ package redislimit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -14,50 +15,36 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Source says who made a [Decision].
-type Source uint8
+// source says who made a decision: tests read it, users see
+// [Limiter.UsingFallback] and [Limiter.Fallbacks].
+type source uint8
 
 const (
-	// SourceRedis: a round trip to Redis decided.
-	SourceRedis Source = iota
-	// SourceLease: tokens leased earlier from Redis (or a refusal remembered
-	// from it) decided without a round trip.
-	SourceLease
-	// SourceFallback: Redis could not answer; the configured [Fallback]
+	// sourceRedis: a round trip to Redis decided.
+	sourceRedis source = iota
+	// sourceLease: tokens leased earlier from Redis (or a refusal
+	// remembered from it) decided without a round trip.
+	sourceLease
+	// sourceFallback: Redis could not answer; the configured [Fallback]
 	// decided.
-	SourceFallback
+	sourceFallback
+	// sourceNone: nothing decided (an error, or a request no wait can cure).
+	sourceNone
 )
 
 // String returns the source's name.
-func (s Source) String() string {
+func (s source) String() string {
 	switch s {
-	case SourceRedis:
+	case sourceRedis:
 		return "redis"
-	case SourceLease:
+	case sourceLease:
 		return "lease"
-	case SourceFallback:
+	case sourceFallback:
 		return "fallback"
+	case sourceNone:
+		return "none"
 	}
 	return "source(" + strconv.Itoa(int(s)) + ")"
-}
-
-// Decision is the answer for one key: whether the call may go ahead and the
-// numbers a response's rate-limit header fields need.
-type Decision struct {
-	// Allowed reports whether the tokens were taken.
-	Allowed bool
-	// Limit is the configured number of calls per Period.
-	Limit int
-	// Remaining is how many more tokens could be taken now. With leasing it
-	// is this instance's leased tokens plus what Redis last reported.
-	Remaining int
-	// RetryAfter is how long until a refused request could succeed, or, after
-	// a grant, until the next token is free (zero when one is free now).
-	RetryAfter time.Duration
-	// ResetAfter is how long until the key is idle again (full burst).
-	ResetAfter time.Duration
-	// Source says who decided.
-	Source Source
 }
 
 // Limiter is a distributed GCRA rate limiter whose state lives in Redis: a
@@ -67,14 +54,22 @@ type Decision struct {
 // under load), timed by the Redis server's clock so that instances with
 // skewed clocks agree.
 //
-// [Limiter.AllowKey] and [Limiter.AllowN] decide for any key and return the
-// numbers for rate-limit headers; [Limiter.Acquire] makes the limiter a
-// [levee.Gate] on its configured Key. With [Config.Lease] set, a hot key is
-// served from tokens leased in batches. When Redis fails or is slow, the
-// configured [Fallback] decides; after FailureThreshold consecutive failures
-// Redis is left alone for Cooldown, then probed by one call.
+// [Limiter.DecideKey] and [Limiter.DecideKeyN] decide for any key and
+// return a [levee.Decision] with the numbers for rate-limit headers, as the
+// local limiters of package ratelimit do: Limit is the quota (Burst), Rate
+// and Window the configured Limit per Period. [Limiter.AcquireKey] makes
+// the limiter a [levee.KeyedGate] (and with DecideKey a
+// [levee.KeyedLimiter]), and [Limiter.Acquire] a [levee.Gate] on its
+// configured Key. With [Config.Lease] set, a hot key is served from tokens
+// leased in batches. When Redis fails or is slow, the configured [Fallback]
+// decides; after FailureThreshold consecutive failures Redis is left alone
+// for Cooldown, then probed by one call. [Limiter.UsingFallback] and
+// [Limiter.Fallbacks] say whether the fallback is deciding and how often it
+// has.
 //
-// A Limiter is safe for concurrent use.
+// A Limiter is safe for concurrent use. Make one with [New]: the zero value
+// (or nil) has no client and no limit, and its methods refuse with
+// [ErrNotNew].
 type Limiter struct {
 	cfg      Config
 	clk      clock.Clock
@@ -93,6 +88,8 @@ type Limiter struct {
 	state    atomic.Uint32
 	failures atomic.Int64
 	retryAt  atomic.Int64 // Nanotime after which an open breaker probes
+
+	fallbacks atomic.Int64 // decisions made by the fallback
 
 	listeners levee.Listeners
 }
@@ -142,19 +139,42 @@ func (l *Limiter) Stage() levee.Stage { return levee.StageLimit }
 // when it switches to its fallback (From "redis", To the fallback's name,
 // Err the last failure) and when it returns to Redis (To "redis");
 // [levee.EventInfo] when a probe of Redis fails and the fallback stays (Wait
-// is the time to the next probe); and [levee.EventRejected] when Acquire
-// refuses a call. Policy is "redislimit".
-func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) { return l.listeners.Add(fn) }
+// is the time to the next probe); and [levee.EventRejected] when Acquire or
+// AcquireKey refuses a call. Policy is "redislimit".
+func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) {
+	if l == nil {
+		return func() {}
+	}
+	return l.listeners.Add(fn)
+}
 
 // UsingFallback reports whether the limiter has switched to its fallback
 // and is leaving Redis alone.
-func (l *Limiter) UsingFallback() bool { return l.state.Load() != stateRedis }
+func (l *Limiter) UsingFallback() bool { return l != nil && l.state.Load() != stateRedis }
 
-// Acquire takes one token for the configured Key. A refusal is
-// [levee.ErrLimited] with the retry-after; the permit needs no report. An
-// error from ctx is returned as is.
+// Fallbacks returns the number of decisions the fallback has made since New,
+// for a metric: a decision Redis failed to answer in time counts even while
+// the limiter still calls Redis (UsingFallback false).
+func (l *Limiter) Fallbacks() int64 {
+	if l == nil {
+		return 0
+	}
+	return l.fallbacks.Load()
+}
+
+// Acquire takes one token for the configured Key. See [Limiter.AcquireKey].
 func (l *Limiter) Acquire(ctx context.Context) (levee.Permit, error) {
-	d, err := l.AllowN(ctx, l.cfg.Key, 1)
+	if l == nil {
+		return levee.Permit{}, ErrNotNew
+	}
+	return l.AcquireKey(ctx, l.cfg.Key)
+}
+
+// AcquireKey takes one token for key. A refusal is [levee.ErrLimited] with
+// the retry-after; the permit needs no report. An error from ctx is
+// returned as is.
+func (l *Limiter) AcquireKey(ctx context.Context, key string) (levee.Permit, error) {
+	d, _, err := l.decide(ctx, key, 1)
 	if err != nil {
 		return levee.Permit{}, err
 	}
@@ -169,20 +189,38 @@ func (l *Limiter) Acquire(ctx context.Context) (levee.Permit, error) {
 	return levee.Permit{}, nil
 }
 
-// AllowKey takes one token for key. See [Limiter.AllowN].
-func (l *Limiter) AllowKey(ctx context.Context, key string) (Decision, error) {
-	return l.AllowN(ctx, key, 1)
+// DecideKey takes one token for key. See [Limiter.DecideKeyN].
+func (l *Limiter) DecideKey(ctx context.Context, key string) (levee.Decision, error) {
+	d, _, err := l.decide(ctx, key, 1)
+	return d, err
 }
 
-// AllowN takes n tokens for key, all or none. The error is not nil only when
-// n is out of range (below 1 or above Burst) or ctx ended; Redis failures
-// are answered by the fallback, and Decision.Source says so.
-func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Decision, error) {
-	if n < 1 || n > l.cfg.Burst {
-		return Decision{}, fmt.Errorf("redislimit: AllowN n is %d, want 1..%d (Burst)", n, l.cfg.Burst)
+// DecideKeyN takes n tokens for key, all or none, and returns the figures
+// for rate-limit headers. n above Burst is refused with RetryAfter
+// [levee.Never] (and Remaining 0: Redis is not asked). With leasing,
+// Remaining is this instance's leased tokens plus what Redis last reported
+// for the key, and a refusal may be one remembered from Redis until its
+// retry-after. The error is not nil
+// only when n is below 1, ctx ended or l was not made by [New]
+// ([ErrNotNew]); Redis failures are answered by the fallback.
+func (l *Limiter) DecideKeyN(ctx context.Context, key string, n int) (levee.Decision, error) {
+	d, _, err := l.decide(ctx, key, n)
+	return d, err
+}
+
+// decide is DecideKeyN, saying who decided.
+func (l *Limiter) decide(ctx context.Context, key string, n int) (levee.Decision, source, error) {
+	if l == nil || l.cfg.Client == nil {
+		return levee.Decision{}, sourceNone, ErrNotNew
+	}
+	if n < 1 {
+		return levee.Decision{}, sourceNone, fmt.Errorf("redislimit: DecideKeyN n is %d, want at least 1", n)
+	}
+	if n > l.cfg.Burst {
+		return l.decision(false, 0, levee.Never, 0), sourceNone, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return Decision{}, err
+		return levee.Decision{}, sourceNone, err
 	}
 	if l.leases != nil {
 		if e := l.leases.get(key, l.clk.Nanotime()); e != nil {
@@ -192,29 +230,32 @@ func (l *Limiter) AllowN(ctx context.Context, key string, n int) (Decision, erro
 	return l.allowDirect(ctx, key, n)
 }
 
-func (l *Limiter) allowDirect(ctx context.Context, key string, n int) (Decision, error) {
+// decision fills in a [levee.Decision]: the quota is Burst, the rate Limit
+// per Period, and an admission has no retry-after.
+func (l *Limiter) decision(allowed bool, remaining int, retry, reset time.Duration) levee.Decision {
+	if allowed {
+		retry = 0
+	}
+	return levee.Decision{Allowed: allowed, Limit: l.cfg.Burst, Remaining: remaining, RetryAfter: retry,
+		Reset: max(reset, 0), Rate: l.cfg.Limit, Window: l.cfg.Period}
+}
+
+func (l *Limiter) allowDirect(ctx context.Context, key string, n int) (levee.Decision, source, error) {
 	ok, probe := l.tryRedis()
 	if !ok {
-		return l.fallback(key, n), nil
+		return l.fallback(key, n), sourceFallback, nil
 	}
 	r, err := l.roundTrip(ctx, key, int64(n), int64(n), time.Time{})
 	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			l.abandon(probe)
-			return Decision{}, cerr
+			return levee.Decision{}, sourceNone, cerr
 		}
 		l.failed(err, probe)
-		return l.fallback(key, n), nil
+		return l.fallback(key, n), sourceFallback, nil
 	}
 	l.succeeded(probe)
-	return Decision{
-		Allowed:    r.granted > 0,
-		Limit:      l.cfg.Limit,
-		Remaining:  int(r.remaining),
-		RetryAfter: r.retryAfter,
-		ResetAfter: r.resetAfter,
-		Source:     SourceRedis,
-	}, nil
+	return l.decision(r.granted > 0, int(r.remaining), r.retryAfter, r.resetAfter), sourceRedis, nil
 }
 
 // roundTrip decides for key in Redis: want tokens, none unless min are
@@ -228,27 +269,23 @@ func (l *Limiter) roundTrip(ctx context.Context, key string, want, min int64, by
 // redisKey is key's Redis key: hash-tagged, so a decision touches one slot.
 func (l *Limiter) redisKey(key string) string { return l.cfg.Prefix + "{" + key + "}" }
 
-// fallback decides without Redis.
-func (l *Limiter) fallback(key string, n int) Decision {
-	d := Decision{Limit: l.cfg.Limit, Source: SourceFallback}
+// fallback decides without Redis, and counts the decision.
+func (l *Limiter) fallback(key string, n int) levee.Decision {
+	l.fallbacks.Add(1)
 	switch l.cfg.Fallback {
 	case FailOpen:
-		d.Allowed = true
-		d.Remaining = l.cfg.Burst
+		return l.decision(true, l.cfg.Burst-n, 0, 0)
 	case FailClosed:
 		wait := time.Duration(l.retryAt.Load() - l.clk.Nanotime())
 		if l.state.Load() == stateRedis || wait <= 0 {
 			wait = l.cfg.Cooldown
 		}
-		d.RetryAfter = wait
+		return l.decision(false, 0, wait, 0)
 	default:
 		r := l.local.Take(key, l.nowMicros(), int64(n), int64(n))
-		d.Allowed = r.Granted > 0
-		d.Remaining = int(r.Remaining)
-		d.RetryAfter = time.Duration(r.RetryAfter) * time.Microsecond
-		d.ResetAfter = time.Duration(r.ResetAfter) * time.Microsecond
+		return l.decision(r.Granted > 0, int(r.Remaining), time.Duration(r.RetryAfter)*time.Microsecond,
+			time.Duration(r.ResetAfter)*time.Microsecond)
 	}
-	return d
 }
 
 func (l *Limiter) nowMicros() float64 { return float64(l.clk.Nanotime()) / 1e3 }
@@ -324,4 +361,11 @@ func (l *Limiter) changed(from, to, reason string, err error) {
 
 const policyName = "redislimit"
 
-var _ levee.Gate = (*Limiter)(nil)
+var (
+	_ levee.Gate         = (*Limiter)(nil)
+	_ levee.KeyedLimiter = (*Limiter)(nil)
+)
+
+// ErrNotNew is returned by the methods of a Limiter that [New] did not
+// make (its zero value, or nil): it has no Redis client and no limit.
+var ErrNotNew = errors.New("redislimit: Limiter not made by New")

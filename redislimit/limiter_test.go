@@ -60,49 +60,62 @@ func TestNewValidates(t *testing.T) {
 	}
 }
 
-func TestAllowNRange(t *testing.T) {
+func TestDecideKeyNRange(t *testing.T) {
 	c := requireRedis(t)
 	l, err := redislimit.New(redislimit.Config{Client: c, Limit: 10, Burst: 4, Prefix: testPrefix(t, c)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []int{-1, 0, 5} {
-		if _, err := l.AllowN(context.Background(), "k", n); err == nil {
-			t.Errorf("AllowN(k, %d) = nil error, want out of range", n)
+	for _, n := range []int{-1, 0} {
+		if _, err := l.DecideKeyN(context.Background(), "k", n); err == nil {
+			t.Errorf("DecideKeyN(k, %d) = nil error, want out of range", n)
 		}
+	}
+	// More than Burst: no wait would do, as the local limiters say.
+	d, err := l.DecideKeyN(context.Background(), "k", 5)
+	if err != nil || d.Allowed || d.RetryAfter != levee.Never || d.Limit != 4 || d.Rate != 10 {
+		t.Errorf("DecideKeyN(k, 5) with Burst 4 = %+v, %v; want refused with RetryAfter Never", d, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := l.AllowN(ctx, "k", 1); !errors.Is(err, context.Canceled) {
-		t.Errorf("AllowN(cancelled ctx) = %v, want context.Canceled", err)
+	if _, err := l.DecideKeyN(ctx, "k", 1); !errors.Is(err, context.Canceled) {
+		t.Errorf("DecideKeyN(cancelled ctx) = %v, want context.Canceled", err)
 	}
 }
 
-// TestDecisionFields checks the numbers returned for headers on a fresh key.
+// TestDecisionFields checks the numbers returned for headers on a fresh key:
+// Limit is the quota (Burst), Rate and Window the configured rate exactly,
+// and an admission has no retry-after, as with the local limiters.
 func TestDecisionFields(t *testing.T) {
 	c := requireRedis(t)
-	l, err := redislimit.New(redislimit.Config{Client: c, Limit: 2, Period: time.Minute, Burst: 2,
+	l, err := redislimit.New(redislimit.Config{Client: c, Limit: 2, Period: time.Minute, Burst: 3,
 		Prefix: testPrefix(t, c), Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	d1, _ := l.AllowKey(ctx, "k")
-	d2, _ := l.AllowKey(ctx, "k")
-	d3, _ := l.AllowKey(ctx, "k")
-	if !d1.Allowed || d1.Remaining != 1 || d1.RetryAfter != 0 || d1.Limit != 2 || d1.Source != redislimit.SourceRedis {
-		t.Errorf("AllowKey #1 = %+v, want allowed, remaining 1, no retry-after, limit 2, from redis", d1)
+	var ds [4]levee.Decision
+	for i := range ds {
+		if ds[i], err = l.DecideKey(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if !d2.Allowed || d2.Remaining != 0 || d2.RetryAfter <= 0 || d2.RetryAfter > 30*time.Second {
-		t.Errorf("AllowKey #2 = %+v, want allowed, remaining 0, next token within 30s", d2)
+	for i, d := range ds[:3] {
+		want := levee.Decision{Allowed: true, Limit: 3, Remaining: 2 - i, Reset: d.Reset, Rate: 2, Window: time.Minute}
+		if d != want || d.Reset <= time.Duration(i)*30*time.Second || d.Reset > time.Duration(i+1)*30*time.Second {
+			t.Errorf("DecideKey #%d = %+v, want %+v with reset in %ds", i+1, d, want, (i+1)*30)
+		}
 	}
-	if d3.Allowed || d3.RetryAfter <= 25*time.Second || d3.RetryAfter > 30*time.Second ||
-		d3.ResetAfter <= 55*time.Second || d3.ResetAfter > time.Minute {
-		t.Errorf("AllowKey #3 = %+v, want refused, retry in ~30s, reset in ~60s", d3)
+	if d := ds[3]; d.Allowed || d.Remaining != 0 || d.RetryAfter <= 25*time.Second || d.RetryAfter > 30*time.Second ||
+		d.Reset <= 85*time.Second || d.Reset > 90*time.Second || d.Limit != 3 || d.Rate != 2 || d.Window != time.Minute {
+		t.Errorf("DecideKey #4 = %+v, want refused, retry in ~30s, reset in ~90s", d)
 	}
-	d5, err := l.AllowN(ctx, "other", 2)
-	if err != nil || !d5.Allowed || d5.Remaining != 0 {
-		t.Errorf("AllowN(other, 2) = %+v, %v, want both tokens", d5, err)
+	d, err := l.DecideKeyN(ctx, "other", 2)
+	if err != nil || !d.Allowed || d.Remaining != 1 || d.RetryAfter != 0 {
+		t.Errorf("DecideKeyN(other, 2) = %+v, %v, want both tokens, one left", d, err)
+	}
+	if n := l.Fallbacks(); n != 0 || l.UsingFallback() {
+		t.Errorf("Fallbacks() = %d, UsingFallback() = %v; want every decision by Redis", n, l.UsingFallback())
 	}
 }
 
@@ -140,6 +153,14 @@ func TestAcquireIsAGate(t *testing.T) {
 	if !errors.Is(err, levee.ErrLimited) {
 		t.Errorf("Do through the limiter = %v, want ErrLimited", err)
 	}
+	// AcquireKey gates any key: another key has its own token.
+	var kg levee.KeyedGate = l
+	if _, err := kg.AcquireKey(ctx, "other"); err != nil {
+		t.Errorf("AcquireKey(other) #1 = %v, want admitted", err)
+	}
+	if _, err := kg.AcquireKey(ctx, "other"); !errors.Is(err, levee.ErrLimited) {
+		t.Errorf("AcquireKey(other) #2 = %v, want ErrLimited", err)
+	}
 }
 
 // TestSkewedInstancesAgree gives every instance a clock of its own, hours
@@ -162,7 +183,7 @@ func TestSkewedInstancesAgree(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 4 {
-				if d, err := l.AllowKey(context.Background(), "k"); err == nil && d.Allowed {
+				if d, err := redislimit.DecideForTest(l, context.Background(), "k"); err == nil && d.Allowed {
 					admitted.Add(1)
 				}
 			}
@@ -215,7 +236,7 @@ func TestSharedKeyAcrossInstances(t *testing.T) {
 					go func() {
 						defer wg.Done()
 						for time.Now().Before(stop) {
-							d, err := l.AllowKey(context.Background(), "hot")
+							d, err := redislimit.DecideForTest(l, context.Background(), "hot")
 							if err != nil || d.Source == redislimit.SourceFallback {
 								t.Errorf("AllowKey = %+v, %v; want a redis decision", d, err)
 								return
@@ -246,5 +267,38 @@ func TestSharedKeyAcrossInstances(t *testing.T) {
 				t.Errorf("admitted %v in %v, want %.0f..%.0f", got, elapsed, lower, upper)
 			}
 		})
+	}
+}
+
+// TestZeroLimiter: a Limiter not made by New, zero or nil, refuses to decide
+// with an error that says so, and panics nowhere.
+func TestZeroLimiter(t *testing.T) {
+	ctx := context.Background()
+	for name, l := range map[string]*redislimit.Limiter{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := l.DecideKey(ctx, "k"); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("DecideKey = %v, want ErrNotNew", err)
+			}
+			if _, err := l.DecideKeyN(ctx, "k", 2); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("DecideKeyN = %v, want ErrNotNew", err)
+			}
+			if _, err := l.AcquireKey(ctx, "k"); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("AcquireKey = %v, want ErrNotNew", err)
+			}
+			if _, err := l.Acquire(ctx); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("Acquire = %v, want ErrNotNew", err)
+			}
+			if _, err := levee.Do(ctx, levee.New(l), func(context.Context) (int, error) { return 1, nil }); !errors.Is(err, redislimit.ErrNotNew) {
+				t.Errorf("Do through it = %v, want ErrNotNew", err)
+			}
+			if l.UsingFallback() || l.Fallbacks() != 0 || l.Stage() != levee.StageLimit {
+				t.Errorf("UsingFallback, Fallbacks, Stage = %v, %v, %v; want false, 0, StageLimit",
+					l.UsingFallback(), l.Fallbacks(), l.Stage())
+			}
+			l.OnEvent(func(levee.Event) {})()
+		})
+	}
+	if _, err := redislimit.New(redislimit.Config{}); err == nil {
+		t.Error("New(Config{}) = nil error, want the missing Client named")
 	}
 }

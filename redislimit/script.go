@@ -39,7 +39,7 @@ end
 local tat = tonumber(redis.call('GET', KEYS[1]))
 if not tat or tat < now then tat = now end
 local tau = interval * burst
-local avail = math.floor((now + tau - tat) / interval)
+local avail = math.floor((tau - (tat - now)) / interval)
 avail = math.max(0, math.min(avail, burst))
 local grant = 0
 if avail >= min then grant = math.min(avail, want) end

@@ -79,7 +79,7 @@ func TestScriptLoadedOnce(t *testing.T) {
 	ctx := context.Background()
 	allow := func() {
 		t.Helper()
-		d, err := l.AllowKey(ctx, "k")
+		d, err := redislimit.DecideForTest(l, ctx, "k")
 		if err != nil || !d.Allowed || d.Source != redislimit.SourceRedis {
 			t.Fatalf("AllowKey = %+v, %v; want allowed by redis", d, err)
 		}

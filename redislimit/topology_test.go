@@ -25,7 +25,7 @@ func checkBurst(t *testing.T, l *redislimit.Limiter, burst int, keys ...string) 
 	for _, key := range keys {
 		admitted := 0
 		for range burst + 1 {
-			d, err := l.AllowKey(ctx, key)
+			d, err := redislimit.DecideForTest(l, ctx, key)
 			if err != nil || d.Source != redislimit.SourceRedis {
 				t.Fatalf("AllowKey(%s) = %+v, %v; want a redis decision", key, d, err)
 			}
@@ -128,7 +128,7 @@ func TestCluster(t *testing.T) {
 	for i := range keys {
 		for range 6 {
 			wg.Go(func() {
-				d, err := lb.AllowKey(ctx, keys[i])
+				d, err := redislimit.DecideForTest(lb, ctx, keys[i])
 				if err != nil || d.Source != redislimit.SourceRedis {
 					t.Errorf("AllowKey(%s) = %+v, %v; want a redis decision", keys[i], d, err)
 				}

@@ -45,7 +45,9 @@ func Decide(p Params, tat, now float64, want, min int64) Result {
 		tat = now
 	}
 	tau := p.Interval * p.Burst
-	avail := math.Floor((now + tau - tat) / p.Interval)
+	// tat - now first: it is exact when small (0 for an idle key), where
+	// now + tau - tat would round a large now and lose a token.
+	avail := math.Floor((tau - (tat - now)) / p.Interval)
 	// Rounding near 2^53 µs could push avail past its bounds; clamp.
 	avail = math.Max(0, math.Min(avail, p.Burst))
 	grant := float64(0)

@@ -99,3 +99,19 @@ func FuzzDecide(f *testing.F) {
 		}
 	})
 }
+
+// TestFullBurstAtAnyTime: an idle key has its whole burst, whatever the
+// time. (now + tau - tat) lost the last token to rounding when now was
+// large and fractional, as the local fallback's clock is.
+func TestFullBurstAtAnyTime(t *testing.T) {
+	params := []Params{{600000, 10}, {1e6 / 3, 3}, {1000, 50}, {1, 1}, {7.5, 100}}
+	for _, p := range params {
+		for i := range 2000 {
+			now := 1e6 + float64(i)*1234567.891 + float64(i%7)/8
+			r := Decide(p, 0, now, 1, 1)
+			if r.Granted != 1 || r.Remaining != int64(p.Burst)-1 {
+				t.Fatalf("Decide(%+v) on an idle key at %v = %+v, want 1 granted, %v remaining", p, now, r, p.Burst-1)
+			}
+		}
+	}
+}
