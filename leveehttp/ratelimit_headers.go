@@ -24,10 +24,13 @@ const (
 	// "name";q=quota;w=window, q/w being the configured rate.
 	FieldRateLimitPolicy
 	// FieldXRateLimit is the legacy trio X-RateLimit-Limit,
-	// X-RateLimit-Remaining and X-RateLimit-Reset (delta-seconds).
+	// X-RateLimit-Remaining and X-RateLimit-Reset (delta-seconds). It is
+	// written only when asked for (FieldsAll, or FieldsIETF|FieldXRateLimit),
+	// for clients that predate the IETF fields.
 	FieldXRateLimit
 
-	// FieldsIETF is Retry-After with the IETF fields.
+	// FieldsIETF is Retry-After with the IETF fields: what a zero
+	// [RateLimitHeaders.Fields] writes.
 	FieldsIETF = FieldRetryAfter | FieldRateLimit | FieldRateLimitPolicy
 	// FieldsAll is every field.
 	FieldsAll = FieldsIETF | FieldXRateLimit
@@ -38,7 +41,8 @@ const (
 const DefaultPolicyName = "default"
 
 // RateLimitHeaders says how rate-limit decisions are written. The zero value
-// writes every field for a policy named "default".
+// writes Retry-After and the IETF fields (not the legacy X-RateLimit-*
+// ones) for a policy named "default".
 type RateLimitHeaders struct {
 	// Policy names the quota policy in RateLimit-Policy and RateLimit.
 	// Empty means [DefaultPolicyName]. When the fields already hold a policy
@@ -47,7 +51,8 @@ type RateLimitHeaders struct {
 	// stacked limiters names of their own. Characters a structured-field string
 	// cannot hold (control and non-ASCII bytes) are replaced with '_'.
 	Policy string
-	// Fields selects the fields to write. Zero means [FieldsAll].
+	// Fields selects the fields to write. Zero means [FieldsIETF]; add
+	// [FieldXRateLimit] (or use [FieldsAll]) for the legacy fields.
 	Fields HeaderFields
 }
 
@@ -88,7 +93,7 @@ const (
 func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeaders) {
 	fields := opts.Fields
 	if fields == 0 {
-		fields = FieldsAll
+		fields = FieldsIETF
 	}
 	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0 && d.RetryAfter != levee.Never
 	if d.Limit <= 0 {

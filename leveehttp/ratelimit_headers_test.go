@@ -18,8 +18,18 @@ func TestWriteRateLimitHeaders(t *testing.T) {
 		want http.Header
 	}{
 		{
+			name: "rejected, zero options: the IETF fields, no legacy ones",
+			d:    levee.Decision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Rate: 100, Window: time.Minute},
+			want: http.Header{
+				"Retry-After":      {"3"},
+				"Ratelimit-Policy": {`"default";q=100;w=60`},
+				"Ratelimit":        {`"default";r=0;t=30`},
+			},
+		},
+		{
 			name: "rejected, all fields",
 			d:    levee.Decision{Limit: 100, Remaining: 0, RetryAfter: 2100 * time.Millisecond, Reset: 30 * time.Second, Rate: 100, Window: time.Minute},
+			opts: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldsAll},
 			want: http.Header{
 				"Retry-After":           {"3"},
 				"Ratelimit-Policy":      {`"default";q=100;w=60`},

@@ -255,3 +255,34 @@ func TestRateLimitStacked(t *testing.T) {
 		})
 	}
 }
+
+// TestRateLimitLegacyOptIn: over a real server, the zero options write the
+// IETF fields and no X-RateLimit-*; FieldsAll adds them.
+func TestRateLimitLegacyOptIn(t *testing.T) {
+	keyed, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(3), Clock: clocktest.New(time.Time{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tt := range []struct {
+		fields     leveehttp.HeaderFields
+		wantLegacy bool
+	}{{0, false}, {leveehttp.FieldsIETF, false}, {leveehttp.FieldsAll, true}, {leveehttp.FieldXRateLimit, true}} {
+		srv := httptest.NewServer(leveehttp.RateLimit(keyed, nil, leveehttp.RateLimitOptions{
+			Headers: leveehttp.RateLimitHeaders{Fields: tt.fields},
+		})(app))
+		resp, err := srv.Client().Get(srv.URL)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		legacy := resp.Header.Get("X-RateLimit-Limit") != "" || resp.Header.Get("X-RateLimit-Remaining") != "" || resp.Header.Get("X-RateLimit-Reset") != ""
+		if legacy != tt.wantLegacy {
+			t.Errorf("Fields %b: X-RateLimit-* written = %v, want %v (header %v)", tt.fields, legacy, tt.wantLegacy, resp.Header)
+		}
+		if ietf := resp.Header.Get("RateLimit") != ""; ietf != (tt.fields != leveehttp.FieldXRateLimit) {
+			t.Errorf("Fields %b: RateLimit written = %v", tt.fields, ietf)
+		}
+	}
+}
