@@ -286,3 +286,19 @@ func TestRateLimitLegacyOptIn(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitNilLimiter: a nil limiter is a failed decision (503, or
+// through with FailOpen), not a panic.
+func TestRateLimitNilLimiter(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tt := range []struct {
+		failOpen bool
+		want     int
+	}{{false, 503}, {true, 200}} {
+		rec := httptest.NewRecorder()
+		leveehttp.RateLimit(nil, nil, leveehttp.RateLimitOptions{FailOpen: tt.failOpen})(app).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != tt.want {
+			t.Errorf("nil limiter, FailOpen %v: status %d, want %d", tt.failOpen, rec.Code, tt.want)
+		}
+	}
+}
