@@ -55,7 +55,9 @@ type KeyedGate interface {
 // keyed limiter (ratelimit.Keyed) and the Redis-backed one implement it with
 // the same meaning: DecideKey takes one token for key if it can. The error
 // is not nil only when ctx ended or the limiter could not decide at all; a
-// refusal is a Decision with Allowed false.
+// refusal is a Decision with Allowed false. Both also offer
+// DecideKeyN(ctx, key, n) for n tokens; leveehttp.RateLimit takes any
+// KeyedLimiter and passes it the request's context.
 type KeyedLimiter interface {
 	KeyedGate
 	DecideKey(ctx context.Context, key string) (Decision, error)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -52,6 +53,21 @@ func limiterImpls() []limiterImpl {
 			},
 		},
 		{
+			// x/time/rate at its fastest: AllowN with a time the caller
+			// already has, here a reading refreshed every millisecond like
+			// Levee's coarse clock, so neither pays a clock read per call.
+			name: "xrate/coarse",
+			newAllow: func(testing.TB) allowLimiter {
+				l := rate.NewLimiter(allowRate, allowBurst)
+				return func() bool { return l.AllowN(coarseTime(), 1) }
+			},
+			newReject: func(testing.TB) allowLimiter {
+				l := rate.NewLimiter(rate.Every(time.Hour), 1)
+				l.AllowN(coarseTime(), 1)
+				return func() bool { return l.AllowN(coarseTime(), 1) }
+			},
+		},
+		{
 			// failsafe-go smooth: one permit per interval, no burst (a
 			// leaky bucket); TryAcquirePermit is its non-blocking call.
 			name: "failsafe/smooth",
@@ -88,6 +104,30 @@ func limiterImpls() []limiterImpl {
 			},
 		},
 	}...)
+}
+
+// coarseTime returns a time.Time refreshed every millisecond by one
+// goroutine: the peers' counterpart of ratelimit's CoarseClock. failsafe-go
+// and go.uber.org/ratelimit take no time from the caller (failsafe-go's
+// stopwatch is internal; uber's clock option must also sleep), so they are
+// measured on their own clocks.
+func coarseTime() time.Time { return *coarse.Load() }
+
+var (
+	coarse     atomic.Pointer[time.Time]
+	coarseOnce sync.Once
+)
+
+func init() {
+	coarseOnce.Do(func() {
+		now := time.Now()
+		coarse.Store(&now)
+		go func() {
+			for now := range time.Tick(time.Millisecond) {
+				coarse.Store(&now)
+			}
+		}()
+	})
 }
 
 // BenchmarkLimiterAllow: admitted call, one goroutine.

@@ -46,7 +46,7 @@
 //	Retry-After: 3                               (rejections; delta-seconds, rounded up, never 0 while a wait is due)
 //	RateLimit-Policy: "default";q=100;w=60       (IETF draft-ietf-httpapi-ratelimit-headers-10)
 //	RateLimit: "default";r=0;t=3
-//	X-RateLimit-Limit: 100                       (legacy; Reset in delta-seconds)
+//	X-RateLimit-Limit: 100                       (legacy, only with FieldXRateLimit; Reset in delta-seconds)
 //	X-RateLimit-Remaining: 0
 //	X-RateLimit-Reset: 3
 //

@@ -82,3 +82,29 @@ func ExampleParseRateLimit() {
 	// burst 0 2s
 	// daily 900 1h0m0s
 }
+
+// Two limits on one route, a global one and one per client: both policies
+// reach the client, as members of the RateLimit-Policy and RateLimit lists.
+// RateLimit-Policy's q/w is each configured rate (100 per second with a
+// burst of 10 is q=100;w=1); the burst shows in r.
+func ExampleRateLimit_stacked() {
+	global, _ := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerSecond(100), Burst: 10})
+	perClient, _ := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(60)})
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
+	h := leveehttp.RateLimit(global, nil, leveehttp.RateLimitOptions{
+		Headers: leveehttp.RateLimitHeaders{Policy: "global"},
+	})(leveehttp.RateLimit(perClient, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
+		Headers: leveehttp.RateLimitHeaders{Policy: "per-client"},
+	})(app))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Header.Get("RateLimit-Policy"))
+	// Output:
+	// "global";q=100;w=1, "per-client";q=60;w=60
+}

@@ -21,6 +21,7 @@ func BenchmarkWriteRateLimitHeaders(b *testing.B) {
 			b.ReportAllocs()
 			h := http.Header{}
 			for b.Loop() {
+				clear(h)
 				leveehttp.WriteRateLimitHeaders(h, d, leveehttp.RateLimitHeaders{Fields: tt.fields})
 			}
 		})

@@ -4,6 +4,7 @@ import (
 	"math/bits"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/levee-go/levee"
@@ -23,10 +24,13 @@ const (
 	// "name";q=quota;w=window, q/w being the configured rate.
 	FieldRateLimitPolicy
 	// FieldXRateLimit is the legacy trio X-RateLimit-Limit,
-	// X-RateLimit-Remaining and X-RateLimit-Reset (delta-seconds).
+	// X-RateLimit-Remaining and X-RateLimit-Reset (delta-seconds). It is
+	// written only when asked for (FieldsAll, or FieldsIETF|FieldXRateLimit),
+	// for clients that predate the IETF fields.
 	FieldXRateLimit
 
-	// FieldsIETF is Retry-After with the IETF fields.
+	// FieldsIETF is Retry-After with the IETF fields: what a zero
+	// [RateLimitHeaders.Fields] writes.
 	FieldsIETF = FieldRetryAfter | FieldRateLimit | FieldRateLimitPolicy
 	// FieldsAll is every field.
 	FieldsAll = FieldsIETF | FieldXRateLimit
@@ -37,13 +41,18 @@ const (
 const DefaultPolicyName = "default"
 
 // RateLimitHeaders says how rate-limit decisions are written. The zero value
-// writes every field for a policy named "default".
+// writes Retry-After and the IETF fields (not the legacy X-RateLimit-*
+// ones) for a policy named "default".
 type RateLimitHeaders struct {
 	// Policy names the quota policy in RateLimit-Policy and RateLimit.
-	// Empty means [DefaultPolicyName]. Characters a structured-field string
+	// Empty means [DefaultPolicyName]. When the fields already hold a policy
+	// of that name (another limiter's, written earlier on the same
+	// response), -2, -3 … is added, so every member names one limiter; give
+	// stacked limiters names of their own. Characters a structured-field string
 	// cannot hold (control and non-ASCII bytes) are replaced with '_'.
 	Policy string
-	// Fields selects the fields to write. Zero means [FieldsAll].
+	// Fields selects the fields to write. Zero means [FieldsIETF]; add
+	// [FieldXRateLimit] (or use [FieldsAll]) for the legacy fields.
 	Fields HeaderFields
 }
 
@@ -73,12 +82,18 @@ const (
 // than q), and t, the seconds until that many are available again; the
 // legacy X-RateLimit-Limit is the burst (the largest r).
 //
+// RateLimit-Policy and RateLimit are lists: when h already holds another
+// limiter's members (stacked middleware), this policy is added to each list
+// under a distinct name (see [RateLimitHeaders.Policy]), and both limits
+// reach the client. Retry-After and the legacy X-RateLimit-* fields hold
+// one value: the last limiter to write them sets them.
+//
 // Retry-After and the reset values are whole seconds rounded up, so a
 // client that waits them is never early, and never 0 while a wait is due.
 func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeaders) {
 	fields := opts.Fields
 	if fields == 0 {
-		fields = FieldsAll
+		fields = FieldsIETF
 	}
 	retry := fields&FieldRetryAfter != 0 && !d.Allowed && d.RetryAfter > 0 && d.RetryAfter != levee.Never
 	if d.Limit <= 0 {
@@ -87,8 +102,18 @@ func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeader
 	if !retry && fields&(FieldRateLimit|FieldRateLimitPolicy|FieldXRateLimit) == 0 {
 		return
 	}
+	policy := opts.Policy
+	if policy == "" {
+		policy = DefaultPolicyName
+	}
+	stacked := fields&(FieldRateLimit|FieldRateLimitPolicy) != 0 &&
+		(len(h[headerRateLimitPolicy]) > 0 || len(h[headerRateLimit]) > 0)
+	if stacked {
+		policy = distinctPolicyName(h, policy)
+	}
 	// Every value is a substring of one buffer and every field's []string a
-	// slice of one array: two allocations per response, whatever the fields.
+	// slice of one array: two allocations per response, whatever the fields
+	// (more only when the list fields already hold another policy).
 	var buf [256]byte
 	b := buf[:0]
 	type span struct {
@@ -110,7 +135,7 @@ func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeader
 	reset := ceilSeconds(d.Reset)
 	if q, w, ok := policyQuota(d.Rate, d.Window); ok && fields&FieldRateLimitPolicy != 0 {
 		start := len(b)
-		b = appendPolicyName(b, opts.Policy)
+		b = appendPolicyName(b, policy)
 		b = append(b, ";q="...)
 		b = strconv.AppendUint(b, q, 10)
 		b = append(b, ";w="...)
@@ -119,7 +144,7 @@ func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeader
 	}
 	if fields&FieldRateLimit != 0 {
 		start := len(b)
-		b = appendPolicyName(b, opts.Policy)
+		b = appendPolicyName(b, policy)
 		b = append(b, ";r="...)
 		b = strconv.AppendInt(b, remaining, 10)
 		b = append(b, ";t="...)
@@ -141,8 +166,53 @@ func WriteRateLimitHeaders(h http.Header, d levee.Decision, opts RateLimitHeader
 	vals := make([]string, n)
 	for i, sp := range spans[:n] {
 		vals[i] = all[sp.start:sp.end]
+		if old := h[sp.key]; stacked && len(old) > 0 && (sp.key == headerRateLimitPolicy || sp.key == headerRateLimit) {
+			// A list field set by another limiter: add this policy as a
+			// member, on one line so that Header.Get sees every member.
+			h[sp.key] = []string{strings.Join(old, ", ") + ", " + vals[i]}
+			continue
+		}
 		h[sp.key] = vals[i : i+1 : i+1]
 	}
+}
+
+// distinctPolicyName returns name, or name-2, name-3 … if a policy of that
+// name is already in h's RateLimit-Policy or RateLimit list, so that each
+// member names one limiter.
+func distinctPolicyName(h http.Header, name string) string {
+	taken := map[string]bool{}
+	for _, key := range []string{headerRateLimitPolicy, headerRateLimit} {
+		for _, v := range h[key] {
+			members, err := parseList(v)
+			if err != nil {
+				continue
+			}
+			for _, m := range members {
+				if s, ok := m.value.(sfString); ok {
+					taken[sanitizePolicyName(string(s))] = true
+				}
+			}
+		}
+	}
+	if !taken[sanitizePolicyName(name)] {
+		return name
+	}
+	for i := 2; ; i++ {
+		if n := name + "-" + strconv.Itoa(i); !taken[sanitizePolicyName(n)] {
+			return n
+		}
+	}
+}
+
+// sanitizePolicyName is name as appendPolicyName writes it, unquoted.
+func sanitizePolicyName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '_'
+		}
+	}
+	return string(b)
 }
 
 // maxSFInteger is the largest Integer a structured field can carry (RFC

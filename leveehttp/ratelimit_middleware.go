@@ -1,6 +1,7 @@
 package leveehttp
 
 import (
+	"errors"
 	"net"
 	"net/http"
 
@@ -28,6 +29,8 @@ type RateLimitOptions struct {
 	FailOpen bool
 }
 
+var errNoLimiter = errors.New("leveehttp: RateLimit has a nil limiter")
+
 // DefaultRejected writes a short plain-text body for a 429.
 func DefaultRejected(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("rate limited\n"))
@@ -47,6 +50,8 @@ func DefaultRejected(w http.ResponseWriter, r *http.Request) {
 // Unavailable with the body "rate limit unavailable" and no rate-limit
 // fields, or goes through untouched with [RateLimitOptions.FailOpen].
 //
+// A nil l cannot decide: every request is answered as a failed decision.
+//
 // Several RateLimit middlewares may be stacked (a per-client and a global
 // limit, say): each adds its policy to the RateLimit-Policy and RateLimit
 // lists (see [WriteRateLimitHeaders]), so give each its own
@@ -62,7 +67,10 @@ func RateLimit(l levee.KeyedLimiter, key func(*http.Request) string, opts RateLi
 			if key != nil {
 				k = key(r)
 			}
-			d, err := l.DecideKey(r.Context(), k)
+			d, err := levee.Decision{}, errNoLimiter
+			if l != nil {
+				d, err = l.DecideKey(r.Context(), k)
+			}
 			if err != nil {
 				if opts.FailOpen {
 					next.ServeHTTP(w, r)

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -193,6 +195,110 @@ func TestRemoteIP(t *testing.T) {
 		r := &http.Request{RemoteAddr: tt.addr}
 		if got := leveehttp.RemoteIP(r); got != tt.want {
 			t.Errorf("RemoteIP(%q) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+}
+
+// TestRateLimitStacked: two RateLimit middlewares over a real server (a
+// per-client limit inside a global one) each add their policy to the
+// RateLimit-Policy and RateLimit lists; neither overwrites the other.
+func TestRateLimitStacked(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	mk := func(r ratelimit.Rate, burst int) *ratelimit.Keyed {
+		k, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: r, Burst: burst, Clock: clk})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	global, perClient := mk(ratelimit.PerSecond(100), 10), mk(ratelimit.PerMinute(3), 0)
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	tests := []struct {
+		name                   string
+		outer, inner           string
+		wantPolicy, wantRemain []string
+	}{
+		{"named", "global", "per-client",
+			[]string{`"global";q=100;w=1`, `"per-client";q=3;w=60`},
+			[]string{`"global";r=9;t=1`, `"per-client";r=2;t=20`}},
+		{"both unnamed", "", "",
+			[]string{`"default";q=100;w=1`, `"default-2";q=3;w=60`},
+			[]string{`"default";r=9;t=1`, `"default-2";r=2;t=20`}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := leveehttp.RateLimit(global, func(*http.Request) string { return strconv.Itoa(i) },
+				leveehttp.RateLimitOptions{Headers: leveehttp.RateLimitHeaders{Policy: tt.outer}})(
+				leveehttp.RateLimit(perClient, func(*http.Request) string { return strconv.Itoa(i) },
+					leveehttp.RateLimitOptions{Headers: leveehttp.RateLimitHeaders{Policy: tt.inner}})(app))
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			policy, remain := resp.Header.Values("RateLimit-Policy"), resp.Header.Values("RateLimit")
+			if strings.Join(policy, ", ") != strings.Join(tt.wantPolicy, ", ") {
+				t.Errorf("RateLimit-Policy = %q, want %q", policy, tt.wantPolicy)
+			}
+			if strings.Join(remain, ", ") != strings.Join(tt.wantRemain, ", ") {
+				t.Errorf("RateLimit = %q, want %q", remain, tt.wantRemain)
+			}
+			// Both parse back as one list each, two members.
+			if items, err := leveehttp.ParseRateLimitPolicy(resp.Header.Get("RateLimit-Policy")); err != nil || len(items) != 2 {
+				t.Errorf("ParseRateLimitPolicy = %+v, %v, want 2 members", items, err)
+			}
+			if items, err := leveehttp.ParseRateLimit(resp.Header.Get("RateLimit"), 0); err != nil || len(items) != 2 {
+				t.Errorf("ParseRateLimit = %+v, %v, want 2 members", items, err)
+			}
+		})
+	}
+}
+
+// TestRateLimitLegacyOptIn: over a real server, the zero options write the
+// IETF fields and no X-RateLimit-*; FieldsAll adds them.
+func TestRateLimitLegacyOptIn(t *testing.T) {
+	keyed, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(3), Clock: clocktest.New(time.Time{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tt := range []struct {
+		fields     leveehttp.HeaderFields
+		wantLegacy bool
+	}{{0, false}, {leveehttp.FieldsIETF, false}, {leveehttp.FieldsAll, true}, {leveehttp.FieldXRateLimit, true}} {
+		srv := httptest.NewServer(leveehttp.RateLimit(keyed, nil, leveehttp.RateLimitOptions{
+			Headers: leveehttp.RateLimitHeaders{Fields: tt.fields},
+		})(app))
+		resp, err := srv.Client().Get(srv.URL)
+		srv.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		legacy := resp.Header.Get("X-RateLimit-Limit") != "" || resp.Header.Get("X-RateLimit-Remaining") != "" || resp.Header.Get("X-RateLimit-Reset") != ""
+		if legacy != tt.wantLegacy {
+			t.Errorf("Fields %b: X-RateLimit-* written = %v, want %v (header %v)", tt.fields, legacy, tt.wantLegacy, resp.Header)
+		}
+		if ietf := resp.Header.Get("RateLimit") != ""; ietf != (tt.fields != leveehttp.FieldXRateLimit) {
+			t.Errorf("Fields %b: RateLimit written = %v", tt.fields, ietf)
+		}
+	}
+}
+
+// TestRateLimitNilLimiter: a nil limiter is a failed decision (503, or
+// through with FailOpen), not a panic.
+func TestRateLimitNilLimiter(t *testing.T) {
+	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, tt := range []struct {
+		failOpen bool
+		want     int
+	}{{false, 503}, {true, 200}} {
+		rec := httptest.NewRecorder()
+		leveehttp.RateLimit(nil, nil, leveehttp.RateLimitOptions{FailOpen: tt.failOpen})(app).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+		if rec.Code != tt.want {
+			t.Errorf("nil limiter, FailOpen %v: status %d, want %d", tt.failOpen, rec.Code, tt.want)
 		}
 	}
 }

@@ -65,6 +65,22 @@ func BenchmarkGCRAAllow(b *testing.B) {
 			g.AllowAt(now)
 		}
 	})
+	// On the coarse clock: the clock read is an atomic load.
+	coarse := mustGCRA(b, ratelimit.Config{Rate: ratelimit.PerSecond(1e9), Burst: 1 << 30, CoarseClock: true})
+	b.Run("coarse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			coarse.Allow()
+		}
+	})
+	b.Run("coarse-parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				coarse.Allow()
+			}
+		})
+	})
 }
 
 // BenchmarkClock is the price of the clock read every call pays, for

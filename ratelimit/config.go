@@ -36,6 +36,23 @@ type Config struct {
 	ColdFactor float64
 	// Clock is the source of time. Nil means [clock.Real].
 	Clock clock.Clock
+	// CoarseClock makes the limiter read the time from a process-wide
+	// reading that one goroutine refreshes every [CoarseResolution] (1ms),
+	// instead of reading the system clock on every call, which is most of
+	// the cost of Allow on many machines. The trade: readings lag real time
+	// by up to 1ms (more if that goroutine is scheduled late), so tokens
+	// accrue in steps of about 1ms and a Reset or Remaining may be that
+	// much behind. Lag never refuses a call the exact clock would admit: a
+	// refusal whose wait is under 100ms is confirmed with an exact reading
+	// (one clock read, on refusals only). Over any stretch of real time the
+	// limiter admits at most what it would on the exact clock plus the
+	// tokens of the lag at the stretch's start (one millisecond's worth
+	// when the goroutine is on time), and over its life never more. The
+	// burst must span at least 1ms of the rate (Burst ≥ Rate × 1ms), or the
+	// limiter could not reach its rate between ticks; a setting that does
+	// not is an error. It cannot be combined with Clock. The goroutine,
+	// started by the first such limiter, runs for the life of the process.
+	CoarseClock bool
 }
 
 // DefaultColdFactor is the ColdFactor used when [Config.ColdFactor] is zero.
@@ -45,6 +62,7 @@ const DefaultColdFactor = 3
 // pointer to a new one when the rate changes.
 type params struct {
 	rate     Rate
+	coarse   bool          // on the coarse clock: τ must span a tick
 	per      time.Duration // rate's period, its zero Per resolved
 	interval int64         // ns per token; 0 means no limit
 	burst    int64
@@ -55,7 +73,7 @@ type params struct {
 	factor   float64
 }
 
-func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, error) {
+func newParams(r Rate, burst int, warm time.Duration, factor float64, coarse bool) (*params, error) {
 	if err := r.validate("Rate"); err != nil {
 		return nil, err
 	}
@@ -71,7 +89,7 @@ func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, 
 	if !(factor >= 1) || math.IsInf(factor, 0) {
 		return nil, fmt.Errorf("ratelimit: ColdFactor = %v, want >= 1", factor)
 	}
-	p := &params{rate: r, warm: int64(warm), factor: factor, burstCfg: burst}
+	p := &params{rate: r, warm: int64(warm), factor: factor, burstCfg: burst, coarse: coarse}
 	if r.Unlimited() {
 		p.warm = 0
 		return p, nil
@@ -95,6 +113,10 @@ func newParams(r Rate, burst int, warm time.Duration, factor float64) (*params, 
 		return nil, fmt.Errorf("ratelimit: Burst = %d at Rate %v spans more than %v", burst, r, time.Duration(maxSpan))
 	}
 	p.tau = p.burst * p.interval
+	if coarse && p.tau < int64(CoarseResolution) {
+		return nil, fmt.Errorf("ratelimit: Burst = %d at Rate %v spans %v, want at least the coarse clock's %v (Burst >= Rate × %v)",
+			burst, r, time.Duration(p.tau), CoarseResolution, CoarseResolution)
+	}
 	return p, nil
 }
 
@@ -107,7 +129,7 @@ func (p *params) decision() levee.Decision {
 // withRate returns params for another rate and burst setting, keeping the
 // warm-up.
 func (p *params) withRate(r Rate, burst int) (*params, error) {
-	return newParams(r, burst, time.Duration(p.warm), p.factor)
+	return newParams(r, burst, time.Duration(p.warm), p.factor, p.coarse)
 }
 
 // settings is the run-time rate setting of a [GCRA], a [TokenBucket] or a

@@ -4,9 +4,13 @@
 // Every limiter is a Levee gate (Stage [levee.StageLimit]): in a pipeline its
 // rejection matches [levee.ErrLimited] and [levee.ErrRejected] and carries
 // the wait for [levee.RetryAfter]. Outside a pipeline, call Allow for a bool
-// or Decide for a [Decision] (allowed, limit, remaining, retry-after, reset,
-// window), which is what package leveehttp turns into 429 responses and
-// rate-limit header fields.
+// or Decide for a [levee.Decision] (allowed, limit, remaining, retry-after,
+// reset, and the configured rate as Rate per Window), which is what package
+// leveehttp turns into 429 responses and rate-limit header fields. Limit is
+// the burst (a sliding window's limit); Rate and Window are the configured
+// Rate's Events and Per exactly, whatever the burst. [Keyed] is a
+// [levee.KeyedLimiter], so leveehttp.RateLimit takes it as it takes the
+// Redis-backed limiter.
 //
 // # Algorithms
 //
@@ -58,9 +62,20 @@
 // either the admitted or the rejected path. The gate path (Acquire) does
 // not allocate either: a limiter returns one rejection error of its own
 // whose RetryAfter is computed from the limiter's state when it is read.
-// [Keyed.Acquire] is the exception: it allocates one [levee.RejectionError]
-// per rejection, since the wait belongs to a key; [Keyed.DecideKey] never
-// allocates for a known key.
+// [Keyed.Acquire] and [Keyed.AcquireKey] return shared rejections for
+// waits under a minute (rounded up); [Keyed.DecideKey] never allocates for
+// a known key.
+//
+// The clock read is most of the cost on many machines (a vDSO call, or a
+// system call where the virtual machine offers no usable TSC). With
+// CoarseClock set ([Config.CoarseClock]) a limiter loads a reading that one
+// goroutine per process refreshes every [CoarseResolution] instead. What it
+// trades: readings lag by up to a millisecond (more when that goroutine is
+// scheduled late), so tokens accrue in millisecond steps and Reset and
+// Remaining may be a millisecond behind; the burst must span a tick. A
+// refusal whose wait is under 100ms is confirmed with an exact reading, so
+// a lagging reading costs a clock read on such refusals but never refuses a
+// call the exact clock admits.
 //
 // # Keyed limits and memory
 //
@@ -84,5 +99,5 @@
 //   - Burst zero means Rate.Events (a full period's quota at once).
 //   - ColdFactor zero means 3; WarmUp zero means none.
 //   - Keyed: MaxKeys 1<<20, Shards 256, IdleTimeout one minute.
-//   - A nil Clock means [clock.Real].
+//   - A nil Clock means [clock.Real]; CoarseClock false reads it on every call.
 package ratelimit

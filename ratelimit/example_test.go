@@ -147,3 +147,33 @@ func ExampleConfig_warmUp() {
 	// first second: 4
 	// after warm-up: 10
 }
+
+// A Keyed limiter is a levee.KeyedLimiter: DecideKey takes the request's
+// context (a local decision never waits, so its error is always nil) and
+// reports the configured rate beside the burst.
+func ExampleKeyed_DecideKey() {
+	k, _ := ratelimit.NewKeyed(ratelimit.KeyedConfig{
+		Rate:  ratelimit.PerSecond(100),
+		Burst: 10,
+		Clock: clocktest.New(time.Time{}),
+	})
+	var lim levee.KeyedLimiter = k
+	d, err := lim.DecideKey(context.Background(), "tenant-1")
+	fmt.Println(d.Allowed, err)
+	fmt.Printf("burst %d, rate %d per %v, %d left\n", d.Limit, d.Rate, d.Window, d.Remaining)
+	// Output:
+	// true <nil>
+	// burst 10, rate 100 per 1s, 9 left
+}
+
+// CoarseClock trades a millisecond of clock accuracy for a cheaper Allow;
+// the burst must cover at least a millisecond of the rate.
+func ExampleConfig_coarseClock() {
+	_, err := ratelimit.NewGCRA(ratelimit.Config{Rate: ratelimit.PerSecond(100_000), Burst: 10, CoarseClock: true})
+	fmt.Println(err)
+	g, err := ratelimit.NewGCRA(ratelimit.Config{Rate: ratelimit.PerSecond(100_000), Burst: 100, CoarseClock: true})
+	fmt.Println(err, g.Allow())
+	// Output:
+	// ratelimit: Burst = 10 at Rate 100000/1s spans 100µs, want at least the coarse clock's 1ms (Burst >= Rate × 1ms)
+	// <nil> true
+}

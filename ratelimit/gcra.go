@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/levee-go/levee"
-	"github.com/levee-go/levee/clock"
 )
 
 // GCRA is an exact rate limiter keeping one timestamp of state: the
@@ -62,14 +61,18 @@ type core struct {
 }
 
 func (c *core) init(cfg Config) error {
-	p, err := newParams(cfg.Rate, cfg.Burst, cfg.WarmUp, cfg.ColdFactor)
+	p, err := newParams(cfg.Rate, cfg.Burst, cfg.WarmUp, cfg.ColdFactor, cfg.CoarseClock)
+	if err != nil {
+		return err
+	}
+	clk, err := pickClock(cfg.Clock, cfg.CoarseClock)
 	if err != nil {
 		return err
 	}
 	c.p.Store(p)
 	c.tat.Store(initialTAT)
 	c.warmStart.Store(initialTAT)
-	c.clk = clock.Or(cfg.Clock)
+	c.clk = clk
 	c.name = cfg.Name
 	c.err.l = c
 	c.install = c.swap
@@ -158,7 +161,7 @@ func (c *core) decideNAt(now int64, n int, live bool) levee.Decision {
 	}
 	t := c.take(p, now, int64(n), 0)
 	if !t.ok && live && t.wait < maxStale {
-		if fresh := c.clk.Nanotime(); fresh > now {
+		if fresh := exactNanotime(c.clk); fresh > now {
 			now, t = fresh, c.take(p, fresh, int64(n), 0)
 		}
 	}
@@ -221,7 +224,7 @@ func (c *core) allowNAt(now int64, n int, live bool) bool {
 	}
 	t := c.take(p, now, int64(n), 0)
 	if !t.ok && live && t.wait < maxStale {
-		if fresh := c.clk.Nanotime(); fresh > now {
+		if fresh := exactNanotime(c.clk); fresh > now {
 			t = c.take(p, fresh, int64(n), 0)
 		}
 	}

@@ -51,6 +51,10 @@ type KeyedConfig struct {
 	Key func(ctx context.Context) string
 	// Clock is the source of time. Nil means [clock.Real].
 	Clock clock.Clock
+	// CoarseClock reads the time from the process-wide coarse clock, as
+	// [Config.CoarseClock] describes (the same trade; the burst of every
+	// key and override must span 1ms of its rate).
+	CoarseClock bool
 }
 
 // Override is the limit of one overridden key in a [Keyed] limiter.
@@ -110,7 +114,11 @@ type slot struct {
 // NewKeyed returns a keyed limiter configured by cfg, or an error naming the
 // invalid field.
 func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
-	p, err := newParams(cfg.Rate, cfg.Burst, 0, 0)
+	p, err := newParams(cfg.Rate, cfg.Burst, 0, 0, cfg.CoarseClock)
+	if err != nil {
+		return nil, err
+	}
+	clk, err := pickClock(cfg.Clock, cfg.CoarseClock)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +151,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		seed:    maphash.MakeSeed(),
 		key:     cfg.Key,
 	}
-	k.clk = clock.Or(cfg.Clock)
+	k.clk = clk
 	k.name = cfg.Name
 	k.install = k.swap
 	if k.key == nil {
@@ -152,7 +160,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 	k.p.Store(p)
 	ov := make(map[string]*GCRA, len(cfg.Overrides))
 	for key, o := range cfg.Overrides {
-		g, err := NewGCRA(Config{Name: cfg.Name, Rate: o.Rate, Burst: o.Burst, Clock: k.clk})
+		g, err := NewGCRA(k.overrideConfig(o))
 		if err != nil {
 			return nil, fmt.Errorf("ratelimit: Overrides[%q]: %w", key, err)
 		}
@@ -167,35 +175,54 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 // ctx is not consulted and the error is always nil; the error exists for
 // limiters that call out (redislimit). It does not allocate for a known key.
 func (k *Keyed) DecideKey(ctx context.Context, key string) (levee.Decision, error) {
-	return k.decide(key, k.clk.Nanotime(), 1), nil
+	return k.decideAt(key, k.clk.Nanotime(), 1, true), nil
 }
 
 // DecideKeyN is DecideKey for n tokens. n <= 0 takes nothing and
 // describes the key; n above the burst is rejected with RetryAfter
 // [levee.Never]. The error is always nil.
 func (k *Keyed) DecideKeyN(ctx context.Context, key string, n int) (levee.Decision, error) {
-	return k.decide(key, k.clk.Nanotime(), n), nil
+	return k.decideAt(key, k.clk.Nanotime(), n, true), nil
 }
 
 // DecideKeyAt is DecideKey at now, a [clock.Clock.Nanotime] reading of the
 // limiter's clock.
-func (k *Keyed) DecideKeyAt(key string, now int64) levee.Decision { return k.decide(key, now, 1) }
+func (k *Keyed) DecideKeyAt(key string, now int64) levee.Decision {
+	return k.decideAt(key, now, 1, false)
+}
 
 // DecideKeyNAt is DecideKeyN at now, a Nanotime reading.
 func (k *Keyed) DecideKeyNAt(key string, now int64, n int) levee.Decision {
-	return k.decide(key, now, n)
+	return k.decideAt(key, now, n, false)
 }
 
 // AllowKey reports whether one call for key may happen now, and takes its
 // token if so.
-func (k *Keyed) AllowKey(key string) bool { return k.decide(key, k.clk.Nanotime(), 1).Allowed }
+func (k *Keyed) AllowKey(key string) bool { return k.decideAt(key, k.clk.Nanotime(), 1, true).Allowed }
 
-func (k *Keyed) decide(key string, now int64, n int) levee.Decision {
+// decideAt decides n tokens for key at now and reports a refusal. With live
+// set now is a reading this call just took: on the coarse clock, a refusal
+// whose wait a lagging reading could explain is decided again at an exact
+// reading. Overridden keys go to their own limiters, which report to their
+// own listeners.
+func (k *Keyed) decideAt(key string, now int64, n int, live bool) levee.Decision {
 	if ov := *k.overrides.Load(); len(ov) > 0 {
 		if g := ov[key]; g != nil {
-			return g.decideNAt(now, n, false)
+			return g.decideNAt(now, n, live)
 		}
 	}
+	d := k.decide(key, now, n)
+	if live && !d.Allowed && d.RetryAfter < time.Duration(maxStale) && isCoarse(k.clk) {
+		if fresh := exactNanotime(k.clk); fresh > now {
+			d = k.decide(key, fresh, n)
+		}
+	}
+	return k.done(d)
+}
+
+// decide decides at now for a key without an override; the caller reports
+// a refusal.
+func (k *Keyed) decide(key string, now int64, n int) levee.Decision {
 	p := k.p.Load()
 	if p.interval == 0 {
 		return levee.Decision{Allowed: true}
@@ -207,14 +234,14 @@ func (k *Keyed) decide(key string, now int64, n int) levee.Decision {
 	if _, i, ok := sh.index.find(tag, key, sh.slots); ok {
 		d := decideSlot(&sh.slots[i].tat, p, now, n)
 		sh.mu.RUnlock()
-		return k.done(d)
+		return d
 	}
 	sh.mu.RUnlock()
 	if n <= 0 || int64(n) > p.burst {
 		// A new key's bucket is full; nothing to store.
 		var tat atomic.Int64
 		tat.Store(initialTAT)
-		return k.done(decideSlot(&tat, p, now, n))
+		return decideSlot(&tat, p, now, n)
 	}
 	sh.mu.Lock()
 	_, i, ok := sh.index.find(tag, key, sh.slots)
@@ -223,7 +250,7 @@ func (k *Keyed) decide(key string, now int64, n int) levee.Decision {
 	}
 	d := decideSlot(&sh.slots[i].tat, p, now, n)
 	sh.mu.Unlock()
-	return k.done(d)
+	return d
 }
 
 func (k *Keyed) done(d levee.Decision) levee.Decision {
@@ -382,7 +409,7 @@ func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
 // shared values, made once per process, so neither path allocates; a wait
 // of a minute or more is exact and allocates. The permit needs no settling.
 func (k *Keyed) AcquireKey(ctx context.Context, key string) (levee.Permit, error) {
-	d := k.decide(key, k.clk.Nanotime(), 1)
+	d := k.decideAt(key, k.clk.Nanotime(), 1, true)
 	if d.Allowed {
 		return levee.Permit{}, nil
 	}
@@ -437,10 +464,22 @@ func (k *Keyed) swap(old, np *params) {
 	}
 }
 
+// overrideConfig is the configuration of an override's limiter: o's rate
+// and burst on the limiter's clock.
+func (k *Keyed) overrideConfig(o Override) Config {
+	cfg := Config{Name: k.name, Rate: o.Rate, Burst: o.Burst}
+	if _, coarse := k.clk.(coarseClock); coarse {
+		cfg.CoarseClock = true
+	} else {
+		cfg.Clock = k.clk
+	}
+	return cfg
+}
+
 // SetOverride gives key its own limit, replacing any earlier override. The
 // key's bucket starts full.
 func (k *Keyed) SetOverride(key string, o Override) error {
-	g, err := NewGCRA(Config{Name: k.name, Rate: o.Rate, Burst: o.Burst, Clock: k.clk})
+	g, err := NewGCRA(k.overrideConfig(o))
 	if err != nil {
 		return fmt.Errorf("ratelimit: override %q: %w", key, err)
 	}

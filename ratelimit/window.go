@@ -24,6 +24,11 @@ type WindowConfig struct {
 	Rate Rate
 	// Clock is the source of time. Nil means [clock.Real].
 	Clock clock.Clock
+	// CoarseClock reads the time from the process-wide coarse clock, as
+	// [Config.CoarseClock] describes: a call is counted in the window its
+	// reading falls in, up to 1ms late, so windows much longer than 1ms are
+	// the ones that suit it.
+	CoarseClock bool
 }
 
 // MaxWindowLimit is the largest limit a [SlidingWindow] can count: its two
@@ -94,7 +99,11 @@ func NewSlidingWindow(cfg WindowConfig) (*SlidingWindow, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &SlidingWindow{clk: clock.Or(cfg.Clock), name: cfg.Name}
+	clk, err := pickClock(cfg.Clock, cfg.CoarseClock)
+	if err != nil {
+		return nil, err
+	}
+	w := &SlidingWindow{clk: clk, name: cfg.Name}
 	w.p.Store(p)
 	w.err.l = w
 	return w, nil
@@ -151,7 +160,34 @@ func (p *windowParams) drain(count, allowed uint64) int64 {
 	return max(p.window-int64(q), 0)
 }
 
+// decideLive decides n at a reading of the limiter's clock; on the coarse
+// clock a refusal a lagging reading could explain is decided again at an
+// exact reading. It reports a refusal.
+func (w *SlidingWindow) decideLive(n int) levee.Decision {
+	now := w.clk.Nanotime()
+	d := w.decide(now, n)
+	if !d.Allowed && d.RetryAfter < time.Duration(maxStale) && isCoarse(w.clk) {
+		if fresh := exactNanotime(w.clk); fresh > now {
+			d = w.decide(fresh, n)
+		}
+	}
+	if !d.Allowed {
+		w.rejected(d.RetryAfter)
+	}
+	return d
+}
+
+// decideNAt decides n at now and reports a refusal.
 func (w *SlidingWindow) decideNAt(now int64, n int) levee.Decision {
+	d := w.decide(now, n)
+	if !d.Allowed {
+		w.rejected(d.RetryAfter)
+	}
+	return d
+}
+
+// decide decides n at now.
+func (w *SlidingWindow) decide(now int64, n int) levee.Decision {
 	p := w.p.Load()
 	if p.limit == 0 {
 		return levee.Decision{Allowed: true}
@@ -181,9 +217,6 @@ func (w *SlidingWindow) decideNAt(now int64, n int) levee.Decision {
 		}
 		d.Remaining = int(limit - min(est, limit))
 		d.Reset = time.Duration(p.reset(prev, cur, elapsed))
-		if !d.Allowed {
-			w.rejected(d.RetryAfter)
-		}
 		return d
 	}
 }
@@ -217,10 +250,10 @@ func (w *SlidingWindow) rejected(wait time.Duration) {
 }
 
 // Allow reports whether one call may happen now, and counts it if so.
-func (w *SlidingWindow) Allow() bool { return w.decideNAt(w.clk.Nanotime(), 1).Allowed }
+func (w *SlidingWindow) Allow() bool { return w.decideLive(1).Allowed }
 
 // AllowN reports whether n calls may happen now, and counts them if so.
-func (w *SlidingWindow) AllowN(n int) bool { return w.decideNAt(w.clk.Nanotime(), n).Allowed }
+func (w *SlidingWindow) AllowN(n int) bool { return w.decideLive(n).Allowed }
 
 // AllowAt is Allow at now, a [clock.Clock.Nanotime] reading of the
 // limiter's clock.
@@ -231,11 +264,11 @@ func (w *SlidingWindow) AllowNAt(now int64, n int) bool { return w.decideNAt(now
 
 // Decide is Allow with the whole answer. It returns a value and does not
 // allocate.
-func (w *SlidingWindow) Decide() levee.Decision { return w.decideNAt(w.clk.Nanotime(), 1) }
+func (w *SlidingWindow) Decide() levee.Decision { return w.decideLive(1) }
 
 // DecideN is Decide for n calls. n <= 0 counts nothing and describes the
 // limiter; n above the limit is rejected with RetryAfter [levee.Never].
-func (w *SlidingWindow) DecideN(n int) levee.Decision { return w.decideNAt(w.clk.Nanotime(), n) }
+func (w *SlidingWindow) DecideN(n int) levee.Decision { return w.decideLive(n) }
 
 // DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
 func (w *SlidingWindow) DecideAt(now int64) levee.Decision { return w.decideNAt(now, 1) }
@@ -250,7 +283,7 @@ func (w *SlidingWindow) Stage() levee.Stage { return levee.StageLimit }
 // rejection is one shared error whose RetryAfter is computed when read, so
 // neither path allocates.
 func (w *SlidingWindow) Acquire(ctx context.Context) (levee.Permit, error) {
-	if w.decideNAt(w.clk.Nanotime(), 1).Allowed {
+	if w.decideLive(1).Allowed {
 		return levee.Permit{}, nil
 	}
 	return levee.Permit{}, &w.err
