@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock/clocktest"
+	"github.com/levee-go/levee/gateway/config"
 )
 
 // TestBreakerTripsAndRecovers drives an upstream that fails every request
@@ -108,4 +111,87 @@ routes:
 	}
 	resp, body := get(t, gw.URL+"/dead")
 	checkProblem(t, resp, body, http.StatusServiceUnavailable, ReasonBreakerOpen)
+}
+
+// TestBreakerCountsBrokenBodies checks that an answer cut off after its
+// header was sent (the upstream dies mid-body) is a failure, though its
+// status was 200.
+func TestBreakerCountsBrokenBodies(t *testing.T) {
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("first ten."))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // close the connection mid-body
+	})
+	p, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: a
+    targets: [{url: %q}]
+    breaker: {failure_rate: 0%%, consecutive_failures: 2}
+routes: [{name: all, upstream: a}]
+`, up), clocktest.New(time.Unix(1_700_000_000, 0)))
+	for i := range 2 {
+		// The client sees the cut as an error, on the header (still in the
+		// gateway's buffer when the connection was aborted) or the body.
+		resp, err := http.Get(gw.URL + "/")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil {
+			t.Errorf("request %d: the cut-off answer read without error", i+1)
+		}
+	}
+	if st := p.Breaker("a").State(); st != breaker.Open {
+		t.Errorf("after two bodies cut off, breaker is %v, want open", st)
+	}
+}
+
+// TestBreakerIgnoresClientsGone checks that a client giving up on a slow
+// upstream says nothing about the upstream: the breaker does not count it.
+func TestBreakerIgnoresClientsGone(t *testing.T) {
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: a
+    targets: [{url: %q}]
+    breaker: {failure_rate: 0%%, consecutive_failures: 1}
+routes: [{name: all, upstream: a}]
+`, up)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Clock: clocktest.New(time.Unix(1_700_000_000, 0))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	h, _ := p.Handler("public")
+	served := make(chan struct{}, 1)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		served <- struct{}{}
+	}))
+	defer gw.Close()
+
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	if resp, err := client.Get(gw.URL + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the client got an answer from a hanging upstream")
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway did not finish the abandoned request within 10s")
+	}
+	if st := p.Breaker("a").State(); st != breaker.Closed {
+		t.Errorf("after a client gave up, breaker is %v, want closed", st)
+	}
 }
