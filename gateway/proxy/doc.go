@@ -13,8 +13,12 @@
 //     or refuses it at once with 503 and Retry-After. Every forwarded
 //     request settles its admission: a 5xx answer, a transport error or a
 //     timeout is a failure; a client that went away is ignored.
-//   - Forward, under the route's timeout: a target is picked by weighted
-//     round robin; the path is stripped or rewritten; Host is kept, or
+//   - Forward, under the route's timeout: a target is picked by the
+//     upstream's balancing policy (weighted round robin; least_request,
+//     power of two random choices by requests in flight per unit of
+//     weight; consistent_hash, weighted rendezvous hashing of a header or
+//     cookie, so every gateway sends a key to the same target and a target
+//     leaving moves only its own keys); the path is stripped or rewritten; Host is kept, or
 //     replaced by rewrite.host; hop-by-hop fields are removed;
 //     X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
 //     are written, extending the peer's own only when the peer is one of
@@ -32,7 +36,6 @@
 //
 // Configuration fields not listed above (rate limits, concurrency,
 // shedding, retries, hedging, fallbacks, fault injection, SLOs, health
-// checks, outlier detection, balancing other than round robin, per-target
-// breakers and DNS re-resolution) are accepted and validated but not yet
+// checks, outlier detection, per-target breakers and DNS re-resolution) are accepted and validated but not yet
 // applied by this package.
 package proxy

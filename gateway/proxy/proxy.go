@@ -218,6 +218,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
 	peer := peerAddr(r)
 	ex := &exchange{route: rt, peer: peer, trusted: peer.IsValid() && t.contains(peer)}
 	ex.client = clientIP(r.Header, peer, t)
+	ex.target = rt.upstream.balancer.pick(r)
+	ex.target.active.Add(1)
+	defer ex.target.active.Add(-1)
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
 	defer cancel()
 	sw := statusWriter{ResponseWriter: w}
@@ -253,9 +256,12 @@ func outcome(r *http.Request, status int, aborted bool) levee.Result {
 // forwarding fields from out.
 func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	ex := exchangeOf(pr.In)
-	tg := rt.upstream.pick()
+	var tg *target
 	if ex != nil {
-		ex.target = tg
+		tg = ex.target
+	}
+	if tg == nil { // not through serve: pick here
+		tg = rt.upstream.balancer.pick(pr.In)
 	}
 	out := pr.Out
 	out.URL.Path, out.URL.RawPath = rt.rewrite.apply(pr.In.URL.Path, pr.In.URL.RawPath)
@@ -266,6 +272,8 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	if ex != nil {
 		setForwarded(out.Header, pr.In, ex.peer, ex.trusted)
+	} else {
+		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}
 	rt.reqEdits.apply(out.Header)
 }

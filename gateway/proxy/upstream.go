@@ -24,8 +24,7 @@ import (
 type upstream struct {
 	name      string
 	targets   []*target
-	schedule  []int32 // target indexes in weighted round-robin order
-	next      atomic.Uint64
+	balancer  balancer
 	transport *http.Transport
 	breaker   *breaker.Breaker // nil when the upstream has none
 }
@@ -34,11 +33,19 @@ type upstream struct {
 type target struct {
 	url    *url.URL
 	weight int
+	active atomic.Int64 // requests in flight
+}
+
+// atomicCounter is an atomic counter on a cache line of its own: the
+// round-robin position is written by every request.
+type atomicCounter struct {
+	_ [64]byte
+	atomic.Uint64
+	_ [56]byte
 }
 
 func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, error) {
 	up := &upstream{name: u.Name}
-	weights := make([]int, 0, len(u.Targets))
 	for _, t := range u.Targets {
 		raw := t.URL
 		if !strings.Contains(raw, "://") {
@@ -50,12 +57,11 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 		}
 		parsed.Path, parsed.RawPath = "", ""
 		up.targets = append(up.targets, &target{url: parsed, weight: t.Weight})
-		weights = append(weights, t.Weight)
 	}
 	if len(up.targets) == 0 {
 		return nil, fmt.Errorf("upstream %s: no targets", u.Name)
 	}
-	up.schedule = smoothSchedule(weights)
+	up.balancer = newBalancer(u.Balancing, up.targets)
 	tr, err := newTransport(u.Transport, dir)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
@@ -69,13 +75,6 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 		up.breaker = b
 	}
 	return up, nil
-}
-
-// pick returns the next target in weighted round-robin order. It takes no
-// lock and allocates nothing: the order is computed once, at start.
-func (u *upstream) pick() *target {
-	n := u.next.Add(1) - 1
-	return u.targets[u.schedule[n%uint64(len(u.schedule))]]
 }
 
 // smoothSchedule returns one cycle of smooth weighted round robin (as
