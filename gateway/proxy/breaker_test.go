@@ -195,3 +195,69 @@ routes: [{name: all, upstream: a}]
 		t.Errorf("after a client gave up, breaker is %v, want closed", st)
 	}
 }
+
+// TestBreakerPerTarget gives each target its own breaker: a failing target
+// is passed over once its breaker opens, the pool answers 503 only when
+// every target's breaker is open, and a healed target takes requests again
+// after open_duration.
+func TestBreakerPerTarget(t *testing.T) {
+	var badHealthy atomic.Bool
+	bad := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "bad")
+		if !badHealthy.Load() {
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	})
+	var goodDown atomic.Bool
+	good := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "good")
+		if goodDown.Load() {
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	})
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	p, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: pool
+    targets: [{url: %q}, {url: %q}]
+    breaker: {failure_rate: 0%%, consecutive_failures: 2, open_duration: 5s, per_target: true}
+routes: [{name: all, upstream: pool}]
+`, bad, good), clk)
+	if p.Breaker("pool") != nil {
+		t.Errorf("Breaker(pool) is not nil, though its breakers are per target")
+	}
+	// Round robin: bad, good, bad (its second failure opens it), then
+	// only good.
+	for range 4 {
+		get(t, gw.URL+"/")
+	}
+	for i := range 10 {
+		resp, _ := get(t, gw.URL+"/")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Upstream") != "good" {
+			t.Fatalf("request %d: %d from %q, want 200 from good while bad's breaker is open", i+1, resp.StatusCode, resp.Header.Get("X-Upstream"))
+		}
+	}
+
+	goodDown.Store(true)
+	get(t, gw.URL+"/")
+	get(t, gw.URL+"/")
+	resp, body := get(t, gw.URL+"/")
+	checkProblem(t, resp, body, http.StatusServiceUnavailable, ReasonBreakerOpen)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("no Retry-After while every target's breaker is open")
+	}
+
+	badHealthy.Store(true)
+	clk.Advance(5 * time.Second)
+	seen := map[string]bool{}
+	for range 4 {
+		resp, _ := get(t, gw.URL+"/")
+		if resp.StatusCode == http.StatusOK {
+			seen[resp.Header.Get("X-Upstream")] = true
+		}
+	}
+	if !seen["bad"] {
+		t.Errorf("after open_duration, the healed target took no request")
+	}
+}

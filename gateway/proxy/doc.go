@@ -10,7 +10,9 @@
 //   - Body limit: a body longer than the route's max_request_body is
 //     refused with 413, before or while it is forwarded.
 //   - Breaker: the upstream's breaker, when it has one, admits the request
-//     or refuses it at once with 503 and Retry-After. Every forwarded
+//     or refuses it at once with 503 and Retry-After. With per_target, each
+//     target has its own breaker and a target whose breaker is open is
+//     passed over; 503 comes only when every target's is. Every forwarded
 //     request settles its admission: a 5xx answer, a transport error or a
 //     timeout is a failure; a client that went away is ignored.
 //   - Forward, under the route's timeout: a target is picked by the
@@ -36,6 +38,6 @@
 //
 // Configuration fields not listed above (rate limits, concurrency,
 // shedding, retries, hedging, fallbacks, fault injection, SLOs, health
-// checks, outlier detection, per-target breakers and DNS re-resolution) are accepted and validated but not yet
-// applied by this package.
+// checks, outlier detection and DNS re-resolution) are accepted and
+// validated but not yet applied by this package.
 package proxy

@@ -132,8 +132,8 @@ func (p *Proxy) Handler(name string) (http.Handler, error) {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, nil) }
 
 // Breaker returns the breaker of the upstream named name, or nil when the
-// upstream has none or there is no such upstream; the admin API and
-// metrics read its state and subscribe to its events.
+// upstream has none, has one per target, or there is no such upstream; the
+// admin API and metrics read its state and subscribe to its events.
 func (p *Proxy) Breaker(name string) *breaker.Breaker {
 	for _, u := range p.upstreams {
 		if u.name == name {
@@ -202,23 +202,18 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
 			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 		}
 	}
-	var permit levee.Permit
-	if b := rt.upstream.breaker; b != nil {
-		pm, err := b.Allow()
-		if err != nil {
-			if wait, ok := levee.RetryAfter(err); ok {
-				w.Header().Set("Retry-After", retryAfterSeconds(wait))
-			}
-			writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
-			return
+	tg, permit, err := rt.upstream.admit(r)
+	if err != nil {
+		if wait, ok := levee.RetryAfter(err); ok {
+			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 		}
-		permit = pm
+		writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
+		return
 	}
 
 	peer := peerAddr(r)
-	ex := &exchange{route: rt, peer: peer, trusted: peer.IsValid() && t.contains(peer)}
+	ex := &exchange{route: rt, peer: peer, trusted: peer.IsValid() && t.contains(peer), target: tg}
 	ex.client = clientIP(r.Header, peer, t)
-	ex.target = rt.upstream.balancer.pick(r)
 	ex.target.active.Add(1)
 	defer ex.target.active.Add(-1)
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)

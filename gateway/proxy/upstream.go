@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"math/rand/v2"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
@@ -26,14 +28,16 @@ type upstream struct {
 	targets   []*target
 	balancer  balancer
 	transport *http.Transport
-	breaker   *breaker.Breaker // nil when the upstream has none
+	breaker   *breaker.Breaker // nil when the upstream has none or one per target
+	perTarget bool             // every target has its own breaker
 }
 
 // target is one instance of an upstream.
 type target struct {
 	url    *url.URL
 	weight int
-	active atomic.Int64 // requests in flight
+	active  atomic.Int64     // requests in flight
+	breaker *breaker.Breaker // with breaker.per_target; nil otherwise
 }
 
 // atomicCounter is an atomic counter on a cache line of its own: the
@@ -67,14 +71,71 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	up.transport = tr
-	if u.Breaker != nil {
-		b, err := breaker.New(breakerConfig(u.Name, *u.Breaker, clk))
+	if bc := u.Breaker; bc != nil && bc.PerTarget {
+		up.perTarget = true
+		for _, t := range up.targets {
+			b, err := breaker.New(breakerConfig(u.Name+"/"+t.url.Host, *bc, clk))
+			if err != nil {
+				return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+			}
+			t.breaker = b
+		}
+	} else if bc != nil {
+		b, err := breaker.New(breakerConfig(u.Name, *bc, clk))
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
 		up.breaker = b
 	}
 	return up, nil
+}
+
+// admit picks the target for r and passes the breaker in front of it. With
+// a breaker per target, a target whose breaker refuses is passed over: the
+// balancer's choice first, then the others from a random start. The error
+// is a breaker's rejection when no target may be called; with several, the
+// one that asks for the shortest wait.
+func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
+	first := u.balancer.pick(r)
+	if !u.perTarget {
+		if u.breaker == nil {
+			return first, levee.Permit{}, nil
+		}
+		pm, err := u.breaker.Allow()
+		if err != nil {
+			return nil, levee.Permit{}, err
+		}
+		return first, pm, nil
+	}
+	pm, err := first.breaker.Allow()
+	if err == nil {
+		return first, pm, nil
+	}
+	best := err
+	n := len(u.targets)
+	start := rand.IntN(n)
+	for i := range n {
+		t := u.targets[(start+i)%n]
+		if t == first {
+			continue
+		}
+		pm, err := t.breaker.Allow()
+		if err == nil {
+			return t, pm, nil
+		}
+		if shorterWait(err, best) {
+			best = err
+		}
+	}
+	return nil, levee.Permit{}, best
+}
+
+// shorterWait reports whether rejection a asks the caller to wait less than
+// b does; a rejection without a wait never does.
+func shorterWait(a, b error) bool {
+	wa, okA := levee.RetryAfter(a)
+	wb, okB := levee.RetryAfter(b)
+	return okA && (!okB || wa < wb)
 }
 
 // smoothSchedule returns one cycle of smooth weighted round robin (as
