@@ -20,8 +20,9 @@
 //     power of two random choices by requests in flight per unit of
 //     weight; consistent_hash, weighted rendezvous hashing of a header or
 //     cookie, so every gateway sends a key to the same target and a target
-//     leaving moves only its own keys); the path is stripped or rewritten; Host is kept, or
-//     replaced by rewrite.host; hop-by-hop fields are removed;
+//     leaving moves only its own keys); the path is stripped or rewritten;
+//     Host is kept, or replaced by rewrite.host; hop-by-hop fields are
+//     removed;
 //     X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
 //     are written, extending the peer's own only when the peer is one of
 //     the listener's trusted_proxies; the route's request header edits

@@ -4,8 +4,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"math/rand/v2"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,8 +34,8 @@ type upstream struct {
 
 // target is one instance of an upstream.
 type target struct {
-	url    *url.URL
-	weight int
+	url     *url.URL
+	weight  int
 	active  atomic.Int64     // requests in flight
 	breaker *breaker.Breaker // with breaker.per_target; nil otherwise
 }
