@@ -31,6 +31,11 @@
 //     (Server-Sent Events, chunked) are flushed as they come, and Upgrade
 //     requests (WebSocket) are passed through.
 //
+// Every request has an id in X-Request-Id ([RequestIDHeader]): the
+// client's when well formed, else a new one; it is sent upstream, answered
+// to the client and written in the access log, which has one JSON record
+// per request when [Options.AccessLog] is set.
+//
 // The gateway never answers with a bare status: every answer it makes
 // itself (404, 413, 502, 503, 504) has an RFC 9457 problem+json body and
 // names its reason in the [ReasonHeader] field (Levee-Reason). An upstream

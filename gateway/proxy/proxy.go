@@ -29,6 +29,11 @@ type Options struct {
 	// forward, with the route, upstream, target and error. Nil means
 	// [slog.Default].
 	Logger *slog.Logger
+	// AccessLog, when set, receives one record per request: listener,
+	// route, upstream, target, method, host, path, status, the reason when
+	// the gateway answered itself, duration, client IP and request id. Nil
+	// means no access log.
+	AccessLog *slog.Logger
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -42,6 +47,8 @@ type Proxy struct {
 	upstreams []*upstream
 	trust     map[string]trust
 	log       *slog.Logger
+	access    *slog.Logger
+	clk       clock.Clock
 	buffers   bufferPool
 }
 
@@ -52,7 +59,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -125,11 +132,11 @@ func (p *Proxy) Handler(name string) (http.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("proxy: no listener is named %q", name)
 	}
-	return &listenerHandler{p: p, trust: t}, nil
+	return &listenerHandler{p: p, name: name, trust: t}, nil
 }
 
 // ServeHTTP forwards r along the route it matches, trusting no proxy.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, nil) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, "", nil) }
 
 // Breaker returns the breaker of the upstream named name, or nil when the
 // upstream has none, has one per target, or there is no such upstream; the
@@ -153,10 +160,13 @@ func (p *Proxy) Close() {
 
 type listenerHandler struct {
 	p     *Proxy
+	name  string
 	trust trust
 }
 
-func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.p.serve(w, r, h.trust) }
+func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.p.serve(w, r, h.name, h.trust)
+}
 
 // match returns the first route, in priority order, that takes r.
 func (p *Proxy) match(r *http.Request) *route {
@@ -176,6 +186,7 @@ type exchange struct {
 	trusted bool
 	client  netip.Addr
 	target  *target
+	id      string // the request id, sent upstream and answered
 }
 
 type exchangeKey struct{}
@@ -185,14 +196,34 @@ func exchangeOf(r *http.Request) *exchange {
 	return ex
 }
 
-// serve is the request path: route, body limit, breaker, then the
-// forward under the route's timeout, and the breaker told how it went.
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
+// serve answers one request: it gives the request an id, forwards it, and
+// writes the access log record, even when forwarding aborts.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t trust) {
+	var start int64
+	if p.access != nil {
+		start = p.clk.Nanotime()
+	}
+	peer := peerAddr(r)
+	ex := &exchange{peer: peer, trusted: peer.IsValid() && t.contains(peer), id: requestID(r.Header)}
+	ex.client = clientIP(r.Header, peer, t)
+	w.Header().Set(RequestIDHeader, ex.id)
+	sw := statusWriter{ResponseWriter: w}
+	if p.access != nil {
+		defer p.logAccess(r, &sw, ex, listener, start)
+	}
+	p.forward(&sw, r, ex)
+}
+
+// forward is the request path: route, body limit, breaker and target,
+// then the forward under the route's timeout, and the breaker told how it
+// went.
+func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	rt := p.match(r)
 	if rt == nil {
 		writeProblem(w, http.StatusNotFound, ReasonNoRoute, "", "no route takes this request")
 		return
 	}
+	ex.route = rt
 	if rt.maxBody > 0 {
 		if r.ContentLength > rt.maxBody {
 			writeProblem(w, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, rt.name, "the request body is longer than the route allows")
@@ -210,25 +241,23 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
 		writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
 		return
 	}
+	ex.target = tg
+	tg.active.Add(1)
+	defer tg.active.Add(-1)
 
-	peer := peerAddr(r)
-	ex := &exchange{route: rt, peer: peer, trusted: peer.IsValid() && t.contains(peer), target: tg}
-	ex.client = clientIP(r.Header, peer, t)
-	ex.target.active.Add(1)
-	defer ex.target.active.Add(-1)
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
 	defer cancel()
-	sw := statusWriter{ResponseWriter: w}
 	defer func() {
 		// A failure after the response header was sent aborts the handler
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
+			w.aborted = true
 			permit.Record(levee.Outcome{Result: outcome(r, 0, true)})
 			panic(v)
 		}
-		permit.Record(levee.Outcome{Result: outcome(r, sw.status, false)})
+		permit.Record(levee.Outcome{Result: outcome(r, w.status, false)})
 	}()
-	rt.proxy.ServeHTTP(&sw, r.WithContext(ctx))
+	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // outcome classifies a forwarded request for the breaker: a client that
@@ -267,6 +296,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	if ex != nil {
 		setForwarded(out.Header, pr.In, ex.peer, ex.trusted)
+		out.Header[RequestIDHeader] = []string{ex.id}
 	} else {
 		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}
@@ -275,6 +305,11 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 
 // modifyResponse applies the route's response header edits.
 func (rt *route) modifyResponse(resp *http.Response) error {
+	// The gateway's request id is in the answer already; an upstream that
+	// echoes it must not make it appear twice. Levee-Reason is the
+	// gateway's to send.
+	delete(resp.Header, RequestIDHeader)
+	delete(resp.Header, ReasonHeader) // it says the gateway answered
 	rt.respEdits.apply(resp.Header)
 	return nil
 }
@@ -304,7 +339,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // through it.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	written int64 // body bytes
+	aborted bool  // the handler panicked (the answer was cut off)
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -318,7 +355,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.written += int64(n)
+	return n, err
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

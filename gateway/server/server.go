@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -41,7 +43,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log})
+	access, closeAccess, err := accessLog(cfg.AccessLog, opts.Dir)
+	if err != nil {
+		return err
+	}
+	defer closeAccess()
+	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access})
 	if err != nil {
 		return err
 	}
@@ -162,4 +169,28 @@ func resolve(dir, name string) string {
 		return name
 	}
 	return filepath.Join(dir, name)
+}
+
+// accessLog opens the configured access log: JSON lines to stdout, stderr
+// or a file (appended to, created with mode 0640). Nil config means none.
+func accessLog(a *config.AccessLog, dir string) (*slog.Logger, func(), error) {
+	if a == nil {
+		return nil, func() {}, nil
+	}
+	var w io.Writer
+	closeFn := func() {}
+	switch a.Path {
+	case "", "stdout":
+		w = os.Stdout
+	case "stderr":
+		w = os.Stderr
+	default:
+		f, err := os.OpenFile(resolve(dir, a.Path), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+		if err != nil {
+			return nil, nil, fmt.Errorf("access_log: %w", err)
+		}
+		w = f
+		closeFn = func() { f.Close() }
+	}
+	return slog.New(slog.NewJSONHandler(w, nil)), closeFn, nil
 }

@@ -18,6 +18,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,6 +111,7 @@ listeners:
 upstreams: [{name: app, targets: [{url: %q}]}]
 routes: [{name: all, upstream: app}]
 admin: {address: "127.0.0.1:0"}
+access_log: {path: access.log}
 `, up.URL)
 	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -192,5 +194,15 @@ admin: {address: "127.0.0.1:0"}
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return within 10s of its context ending")
+	}
+
+	// The access log file, relative to the configuration's directory, has
+	// one line per request forwarded above.
+	data, err := os.ReadFile(filepath.Join(dir, "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(data), `"msg":"request"`); n != 3 {
+		t.Errorf("access.log has %d request records, want 3:\n%s", n, data)
 	}
 }
