@@ -132,7 +132,16 @@ func TestServeBinary(t *testing.T) {
 	bin := buildLevee(t)
 
 	var failing atomic.Bool
+	slowArrived := make(chan struct{}, 16)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			// Longer than the drain delay: these requests are still in
+			// flight when the listeners stop accepting.
+			slowArrived <- struct{}{}
+			time.Sleep(1500 * time.Millisecond)
+			fmt.Fprint(w, "slow done")
+			return
+		}
 		if failing.Load() && strings.HasPrefix(r.URL.Path, "/flaky") {
 			http.Error(w, "broken", http.StatusInternalServerError)
 			return
@@ -213,8 +222,34 @@ admin: {address: "127.0.0.1:0"}
 		t.Errorf("GET /livez = %d, want 200", resp.StatusCode)
 	}
 
-	// SIGTERM: readiness fails at once while the listener goes on serving
-	// for the drain delay; then the process exits 0.
+	// SIGTERM with requests in flight: readiness fails at once while the
+	// listener goes on serving for the drain delay; the requests in flight
+	// finish; then the process exits 0.
+	const inFlight = 8
+	results := make(chan string, inFlight)
+	for range inFlight {
+		go func() {
+			resp, err := client.Get(public + "/api/slow")
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				results <- err.Error()
+				return
+			}
+			results <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+		}()
+	}
+	for i := range inFlight {
+		select {
+		case <-slowArrived:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d slow requests reached the upstream within 10s", i, inFlight)
+		}
+	}
 	if err := syscall.Kill(g.cmd.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -247,4 +282,12 @@ admin: {address: "127.0.0.1:0"}
 	} else if g.err != nil {
 		t.Errorf("levee serve: %v", g.err)
 	}
+	failed := 0
+	for range inFlight {
+		if r := <-results; r != "200 slow done" {
+			failed++
+			t.Errorf("a request in flight at SIGTERM got %q, want 200 slow done", r)
+		}
+	}
+	t.Logf("requests in flight across SIGTERM: %d, failed: %d", inFlight, failed)
 }
