@@ -20,13 +20,14 @@
 //     power of two random choices by requests in flight per unit of
 //     weight; consistent_hash, weighted rendezvous hashing of a header or
 //     cookie, so every gateway sends a key to the same target and a target
-//     leaving moves only its own keys); the path is stripped or rewritten;
-//     Host is kept, or replaced by rewrite.host; hop-by-hop fields are
-//     removed;
-//     X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
-//     are written, extending the peer's own only when the peer is one of
-//     the listener's trusted_proxies; the route's request header edits
-//     apply. Each upstream has its own pooled, tuned [http.Transport].
+//     leaving moves only its own keys), passing over targets that fail
+//     their active health checks (unless every target does: then all take
+//     requests, as in Envoy's panic mode). The path is stripped or
+//     rewritten; Host is kept, or replaced by rewrite.host; hop-by-hop
+//     fields are removed; X-Forwarded-For, X-Forwarded-Proto,
+//     X-Forwarded-Host and Forwarded are written, extending the peer's own
+//     only when the peer is one of the listener's trusted_proxies; the
+//     route's request header edits apply. Each upstream has its own pooled, tuned [http.Transport].
 //   - Answer: the route's response header edits apply; streamed bodies
 //     (Server-Sent Events, chunked) are flushed as they come, and Upgrade
 //     requests (WebSocket) are passed through.
@@ -43,7 +44,8 @@
 // that is not HTTP yields 502 or 504, and the gateway goes on serving.
 //
 // Configuration fields not listed above (rate limits, concurrency,
-// shedding, retries, hedging, fallbacks, fault injection, SLOs, health
-// checks, outlier detection and DNS re-resolution) are accepted and
-// validated but not yet applied by this package.
+// shedding, retries, hedging, fallbacks, fault injection, SLOs, outlier
+// detection, and resolve_interval: host names are resolved by the dialer
+// at each new connection, not expanded into one target per address) are
+// accepted and validated but not yet applied by this package.
 package proxy

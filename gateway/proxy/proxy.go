@@ -81,6 +81,9 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 			p.Close()
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
+		if uc.HealthCheck != nil {
+			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
+		}
 		p.upstreams = append(p.upstreams, u)
 		byName[u.name] = u
 	}
@@ -150,10 +153,13 @@ func (p *Proxy) Breaker(name string) *breaker.Breaker {
 	return nil
 }
 
-// Close closes the idle connections to every upstream. Requests in flight
-// are not affected.
+// Close stops the health checks and closes the idle connections to every
+// upstream. Requests in flight are not affected.
 func (p *Proxy) Close() {
 	for _, u := range p.upstreams {
+		if u.checks != nil {
+			u.checks.stop()
+		}
 		u.transport.CloseIdleConnections()
 	}
 }

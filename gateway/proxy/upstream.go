@@ -30,6 +30,7 @@ type upstream struct {
 	transport *http.Transport
 	breaker   *breaker.Breaker // nil when the upstream has none or one per target
 	perTarget bool             // every target has its own breaker
+	checks    *checker         // active health checks; nil without
 }
 
 // target is one instance of an upstream.
@@ -38,6 +39,9 @@ type target struct {
 	weight  int
 	active  atomic.Int64     // requests in flight
 	breaker *breaker.Breaker // with breaker.per_target; nil otherwise
+	healthy atomic.Bool      // passes its health checks (always, without them)
+
+	passes, fails int // consecutive probe results; only its checker touches them
 }
 
 // atomicCounter is an atomic counter on a cache line of its own: the
@@ -60,7 +64,9 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 			return nil, fmt.Errorf("upstream %s: target %q is not a URL", u.Name, t.URL)
 		}
 		parsed.Path, parsed.RawPath = "", ""
-		up.targets = append(up.targets, &target{url: parsed, weight: t.Weight})
+		tg := &target{url: parsed, weight: t.Weight}
+		tg.healthy.Store(true)
+		up.targets = append(up.targets, tg)
 	}
 	if len(up.targets) == 0 {
 		return nil, fmt.Errorf("upstream %s: no targets", u.Name)
@@ -90,33 +96,37 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 	return up, nil
 }
 
-// admit picks the target for r and passes the breaker in front of it. With
-// a breaker per target, a target whose breaker refuses is passed over: the
-// balancer's choice first, then the others from a random start. The error
-// is a breaker's rejection when no target may be called; with several, the
-// one that asks for the shortest wait.
+// admit picks the target for r and passes the breaker in front of it.
+// Targets that failed their health checks are passed over, unless none
+// passes (then every target takes requests, as in Envoy's panic mode: a
+// broken health check must not take the whole upstream down). With a
+// breaker per target, a target whose breaker refuses is passed over too:
+// the balancer's choice first, then the others from a random start. The
+// error is a breaker's rejection when no target may be called; with
+// several, the one that asks for the shortest wait.
 func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
-	first := u.balancer.pick(r)
 	if !u.perTarget {
-		if u.breaker == nil {
-			return first, levee.Permit{}, nil
+		var pm levee.Permit
+		if u.breaker != nil {
+			var err error
+			if pm, err = u.breaker.Allow(); err != nil {
+				return nil, levee.Permit{}, err
+			}
 		}
-		pm, err := u.breaker.Allow()
-		if err != nil {
-			return nil, levee.Permit{}, err
-		}
-		return first, pm, nil
+		return u.pickHealthy(r), pm, nil
 	}
+	first := u.pickHealthy(r)
 	pm, err := first.breaker.Allow()
 	if err == nil {
 		return first, pm, nil
 	}
 	best := err
+	anyHealthy := u.anyHealthy()
 	n := len(u.targets)
 	start := rand.IntN(n)
 	for i := range n {
 		t := u.targets[(start+i)%n]
-		if t == first {
+		if t == first || anyHealthy && !t.healthy.Load() {
 			continue
 		}
 		pm, err := t.breaker.Allow()
@@ -128,6 +138,32 @@ func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
 		}
 	}
 	return nil, levee.Permit{}, best
+}
+
+// pickHealthy is the balancer's choice when it is healthy, else another
+// healthy target from a random start, else (none is) the balancer's choice.
+func (u *upstream) pickHealthy(r *http.Request) *target {
+	t := u.balancer.pick(r)
+	if t.healthy.Load() {
+		return t
+	}
+	n := len(u.targets)
+	start := rand.IntN(n)
+	for i := range n {
+		if c := u.targets[(start+i)%n]; c.healthy.Load() {
+			return c
+		}
+	}
+	return t
+}
+
+func (u *upstream) anyHealthy() bool {
+	for _, t := range u.targets {
+		if t.healthy.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // shorterWait reports whether rejection a asks the caller to wait less than
