@@ -84,6 +84,9 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		if uc.HealthCheck != nil {
 			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
 		}
+		if uc.OutlierDetection != nil {
+			u.outliers = &outliers{cfg: *uc.OutlierDetection, clk: clock.Or(opts.Clock), log: p.log}
+		}
 		p.upstreams = append(p.upstreams, u)
 		byName[u.name] = u
 	}
@@ -258,10 +261,18 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
 			w.aborted = true
-			permit.Record(levee.Outcome{Result: outcome(r, 0, true)})
+			res := outcome(r, 0, true)
+			permit.Record(levee.Outcome{Result: res})
+			if o := rt.upstream.outliers; o != nil && res != levee.Ignored {
+				o.record(rt.upstream, tg, 0, true)
+			}
 			panic(v)
 		}
-		permit.Record(levee.Outcome{Result: outcome(r, w.status, false)})
+		res := outcome(r, w.status, false)
+		permit.Record(levee.Outcome{Result: res})
+		if o := rt.upstream.outliers; o != nil && res != levee.Ignored {
+			o.record(rt.upstream, tg, w.status, false)
+		}
 	}()
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }

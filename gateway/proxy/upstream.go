@@ -31,6 +31,16 @@ type upstream struct {
 	breaker   *breaker.Breaker // nil when the upstream has none or one per target
 	perTarget bool             // every target has its own breaker
 	checks    *checker         // active health checks; nil without
+	outliers  *outliers        // outlier detection; nil without
+}
+
+// now reads the outlier clock, or returns 0 without outlier detection (no
+// target is then ever ejected).
+func (u *upstream) now() int64 {
+	if u.outliers == nil {
+		return 0
+	}
+	return u.outliers.clk.Nanotime()
 }
 
 // target is one instance of an upstream.
@@ -42,6 +52,17 @@ type target struct {
 	healthy atomic.Bool      // passes its health checks (always, without them)
 
 	passes, fails int // consecutive probe results; only its checker touches them
+
+	consec5xx, consecGateway atomic.Int64 // consecutive failures, for outlier detection
+	ejectedUntil             atomic.Int64 // outlier ejection's end on the clock; 0 means never ejected
+	ejections                int          // times ejected; under outliers.mu
+}
+
+// available reports whether t may take a request at now (a reading of the
+// outlier clock, or 0 without outlier detection): it passes its health
+// checks and is not ejected.
+func (t *target) available(now int64) bool {
+	return t.healthy.Load() && t.ejectedUntil.Load() <= now
 }
 
 // atomicCounter is an atomic counter on a cache line of its own: the
@@ -97,8 +118,8 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 }
 
 // admit picks the target for r and passes the breaker in front of it.
-// Targets that failed their health checks are passed over, unless none
-// passes (then every target takes requests, as in Envoy's panic mode: a
+// Targets that failed their health checks or are ejected as outliers are
+// passed over, unless none is left (then every target takes requests, as in Envoy's panic mode: a
 // broken health check must not take the whole upstream down). With a
 // breaker per target, a target whose breaker refuses is passed over too:
 // the balancer's choice first, then the others from a random start. The
@@ -121,12 +142,13 @@ func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
 		return first, pm, nil
 	}
 	best := err
-	anyHealthy := u.anyHealthy()
+	now := u.now()
+	anyAvailable := u.anyAvailable(now)
 	n := len(u.targets)
 	start := rand.IntN(n)
 	for i := range n {
 		t := u.targets[(start+i)%n]
-		if t == first || anyHealthy && !t.healthy.Load() {
+		if t == first || anyAvailable && !t.available(now) {
 			continue
 		}
 		pm, err := t.breaker.Allow()
@@ -140,26 +162,28 @@ func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
 	return nil, levee.Permit{}, best
 }
 
-// pickHealthy is the balancer's choice when it is healthy, else another
-// healthy target from a random start, else (none is) the balancer's choice.
+// pickHealthy is the balancer's choice when it is available (healthy and
+// not ejected), else another available target from a random start, else
+// (none is) the balancer's choice.
 func (u *upstream) pickHealthy(r *http.Request) *target {
 	t := u.balancer.pick(r)
-	if t.healthy.Load() {
+	now := u.now()
+	if t.available(now) {
 		return t
 	}
 	n := len(u.targets)
 	start := rand.IntN(n)
 	for i := range n {
-		if c := u.targets[(start+i)%n]; c.healthy.Load() {
+		if c := u.targets[(start+i)%n]; c.available(now) {
 			return c
 		}
 	}
 	return t
 }
 
-func (u *upstream) anyHealthy() bool {
+func (u *upstream) anyAvailable(now int64) bool {
 	for _, t := range u.targets {
-		if t.healthy.Load() {
+		if t.available(now) {
 			return true
 		}
 	}
