@@ -40,6 +40,7 @@ Usage:
 
 Commands:
 
+	serve -c FILE                run the gateway from a configuration file
 	validate [-no-env] FILE...   check configuration files and report every problem
 	version                      print the version
 	help                         print this help
@@ -68,6 +69,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return ExitInvalid
 	}
 	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		return serve(rest, stderr)
 	case "validate":
 		return validate(rest, stdout, stderr)
 	case "version", "-version", "--version":
@@ -76,6 +79,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		if len(rest) > 0 && rest[0] == "validate" {
 			return validate([]string{"-h"}, stdout, stdout)
+		}
+		if len(rest) > 0 && rest[0] == "serve" {
+			return serve([]string{"-h"}, stdout)
 		}
 		fmt.Fprint(stdout, usage)
 		return ExitOK
@@ -124,23 +130,30 @@ func validate(args []string, stdout, stderr io.Writer) int {
 	status := ExitOK
 	for _, file := range fs.Args() {
 		_, err := config.Load(file, opts)
-		var probs config.Problems
-		switch {
-		case err == nil:
+		if err == nil {
 			if _, werr := fmt.Fprintf(stdout, "%s: ok\n", file); werr != nil {
 				return ExitFailure
 			}
 			continue
-		case errors.As(err, &probs):
-			for _, p := range probs {
-				fmt.Fprintf(stderr, "%s: %s\n", file, p.Error())
-			}
-		case errors.Is(err, os.ErrNotExist):
-			fmt.Fprintf(stderr, "%s: no such file\n", file)
-		default:
-			fmt.Fprintf(stderr, "%s: %v\n", file, err)
 		}
+		reportLoad(stderr, file, err)
 		status = ExitInvalid
 	}
 	return status
+}
+
+// reportLoad prints why a configuration file could not be loaded: every
+// problem on its own line, prefixed with the file's name.
+func reportLoad(w io.Writer, file string, err error) {
+	var probs config.Problems
+	switch {
+	case errors.As(err, &probs):
+		for _, p := range probs {
+			fmt.Fprintf(w, "%s: %s\n", file, p.Error())
+		}
+	case errors.Is(err, os.ErrNotExist):
+		fmt.Fprintf(w, "%s: no such file\n", file)
+	default:
+		fmt.Fprintf(w, "%s: %v\n", file, err)
+	}
 }

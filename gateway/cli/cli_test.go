@@ -62,7 +62,12 @@ func TestValidate(t *testing.T) {
 		{"missing", []string{"validate", filepath.Join(dir, "nope.yaml")}, 2, "", filepath.Join(dir, "nope.yaml") + ": no such file\n", false},
 		{"no files", []string{"validate"}, 2, "", "levee validate: no files named\n", true},
 		{"bad flag", []string{"validate", "-x", g}, 2, "", "flag provided but not defined: -x\n", true},
-		{"unknown command", []string{"serve"}, 2, "", `levee: unknown command "serve"`, true},
+		{"unknown command", []string{"proxy"}, 2, "", `levee: unknown command "proxy"`, true},
+		{"serve without a file", []string{"serve"}, 2, "", "levee serve: name one configuration file with -c\n", true},
+		{"serve a bad file", []string{"serve", "-c", b}, 2, "",
+			b + `: routes[0].upstream: no upstream is named "apo" (line 6:15)` + "\n" +
+				b + ": routes[0].policies.retry.attempts: must be ≥ 1 (line 7:34)\n", false},
+		{"serve a missing file", []string{"serve", "-c", filepath.Join(dir, "nope.yaml")}, 2, "", filepath.Join(dir, "nope.yaml") + ": no such file\n", false},
 		{"no command", nil, 2, "", "levee is a reverse proxy", true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

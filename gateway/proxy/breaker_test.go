@@ -2,13 +2,16 @@ package proxy
 
 import (
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock/clocktest"
+	"github.com/levee-go/levee/gateway/config"
 )
 
 // TestBreakerTripsAndRecovers drives an upstream that fails every request
@@ -108,4 +111,153 @@ routes:
 	}
 	resp, body := get(t, gw.URL+"/dead")
 	checkProblem(t, resp, body, http.StatusServiceUnavailable, ReasonBreakerOpen)
+}
+
+// TestBreakerCountsBrokenBodies checks that an answer cut off after its
+// header was sent (the upstream dies mid-body) is a failure, though its
+// status was 200.
+func TestBreakerCountsBrokenBodies(t *testing.T) {
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.Write([]byte("first ten."))
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler) // close the connection mid-body
+	})
+	p, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: a
+    targets: [{url: %q}]
+    breaker: {failure_rate: 0%%, consecutive_failures: 2}
+routes: [{name: all, upstream: a}]
+`, up), clocktest.New(time.Unix(1_700_000_000, 0)))
+	for i := range 2 {
+		// The client sees the cut as an error, on the header (still in the
+		// gateway's buffer when the connection was aborted) or the body.
+		resp, err := http.Get(gw.URL + "/")
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		if err == nil {
+			t.Errorf("request %d: the cut-off answer read without error", i+1)
+		}
+	}
+	if st := p.Breaker("a").State(); st != breaker.Open {
+		t.Errorf("after two bodies cut off, breaker is %v, want open", st)
+	}
+}
+
+// TestBreakerIgnoresClientsGone checks that a client giving up on a slow
+// upstream says nothing about the upstream: the breaker does not count it.
+func TestBreakerIgnoresClientsGone(t *testing.T) {
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: a
+    targets: [{url: %q}]
+    breaker: {failure_rate: 0%%, consecutive_failures: 1}
+routes: [{name: all, upstream: a}]
+`, up)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Clock: clocktest.New(time.Unix(1_700_000_000, 0))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	h, _ := p.Handler("public")
+	served := make(chan struct{}, 1)
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		served <- struct{}{}
+	}))
+	defer gw.Close()
+
+	client := &http.Client{Timeout: 100 * time.Millisecond}
+	if resp, err := client.Get(gw.URL + "/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the client got an answer from a hanging upstream")
+	}
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway did not finish the abandoned request within 10s")
+	}
+	if st := p.Breaker("a").State(); st != breaker.Closed {
+		t.Errorf("after a client gave up, breaker is %v, want closed", st)
+	}
+}
+
+// TestBreakerPerTarget gives each target its own breaker: a failing target
+// is passed over once its breaker opens, the pool answers 503 only when
+// every target's breaker is open, and a healed target takes requests again
+// after open_duration.
+func TestBreakerPerTarget(t *testing.T) {
+	var badHealthy atomic.Bool
+	bad := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "bad")
+		if !badHealthy.Load() {
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	})
+	var goodDown atomic.Bool
+	good := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Upstream", "good")
+		if goodDown.Load() {
+			http.Error(w, "broken", http.StatusInternalServerError)
+		}
+	})
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	p, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: pool
+    targets: [{url: %q}, {url: %q}]
+    breaker: {failure_rate: 0%%, consecutive_failures: 2, open_duration: 5s, per_target: true}
+routes: [{name: all, upstream: pool}]
+`, bad, good), clk)
+	if p.Breaker("pool") != nil {
+		t.Errorf("Breaker(pool) is not nil, though its breakers are per target")
+	}
+	// Round robin: bad, good, bad (its second failure opens it), then
+	// only good.
+	for range 4 {
+		get(t, gw.URL+"/")
+	}
+	for i := range 10 {
+		resp, _ := get(t, gw.URL+"/")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("X-Upstream") != "good" {
+			t.Fatalf("request %d: %d from %q, want 200 from good while bad's breaker is open", i+1, resp.StatusCode, resp.Header.Get("X-Upstream"))
+		}
+	}
+
+	goodDown.Store(true)
+	get(t, gw.URL+"/")
+	get(t, gw.URL+"/")
+	resp, body := get(t, gw.URL+"/")
+	checkProblem(t, resp, body, http.StatusServiceUnavailable, ReasonBreakerOpen)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Errorf("no Retry-After while every target's breaker is open")
+	}
+
+	badHealthy.Store(true)
+	clk.Advance(5 * time.Second)
+	seen := map[string]bool{}
+	for range 4 {
+		resp, _ := get(t, gw.URL+"/")
+		if resp.StatusCode == http.StatusOK {
+			seen[resp.Header.Get("X-Upstream")] = true
+		}
+	}
+	if !seen["bad"] {
+		t.Errorf("after open_duration, the healed target took no request")
+	}
 }

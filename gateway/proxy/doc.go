@@ -10,19 +10,35 @@
 //   - Body limit: a body longer than the route's max_request_body is
 //     refused with 413, before or while it is forwarded.
 //   - Breaker: the upstream's breaker, when it has one, admits the request
-//     or refuses it at once with 503 and Retry-After. Every forwarded
+//     or refuses it at once with 503 and Retry-After. With per_target, each
+//     target has its own breaker and a target whose breaker is open is
+//     passed over; 503 comes only when every target's is. Every forwarded
 //     request settles its admission: a 5xx answer, a transport error or a
 //     timeout is a failure; a client that went away is ignored.
-//   - Forward, under the route's timeout: a target is picked by weighted
-//     round robin; the path is stripped or rewritten; Host is kept, or
-//     replaced by rewrite.host; hop-by-hop fields are removed;
-//     X-Forwarded-For, X-Forwarded-Proto, X-Forwarded-Host and Forwarded
-//     are written, extending the peer's own only when the peer is one of
-//     the listener's trusted_proxies; the route's request header edits
-//     apply. Each upstream has its own pooled, tuned [http.Transport].
+//   - Forward, under the route's timeout: a target is picked by the
+//     upstream's balancing policy (weighted round robin; least_request,
+//     power of two random choices by requests in flight per unit of
+//     weight; consistent_hash, weighted rendezvous hashing of a header or
+//     cookie, so every gateway sends a key to the same target and a target
+//     leaving moves only its own keys), passing over targets that fail
+//     their active health checks or are ejected as outliers (after
+//     consecutive 5xx or gateway failures, for base_ejection_time × the
+//     ejections so far, capped at max_ejection_time, never more than
+//     max_ejection_percent of the pool) unless every target is out: then
+//     all take requests, as in Envoy's panic mode. The path is stripped or
+//     rewritten; Host is kept, or replaced by rewrite.host; hop-by-hop
+//     fields are removed; X-Forwarded-For, X-Forwarded-Proto,
+//     X-Forwarded-Host and Forwarded are written, extending the peer's own
+//     only when the peer is one of the listener's trusted_proxies; the
+//     route's request header edits apply. Each upstream has its own pooled, tuned [http.Transport].
 //   - Answer: the route's response header edits apply; streamed bodies
 //     (Server-Sent Events, chunked) are flushed as they come, and Upgrade
 //     requests (WebSocket) are passed through.
+//
+// Every request has an id in X-Request-Id ([RequestIDHeader]): the
+// client's when well formed, else a new one; it is sent upstream, answered
+// to the client and written in the access log, which has one JSON record
+// per request when [Options.AccessLog] is set.
 //
 // The gateway never answers with a bare status: every answer it makes
 // itself (404, 413, 502, 503, 504) has an RFC 9457 problem+json body and
@@ -31,8 +47,9 @@
 // that is not HTTP yields 502 or 504, and the gateway goes on serving.
 //
 // Configuration fields not listed above (rate limits, concurrency,
-// shedding, retries, hedging, fallbacks, fault injection, SLOs, health
-// checks, outlier detection, balancing other than round robin, per-target
-// breakers and DNS re-resolution) are accepted and validated but not yet
-// applied by this package.
+// shedding, retries, hedging, fallbacks, fault injection, SLOs, outlier
+// detection's success_rate and failure_percentage checks, and
+// resolve_interval: host names are resolved by the dialer at each new
+// connection, not expanded into one target per address) are accepted and
+// validated but not yet applied by this package.
 package proxy

@@ -208,3 +208,53 @@ func TestForwardedElement(t *testing.T) {
 		}
 	}
 }
+
+// FuzzClientIP checks that any X-Forwarded-For is read without panicking,
+// and that the client found is the peer or an address the field lists.
+func FuzzClientIP(f *testing.F) {
+	for _, s := range []string{"203.0.113.9", "6.6.6.6, 203.0.113.9, 10.0.0.3", "junk, 10.0.0.3", "", ",,,", "::ffff:1.2.3.4", "[::1]", "10.0.0.1 , fe80::1%eth0"} {
+		f.Add(s, "10.0.0.2")
+	}
+	tr := trust{netip.MustParsePrefix("10.0.0.0/8")}
+	f.Fuzz(func(t *testing.T, xff, peerText string) {
+		peer, err := netip.ParseAddr(peerText)
+		if err != nil {
+			return
+		}
+		peer = peer.Unmap()
+		h := http.Header{"X-Forwarded-For": {xff}}
+		got := clientIP(h, peer, tr)
+		if got == peer {
+			return
+		}
+		if !tr.contains(peer) {
+			t.Fatalf("clientIP(%q, untrusted %s) = %s, want the peer", xff, peer, got)
+		}
+		found := false
+		for _, hop := range strings.Split(xff, ",") {
+			if a, err := netip.ParseAddr(strings.TrimSpace(hop)); err == nil && a.Unmap() == got {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("clientIP(%q, %s) = %s, which the field does not list", xff, peer, got)
+		}
+	})
+}
+
+// FuzzRequestID checks that the request id answered is always safe to put
+// in a header and a log: the client's only when well formed.
+func FuzzRequestID(f *testing.F) {
+	for _, s := range []string{"abc-123", "", "bad id", strings.Repeat("x", 129), "a\r\nInjected: 1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		id := requestID(http.Header{RequestIDHeader: {in}})
+		if !validRequestID(id) {
+			t.Fatalf("requestID(%q) = %q, not a valid id", in, id)
+		}
+		if id != in && validRequestID(in) {
+			t.Fatalf("requestID(%q) = %q, want the client's well-formed id kept", in, id)
+		}
+	})
+}

@@ -29,6 +29,11 @@ type Options struct {
 	// forward, with the route, upstream, target and error. Nil means
 	// [slog.Default].
 	Logger *slog.Logger
+	// AccessLog, when set, receives one record per request: listener,
+	// route, upstream, target, method, host, path, status, the reason when
+	// the gateway answered itself, duration, client IP and request id. Nil
+	// means no access log.
+	AccessLog *slog.Logger
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -42,6 +47,8 @@ type Proxy struct {
 	upstreams []*upstream
 	trust     map[string]trust
 	log       *slog.Logger
+	access    *slog.Logger
+	clk       clock.Clock
 	buffers   bufferPool
 }
 
@@ -52,7 +59,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -73,6 +80,12 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		if err != nil {
 			p.Close()
 			return nil, fmt.Errorf("proxy: %w", err)
+		}
+		if uc.HealthCheck != nil {
+			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
+		}
+		if uc.OutlierDetection != nil {
+			u.outliers = &outliers{cfg: *uc.OutlierDetection, clk: clock.Or(opts.Clock), log: p.log}
 		}
 		p.upstreams = append(p.upstreams, u)
 		byName[u.name] = u
@@ -125,15 +138,15 @@ func (p *Proxy) Handler(name string) (http.Handler, error) {
 	if !ok {
 		return nil, fmt.Errorf("proxy: no listener is named %q", name)
 	}
-	return &listenerHandler{p: p, trust: t}, nil
+	return &listenerHandler{p: p, name: name, trust: t}, nil
 }
 
 // ServeHTTP forwards r along the route it matches, trusting no proxy.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, nil) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, "", nil) }
 
 // Breaker returns the breaker of the upstream named name, or nil when the
-// upstream has none or there is no such upstream; the admin API and
-// metrics read its state and subscribe to its events.
+// upstream has none, has one per target, or there is no such upstream; the
+// admin API and metrics read its state and subscribe to its events.
 func (p *Proxy) Breaker(name string) *breaker.Breaker {
 	for _, u := range p.upstreams {
 		if u.name == name {
@@ -143,20 +156,26 @@ func (p *Proxy) Breaker(name string) *breaker.Breaker {
 	return nil
 }
 
-// Close closes the idle connections to every upstream. Requests in flight
-// are not affected.
+// Close stops the health checks and closes the idle connections to every
+// upstream. Requests in flight are not affected.
 func (p *Proxy) Close() {
 	for _, u := range p.upstreams {
+		if u.checks != nil {
+			u.checks.stop()
+		}
 		u.transport.CloseIdleConnections()
 	}
 }
 
 type listenerHandler struct {
 	p     *Proxy
+	name  string
 	trust trust
 }
 
-func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.p.serve(w, r, h.trust) }
+func (h *listenerHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.p.serve(w, r, h.name, h.trust)
+}
 
 // match returns the first route, in priority order, that takes r.
 func (p *Proxy) match(r *http.Request) *route {
@@ -176,6 +195,7 @@ type exchange struct {
 	trusted bool
 	client  netip.Addr
 	target  *target
+	id      string // the request id, sent upstream and answered
 }
 
 type exchangeKey struct{}
@@ -185,14 +205,34 @@ func exchangeOf(r *http.Request) *exchange {
 	return ex
 }
 
-// serve is the request path: route, body limit, breaker, then the
-// forward under the route's timeout, and the breaker told how it went.
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
+// serve answers one request: it gives the request an id, forwards it, and
+// writes the access log record, even when forwarding aborts.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t trust) {
+	var start int64
+	if p.access != nil {
+		start = p.clk.Nanotime()
+	}
+	peer := peerAddr(r)
+	ex := &exchange{peer: peer, trusted: peer.IsValid() && t.contains(peer), id: requestID(r.Header)}
+	ex.client = clientIP(r.Header, peer, t)
+	w.Header().Set(RequestIDHeader, ex.id)
+	sw := statusWriter{ResponseWriter: w}
+	if p.access != nil {
+		defer p.logAccess(r, &sw, ex, listener, start)
+	}
+	p.forward(&sw, r, ex)
+}
+
+// forward is the request path: route, body limit, breaker and target,
+// then the forward under the route's timeout, and the breaker told how it
+// went.
+func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	rt := p.match(r)
 	if rt == nil {
 		writeProblem(w, http.StatusNotFound, ReasonNoRoute, "", "no route takes this request")
 		return
 	}
+	ex.route = rt
 	if rt.maxBody > 0 {
 		if r.ContentLength > rt.maxBody {
 			writeProblem(w, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, rt.name, "the request body is longer than the route allows")
@@ -202,35 +242,39 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, t trust) {
 			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 		}
 	}
-	var permit levee.Permit
-	if b := rt.upstream.breaker; b != nil {
-		pm, err := b.Allow()
-		if err != nil {
-			if wait, ok := levee.RetryAfter(err); ok {
-				w.Header().Set("Retry-After", retryAfterSeconds(wait))
-			}
-			writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
-			return
+	tg, permit, err := rt.upstream.admit(r)
+	if err != nil {
+		if wait, ok := levee.RetryAfter(err); ok {
+			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 		}
-		permit = pm
+		writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
+		return
 	}
+	ex.target = tg
+	tg.active.Add(1)
+	defer tg.active.Add(-1)
 
-	peer := peerAddr(r)
-	ex := &exchange{route: rt, peer: peer, trusted: peer.IsValid() && t.contains(peer)}
-	ex.client = clientIP(r.Header, peer, t)
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
 	defer cancel()
-	sw := statusWriter{ResponseWriter: w}
 	defer func() {
 		// A failure after the response header was sent aborts the handler
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
-			permit.Record(levee.Outcome{Result: outcome(r, 0, true)})
+			w.aborted = true
+			res := outcome(r, 0, true)
+			permit.Record(levee.Outcome{Result: res})
+			if o := rt.upstream.outliers; o != nil && res != levee.Ignored {
+				o.record(rt.upstream, tg, 0, true)
+			}
 			panic(v)
 		}
-		permit.Record(levee.Outcome{Result: outcome(r, sw.status, false)})
+		res := outcome(r, w.status, false)
+		permit.Record(levee.Outcome{Result: res})
+		if o := rt.upstream.outliers; o != nil && res != levee.Ignored {
+			o.record(rt.upstream, tg, w.status, false)
+		}
 	}()
-	rt.proxy.ServeHTTP(&sw, r.WithContext(ctx))
+	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // outcome classifies a forwarded request for the breaker: a client that
@@ -253,9 +297,12 @@ func outcome(r *http.Request, status int, aborted bool) levee.Result {
 // forwarding fields from out.
 func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	ex := exchangeOf(pr.In)
-	tg := rt.upstream.pick()
+	var tg *target
 	if ex != nil {
-		ex.target = tg
+		tg = ex.target
+	}
+	if tg == nil { // not through serve: pick here
+		tg = rt.upstream.balancer.pick(pr.In)
 	}
 	out := pr.Out
 	out.URL.Path, out.URL.RawPath = rt.rewrite.apply(pr.In.URL.Path, pr.In.URL.RawPath)
@@ -266,12 +313,20 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	}
 	if ex != nil {
 		setForwarded(out.Header, pr.In, ex.peer, ex.trusted)
+		out.Header[RequestIDHeader] = []string{ex.id}
+	} else {
+		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}
 	rt.reqEdits.apply(out.Header)
 }
 
 // modifyResponse applies the route's response header edits.
 func (rt *route) modifyResponse(resp *http.Response) error {
+	// The gateway's request id is in the answer already; an upstream that
+	// echoes it must not make it appear twice. Levee-Reason is the
+	// gateway's to send.
+	delete(resp.Header, RequestIDHeader)
+	delete(resp.Header, ReasonHeader) // it says the gateway answered
 	rt.respEdits.apply(resp.Header)
 	return nil
 }
@@ -301,7 +356,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 // through it.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	status  int
+	written int64 // body bytes
+	aborted bool  // the handler panicked (the answer was cut off)
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -315,7 +372,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.status = http.StatusOK
 	}
-	return s.ResponseWriter.Write(b)
+	n, err := s.ResponseWriter.Write(b)
+	s.written += int64(n)
+	return n, err
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

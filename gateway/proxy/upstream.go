@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
@@ -24,21 +26,55 @@ import (
 type upstream struct {
 	name      string
 	targets   []*target
-	schedule  []int32 // target indexes in weighted round-robin order
-	next      atomic.Uint64
+	balancer  balancer
 	transport *http.Transport
-	breaker   *breaker.Breaker // nil when the upstream has none
+	breaker   *breaker.Breaker // nil when the upstream has none or one per target
+	perTarget bool             // every target has its own breaker
+	checks    *checker         // active health checks; nil without
+	outliers  *outliers        // outlier detection; nil without
+}
+
+// now reads the outlier clock, or returns 0 without outlier detection (no
+// target is then ever ejected).
+func (u *upstream) now() int64 {
+	if u.outliers == nil {
+		return 0
+	}
+	return u.outliers.clk.Nanotime()
 }
 
 // target is one instance of an upstream.
 type target struct {
-	url    *url.URL
-	weight int
+	url     *url.URL
+	weight  int
+	active  atomic.Int64     // requests in flight
+	breaker *breaker.Breaker // with breaker.per_target; nil otherwise
+	healthy atomic.Bool      // passes its health checks (always, without them)
+
+	passes, fails int // consecutive probe results; only its checker touches them
+
+	consec5xx, consecGateway atomic.Int64 // consecutive failures, for outlier detection
+	ejectedUntil             atomic.Int64 // outlier ejection's end on the clock; 0 means never ejected
+	ejections                int          // times ejected; under outliers.mu
+}
+
+// available reports whether t may take a request at now (a reading of the
+// outlier clock, or 0 without outlier detection): it passes its health
+// checks and is not ejected.
+func (t *target) available(now int64) bool {
+	return t.healthy.Load() && t.ejectedUntil.Load() <= now
+}
+
+// atomicCounter is an atomic counter on a cache line of its own: the
+// round-robin position is written by every request.
+type atomicCounter struct {
+	_ [64]byte
+	atomic.Uint64
+	_ [56]byte
 }
 
 func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, error) {
 	up := &upstream{name: u.Name}
-	weights := make([]int, 0, len(u.Targets))
 	for _, t := range u.Targets {
 		raw := t.URL
 		if !strings.Contains(raw, "://") {
@@ -49,20 +85,30 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 			return nil, fmt.Errorf("upstream %s: target %q is not a URL", u.Name, t.URL)
 		}
 		parsed.Path, parsed.RawPath = "", ""
-		up.targets = append(up.targets, &target{url: parsed, weight: t.Weight})
-		weights = append(weights, t.Weight)
+		tg := &target{url: parsed, weight: t.Weight}
+		tg.healthy.Store(true)
+		up.targets = append(up.targets, tg)
 	}
 	if len(up.targets) == 0 {
 		return nil, fmt.Errorf("upstream %s: no targets", u.Name)
 	}
-	up.schedule = smoothSchedule(weights)
+	up.balancer = newBalancer(u.Balancing, up.targets)
 	tr, err := newTransport(u.Transport, dir)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	up.transport = tr
-	if u.Breaker != nil {
-		b, err := breaker.New(breakerConfig(u.Name, *u.Breaker, clk))
+	if bc := u.Breaker; bc != nil && bc.PerTarget {
+		up.perTarget = true
+		for _, t := range up.targets {
+			b, err := breaker.New(breakerConfig(u.Name+"/"+t.url.Host, *bc, clk))
+			if err != nil {
+				return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+			}
+			t.breaker = b
+		}
+	} else if bc != nil {
+		b, err := breaker.New(breakerConfig(u.Name, *bc, clk))
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
@@ -71,11 +117,85 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 	return up, nil
 }
 
-// pick returns the next target in weighted round-robin order. It takes no
-// lock and allocates nothing: the order is computed once, at start.
-func (u *upstream) pick() *target {
-	n := u.next.Add(1) - 1
-	return u.targets[u.schedule[n%uint64(len(u.schedule))]]
+// admit picks the target for r and passes the breaker in front of it.
+// Targets that failed their health checks or are ejected as outliers are
+// passed over, unless none is left (then every target takes requests, as in Envoy's panic mode: a
+// broken health check must not take the whole upstream down). With a
+// breaker per target, a target whose breaker refuses is passed over too:
+// the balancer's choice first, then the others from a random start. The
+// error is a breaker's rejection when no target may be called; with
+// several, the one that asks for the shortest wait.
+func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
+	if !u.perTarget {
+		var pm levee.Permit
+		if u.breaker != nil {
+			var err error
+			if pm, err = u.breaker.Allow(); err != nil {
+				return nil, levee.Permit{}, err
+			}
+		}
+		return u.pickHealthy(r), pm, nil
+	}
+	first := u.pickHealthy(r)
+	pm, err := first.breaker.Allow()
+	if err == nil {
+		return first, pm, nil
+	}
+	best := err
+	now := u.now()
+	anyAvailable := u.anyAvailable(now)
+	n := len(u.targets)
+	start := rand.IntN(n)
+	for i := range n {
+		t := u.targets[(start+i)%n]
+		if t == first || anyAvailable && !t.available(now) {
+			continue
+		}
+		pm, err := t.breaker.Allow()
+		if err == nil {
+			return t, pm, nil
+		}
+		if shorterWait(err, best) {
+			best = err
+		}
+	}
+	return nil, levee.Permit{}, best
+}
+
+// pickHealthy is the balancer's choice when it is available (healthy and
+// not ejected), else another available target from a random start, else
+// (none is) the balancer's choice.
+func (u *upstream) pickHealthy(r *http.Request) *target {
+	t := u.balancer.pick(r)
+	now := u.now()
+	if t.available(now) {
+		return t
+	}
+	n := len(u.targets)
+	start := rand.IntN(n)
+	for i := range n {
+		if c := u.targets[(start+i)%n]; c.available(now) {
+			return c
+		}
+	}
+	return t
+}
+
+func (u *upstream) anyAvailable(now int64) bool {
+	for _, t := range u.targets {
+		if t.available(now) {
+			return true
+		}
+	}
+	return false
+}
+
+// shorterWait reports whether rejection a asks the caller to wait less than
+// b does; a rejection without a wait never does.
+func shorterWait(a, b error) bool {
+	wa, okA := levee.RetryAfter(a)
+	wb, okB := levee.RetryAfter(b)
+	return okA && (!okB || wa < wb)
 }
 
 // smoothSchedule returns one cycle of smooth weighted round robin (as
