@@ -85,7 +85,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
 		}
 		if uc.OutlierDetection != nil {
-			u.outliers = &outliers{cfg: *uc.OutlierDetection, clk: clock.Or(opts.Clock), log: p.log}
+			u.outliers = newOutliers(u, *uc.OutlierDetection, opts.Clock, p.log)
 		}
 		p.upstreams = append(p.upstreams, u)
 		byName[u.name] = u
@@ -162,6 +162,9 @@ func (p *Proxy) Close() {
 	for _, u := range p.upstreams {
 		if u.checks != nil {
 			u.checks.stop()
+		}
+		if u.outliers != nil {
+			u.outliers.stop()
 		}
 		u.transport.CloseIdleConnections()
 	}
