@@ -22,10 +22,12 @@
 //     cookie, so every gateway sends a key to the same target and a target
 //     leaving moves only its own keys), passing over targets that fail
 //     their active health checks or are ejected as outliers (after
-//     consecutive 5xx or gateway failures, for base_ejection_time × the
-//     ejections so far, capped at max_ejection_time, never more than
-//     max_ejection_percent of the pool) unless every target is out: then
-//     all take requests, as in Envoy's panic mode. The path is stripped or
+//     consecutive 5xx or gateway failures, or by the success-rate and
+//     failure-percentage checks at the end of each interval; for
+//     base_ejection_time × the ejections so far, capped at
+//     max_ejection_time, never more than max_ejection_percent of the pool)
+//     unless every target is out: then all take requests, as in Envoy's
+//     panic mode. The path is stripped or
 //     rewritten; Host is kept, or replaced by rewrite.host; hop-by-hop
 //     fields are removed; X-Forwarded-For, X-Forwarded-Proto,
 //     X-Forwarded-Host and Forwarded are written, extending the peer's own
@@ -47,8 +49,7 @@
 // that is not HTTP yields 502 or 504, and the gateway goes on serving.
 //
 // Configuration fields not listed above (rate limits, concurrency,
-// shedding, retries, hedging, fallbacks, fault injection, SLOs, outlier
-// detection's success_rate and failure_percentage checks, and
+// shedding, retries, hedging, fallbacks, fault injection, SLOs, and
 // resolve_interval: host names are resolved by the dialer at each new
 // connection, not expanded into one target per address) are accepted and
 // validated but not yet applied by this package.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -71,5 +72,53 @@ routes: [{name: all, upstream: pool}]
 	clk.Advance(30 * time.Second)
 	if got := round(12); got["a"] == 0 {
 		t.Errorf("after the second ejection's 60s, a took no request: %v", got)
+	}
+}
+
+// TestOutlierIntervalChecks runs the success-rate and the
+// failure-percentage checks on a pool of five where one target fails every
+// request: at the end of the interval it is ejected, and not before.
+func TestOutlierIntervalChecks(t *testing.T) {
+	for _, check := range []string{
+		// Both are put into a format string: a percent sign is doubled.
+		"success_rate: {minimum_hosts: 5, request_volume: 10, stdev_factor: 1.9}",
+		"failure_percentage: {threshold: 50%%, minimum_hosts: 5, request_volume: 10}",
+	} {
+		t.Run(check[:strings.IndexByte(check, ':')], func(t *testing.T) {
+			var urls []any
+			for i := range 5 {
+				name := fmt.Sprint("t", i)
+				urls = append(urls, echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("X-Upstream", name)
+					if name == "t4" {
+						http.Error(w, "broken", http.StatusInternalServerError)
+					}
+				}))
+			}
+			clk := clocktest.New(time.Unix(1_700_000_000, 0))
+			_, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: pool
+    targets: [{url: %q}, {url: %q}, {url: %q}, {url: %q}, {url: %q}]
+    outlier_detection: {consecutive_5xx: 0, interval: 10s, max_ejection_percent: 20%%, `+check+`}
+routes: [{name: all, upstream: pool}]
+`, urls...), clk)
+			round := func(n int) map[string]int {
+				got := map[string]int{}
+				for range n {
+					resp, _ := get(t, gw.URL+"/")
+					got[resp.Header.Get("X-Upstream")]++
+				}
+				return got
+			}
+			if got := round(50); got["t4"] != 10 {
+				t.Fatalf("before the interval ends, t4 took %d of 50 requests, want 10", got["t4"])
+			}
+			clk.Advance(10 * time.Second)
+			if got := round(20); got["t4"] != 0 {
+				t.Errorf("after the interval, t4 took %d of 20 requests, want 0 (ejected)", got["t4"])
+			}
+		})
 	}
 }

@@ -85,7 +85,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
 		}
 		if uc.OutlierDetection != nil {
-			u.outliers = &outliers{cfg: *uc.OutlierDetection, clk: clock.Or(opts.Clock), log: p.log}
+			u.outliers = newOutliers(u, *uc.OutlierDetection, opts.Clock, p.log)
 		}
 		p.upstreams = append(p.upstreams, u)
 		byName[u.name] = u
@@ -163,6 +163,9 @@ func (p *Proxy) Close() {
 		if u.checks != nil {
 			u.checks.stop()
 		}
+		if u.outliers != nil {
+			u.outliers.stop()
+		}
 		u.transport.CloseIdleConnections()
 	}
 }
@@ -224,8 +227,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t
 }
 
 // forward is the request path: route, body limit, breaker and target,
-// then the forward under the route's timeout, and the breaker told how it
-// went.
+// then the forward under the route's timeout, and the breaker and outlier
+// detection told how it went.
 func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	rt := p.match(r)
 	if rt == nil {
@@ -261,26 +264,28 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
 			w.aborted = true
-			res := outcome(r, 0, true)
-			permit.Record(levee.Outcome{Result: res})
-			if o := rt.upstream.outliers; o != nil && res != levee.Ignored {
-				o.record(rt.upstream, tg, 0, true)
-			}
+			settle(r, rt.upstream, tg, permit, 0, true)
 			panic(v)
 		}
-		res := outcome(r, w.status, false)
-		permit.Record(levee.Outcome{Result: res})
-		if o := rt.upstream.outliers; o != nil && res != levee.Ignored {
-			o.record(rt.upstream, tg, w.status, false)
-		}
+		settle(r, rt.upstream, tg, permit, w.status, false)
 	}()
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// outcome classifies a forwarded request for the breaker: a client that
-// went away or sent too much says nothing about the upstream; a 5xx answer
-// (the upstream's, or the gateway's 502 and 504) or an aborted response is
-// a failure.
+// settle tells the breaker and outlier detection how a forwarded request
+// ended.
+func settle(r *http.Request, u *upstream, t *target, permit levee.Permit, status int, aborted bool) {
+	res := outcome(r, status, aborted)
+	permit.Record(levee.Outcome{Result: res})
+	if u.outliers != nil && res != levee.Ignored {
+		u.outliers.record(u, t, status, aborted)
+	}
+}
+
+// outcome classifies a forwarded request for the breaker and outlier
+// detection: a client that went away or sent too much says nothing about
+// the upstream; a 5xx answer (the upstream's, or the gateway's 502 and
+// 504) or an aborted response is a failure.
 func outcome(r *http.Request, status int, aborted bool) levee.Result {
 	switch {
 	case r.Context().Err() != nil, status == http.StatusRequestEntityTooLarge:

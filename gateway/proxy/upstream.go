@@ -56,6 +56,8 @@ type target struct {
 	consec5xx, consecGateway atomic.Int64 // consecutive failures, for outlier detection
 	ejectedUntil             atomic.Int64 // outlier ejection's end on the clock; 0 means never ejected
 	ejections                int          // times ejected; under outliers.mu
+
+	intervalOK, intervalFailed atomic.Int64 // answers in the current outlier interval
 }
 
 // available reports whether t may take a request at now (a reading of the
