@@ -9,8 +9,10 @@
 //     bulkheads, 504 for time limits, with Retry-After when known
 //     ([WriteRejection]), or a response of the caller's choosing.
 //   - [Recover] turns a panic into a 500 instead of a dropped connection,
-//     logs it with slog and reports it as an event; http.ErrAbortHandler
-//     keeps its meaning. [Go] protects goroutines a handler starts.
+//     logs it with slog and reports it as an event; a panic after the
+//     header went out aborts the response, so the client sees the
+//     truncation; http.ErrAbortHandler keeps its meaning. [Go] protects
+//     goroutines a handler starts.
 //   - [Propagate] reads the caller's remaining budget (grpc-timeout or
 //     X-Request-Timeout) and criticality into the request's context;
 //     [WriteBudget] writes them on outgoing requests, less a safety margin.
@@ -36,6 +38,17 @@
 // io.ReaderFrom and http.Pusher working and unwraps for
 // http.ResponseController, so streaming and WebSockets pass through. Gate
 // middleware allocates nothing per admitted request.
+//
+// # Stacked middleware
+//
+// Levee middleware stacks in any order ([Gate] around [Gate], a [Handler]
+// pipeline, [RateLimit]): a refusal written by one of them (a 429 or 503) is
+// marked on the shared ResponseWriter, and every Levee gate around it
+// records the request as ignored, so a burst refused by a rate limiter does
+// not open the breaker around it. The mark reaches outer middleware through
+// wrappers of other packages that have an Unwrap method. An injected
+// fault's answer ([levee.Fault]) is not marked: it stands for a failing
+// dependency, and outer breakers are meant to see it.
 //
 // # Rate-limit responses
 //

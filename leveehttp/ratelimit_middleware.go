@@ -69,6 +69,7 @@ func RateLimit(l RateLimiter, key func(*http.Request) string, opts RateLimitOpti
 			WriteRateLimitHeaders(h, d, opts.Headers)
 			h.Set("Content-Type", "text/plain; charset=utf-8")
 			h.Set("X-Content-Type-Options", "nosniff")
+			markRefused(w)
 			w.WriteHeader(http.StatusTooManyRequests)
 			rejected(w, r)
 		})
