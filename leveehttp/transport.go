@@ -288,19 +288,61 @@ func (t *Transport) trace(req *http.Request) *httptrace.ClientTrace {
 	}
 }
 
-// PerHost returns a pipeline picker that builds one pipeline per host with
-// newPipeline, on first use, and reuses it: a breaker per host isolates one
-// failing host from the others. The set of hosts a client talks to must be
-// bounded.
-func PerHost(newPipeline func(host string) *levee.Pipeline) func(*http.Request) *levee.Pipeline {
-	var m sync.Map
-	return func(r *http.Request) *levee.Pipeline {
-		if p, ok := m.Load(r.URL.Host); ok {
-			return p.(*levee.Pipeline)
-		}
-		p, _ := m.LoadOrStore(r.URL.Host, newPipeline(r.URL.Host))
+// PerHost returns the pipelines of a client that keeps one per host, built
+// with newPipeline on a host's first request and reused: a breaker per host
+// isolates one failing host from the others. Pass its Pick method as
+// [TransportConfig.Pipeline]; keep the [*Hosts] to reach the pipelines (and
+// through [levee.Pipeline.Policies], their breakers) from health checks and
+// dashboards. The set of hosts a client talks to must be bounded.
+func PerHost(newPipeline func(host string) *levee.Pipeline) *Hosts {
+	return &Hosts{newPipeline: newPipeline}
+}
+
+// Hosts holds one pipeline per host, made by [PerHost]. Its methods are
+// safe for concurrent use. The zero value (or a nil newPipeline) builds no
+// pipelines: Pick returns nil, so requests go without policies.
+type Hosts struct {
+	newPipeline func(host string) *levee.Pipeline
+	m           sync.Map // host → *levee.Pipeline
+	mu          sync.Mutex
+}
+
+// Pick returns the pipeline for the request's host, building it on first
+// use. It is the [TransportConfig.Pipeline] hook.
+func (h *Hosts) Pick(r *http.Request) *levee.Pipeline {
+	host := r.URL.Host
+	if p, ok := h.m.Load(host); ok {
 		return p.(*levee.Pipeline)
 	}
+	if h.newPipeline == nil {
+		return nil
+	}
+	h.mu.Lock() // build each host's pipeline once, not once per racing request
+	defer h.mu.Unlock()
+	if p, ok := h.m.Load(host); ok {
+		return p.(*levee.Pipeline)
+	}
+	p := h.newPipeline(host)
+	if p != nil {
+		h.m.Store(host, p)
+	}
+	return p
+}
+
+// Pipeline returns the pipeline built for host ("example.com:8080", as in
+// the request URL), and false when no request to host has been made yet.
+func (h *Hosts) Pipeline(host string) (*levee.Pipeline, bool) {
+	p, ok := h.m.Load(host)
+	if !ok {
+		return nil, false
+	}
+	return p.(*levee.Pipeline), true
+}
+
+// Range calls fn for each host and its pipeline, in no particular order,
+// until fn returns false.
+func (h *Hosts) Range(fn func(host string, p *levee.Pipeline) bool) {
+	h.m.Range(func(k, v any) bool { return fn(k.(string), v.(*levee.Pipeline)) })
 }
 
 // HTTPTransportConfig holds the limits of [NewHTTPTransport]. Zero fields

@@ -196,7 +196,7 @@ func TestTransportRejectionAndPerHost(t *testing.T) {
 	defer bad.Close()
 	gates := map[string]*testGate{}
 	var mu sync.Mutex
-	c := client(leveehttp.TransportConfig{Pipeline: leveehttp.PerHost(func(host string) *levee.Pipeline {
+	hosts := leveehttp.PerHost(func(host string) *levee.Pipeline {
 		g := &testGate{}
 		if "http://"+host == bad.URL {
 			g.reject(levee.Reject(levee.ErrOpen, time.Second))
@@ -205,7 +205,11 @@ func TestTransportRejectionAndPerHost(t *testing.T) {
 		gates[host] = g
 		mu.Unlock()
 		return levee.New(g)
-	})})
+	})
+	c := client(leveehttp.TransportConfig{Pipeline: hosts.Pick})
+	if _, ok := hosts.Pipeline(strings.TrimPrefix(good.URL, "http://")); ok {
+		t.Errorf("Pipeline(good host) found one before any request")
+	}
 	for range 3 {
 		resp, err := c.Get(good.URL)
 		if err != nil || resp.StatusCode != 200 {
@@ -219,6 +223,44 @@ func TestTransportRejectionAndPerHost(t *testing.T) {
 	}
 	if len(gates) != 2 {
 		t.Errorf("PerHost built %d pipelines, want one per host (2)", len(gates))
+	}
+	// The pipelines are reachable: by host, and all of them with Range.
+	for _, u := range []string{good.URL, bad.URL} {
+		host := strings.TrimPrefix(u, "http://")
+		p, ok := hosts.Pipeline(host)
+		if !ok || len(p.Policies()) != 1 || p.Policies()[0] != levee.Policy(gates[host]) {
+			t.Errorf("Pipeline(%s) = %v, %v; want the pipeline around its gate", host, p, ok)
+		}
+	}
+	seen := map[string]bool{}
+	hosts.Range(func(host string, p *levee.Pipeline) bool { seen[host] = p != nil; return true })
+	if len(seen) != 2 || !seen[strings.TrimPrefix(good.URL, "http://")] || !seen[strings.TrimPrefix(bad.URL, "http://")] {
+		t.Errorf("Range saw %v, want both hosts", seen)
+	}
+	n := 0
+	hosts.Range(func(string, *levee.Pipeline) bool { n++; return false })
+	if n != 1 {
+		t.Errorf("Range went on after false: %d calls", n)
+	}
+}
+
+// TestPerHostBuildsOncePerHost races requests to a new host: the pipeline
+// is built once.
+func TestPerHostBuildsOncePerHost(t *testing.T) {
+	var built atomic.Int32
+	hosts := leveehttp.PerHost(func(string) *levee.Pipeline { built.Add(1); return levee.New() })
+	r := httptest.NewRequest("GET", "http://a.example/", nil)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() { hosts.Pick(r) })
+	}
+	wg.Wait()
+	if n := built.Load(); n != 1 {
+		t.Errorf("built %d pipelines for one host, want 1", n)
+	}
+	var zero leveehttp.Hosts
+	if p := zero.Pick(r); p != nil {
+		t.Errorf("zero Hosts.Pick = %v, want nil (no policies)", p)
 	}
 }
 
