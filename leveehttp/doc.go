@@ -17,7 +17,9 @@
 //     X-Request-Timeout) and criticality into the request's context;
 //     [WriteBudget] writes them on outgoing requests, less a safety margin.
 //   - [NewServer] returns an http.Server with safe timeouts.
-//   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates.
+//   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates;
+//     ClientIP{}.Key is the one client-address key (the connection's
+//     peer), ClientIP{TrustedProxies: ...}.Key the client behind proxies.
 //
 // Client side:
 //   - [Transport] is an http.RoundTripper that sends each request through a
@@ -77,7 +79,7 @@
 //	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
 //		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
 //	})
-//	handler = leveehttp.RateLimit(limiter, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(handler)
+//	handler = leveehttp.RateLimit(limiter, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{})(handler)
 //
 // # Reading them as a client
 //
