@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/leveehttp"
 )
 
@@ -308,5 +309,57 @@ func TestTransportBufferLimit(t *testing.T) {
 	req, _ := http.NewRequest("PUT", srv.URL, io.MultiReader(bytes.NewReader([]byte("too large"))))
 	if _, err := c.Do(req); err == nil || !strings.Contains(err.Error(), "MaxBufferedBody") {
 		t.Errorf("oversized unbuffered body: err = %v, want a clear refusal", err)
+	}
+}
+
+// outcomeGate admits every call and keeps the last outcome's error.
+type outcomeGate struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (g *outcomeGate) Stage() levee.Stage { return levee.StageBreaker }
+func (g *outcomeGate) Acquire(context.Context) (levee.Permit, error) {
+	return levee.NewPermit(g, 0, 0), nil
+}
+func (g *outcomeGate) Release(_ levee.Permit, o levee.Outcome) {
+	g.mu.Lock()
+	g.err = o.Err
+	g.mu.Unlock()
+}
+
+// TestTransportTakesTimeFromItsClock checks that the Transport measures a
+// Retry-After date and the budget it writes from its Clock, not the
+// machine's time: the fake clock is years ahead, so the machine's time
+// would give a capped wait and a budget of years.
+func TestTransportTakesTimeFromItsClock(t *testing.T) {
+	now := time.Date(2040, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clocktest.New(now)
+	var budget atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		budget.Store(r.Header.Get(leveehttp.HeaderRequestTimeout))
+		w.Header().Set("Retry-After", now.Add(7*time.Second).Format(http.TimeFormat))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	g := &outcomeGate{}
+	c := client(leveehttp.TransportConfig{Clock: clk, BudgetMargin: time.Millisecond,
+		Pipeline: func(*http.Request) *levee.Pipeline { return levee.New(g) }})
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(2*time.Second))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	resp.Body.Close()
+	g.mu.Lock()
+	wait, ok := levee.RetryAfter(g.err)
+	g.mu.Unlock()
+	if !ok || wait != 7*time.Second {
+		t.Errorf("Retry-After date read as %v, %v; want 7s from the clock's now", wait, ok)
+	}
+	if got := budget.Load(); got != "1.999s" {
+		t.Errorf("X-Request-Timeout = %v, want 1.999s counted from the clock's now", got)
 	}
 }
