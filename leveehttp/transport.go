@@ -69,10 +69,16 @@ type TransportConfig struct {
 // injected in the pipeline is the call's panic: it is raised in the
 // caller's goroutine, as [levee.Do] does, or returned as a
 // [*levee.PanicError] by a pipeline with ReturnPanics.
+//
+// The zero Transport is NewTransport(TransportConfig{}): safe timeouts, no
+// policy.
 type Transport struct {
 	cfg  TransportConfig
 	base http.RoundTripper
 }
+
+// zeroTransport is what the zero Transport sends through, built once.
+var zeroTransport = sync.OnceValue(func() *Transport { return NewTransport(TransportConfig{}) })
 
 // NewTransport returns a Transport configured by cfg.
 func NewTransport(cfg TransportConfig) *Transport {
@@ -107,6 +113,12 @@ type ResponseError struct {
 }
 
 func (e *ResponseError) Error() string {
+	if e.Response == nil || e.Response.Request == nil || e.Response.Request.URL == nil {
+		if e.Response != nil {
+			return "leveehttp: response " + e.Response.Status
+		}
+		return "leveehttp: failed response"
+	}
 	return "leveehttp: " + e.Response.Request.Method + " " + e.Response.Request.URL.Redacted() + ": " + e.Response.Status
 }
 
@@ -126,6 +138,10 @@ var ErrNotReplayable = errors.New("leveehttp: request may not be sent again")
 // request), then choose the answer and close every response the caller
 // will not get (answer).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.base == nil {
+		// The zero Transport: NewTransport's defaults, no policy.
+		return zeroTransport().RoundTrip(req)
+	}
 	var p *levee.Pipeline
 	if t.cfg.Pipeline != nil {
 		p = t.cfg.Pipeline(req)
