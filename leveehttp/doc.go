@@ -6,7 +6,9 @@
 //     handler wrote; [Handler] runs requests through a whole pipeline (gates,
 //     time limits, fallbacks). A rejection becomes a well-formed answer:
 //     429 for rate limits, 503 for open breakers, shedding and full
-//     bulkheads, 504 for time limits, with Retry-After when known
+//     bulkheads, 504 for time limits ([StatusFor], from [levee.StatusOf]),
+//     with Retry-After when known, in seconds rounded up, and a body that
+//     says the refusal's kind and wait but never the error's text
 //     ([WriteRejection]), or a response of the caller's choosing.
 //   - [Recover] turns a panic into a 500 instead of a dropped connection,
 //     logs it with slog and reports it as an event; a panic after the
@@ -23,7 +25,8 @@
 //
 // Client side:
 //   - [Transport] is an http.RoundTripper that sends each request through a
-//     pipeline (one per host with [PerHost]: breaker, retry with budget,
+//     pipeline (one per host with [PerHost], whose [Hosts] reaches them
+//     for health checks: breaker, retry with budget,
 //     hedge, time limit, rate limit, bulkhead). It keeps the RoundTripper
 //     contract: statuses are classified ([ClassifyResponse]), never turned
 //     into errors; bodies of retried responses are closed; request bodies
