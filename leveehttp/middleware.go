@@ -129,16 +129,21 @@ func (o *Options) outcome(rw *responseWriter) levee.Result {
 
 func serveGated(w http.ResponseWriter, r *http.Request, next http.Handler, permit levee.Permit, opts *Options) {
 	rw, owned := wrap(w)
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		// A handler that did not return panicked (or called
+		// runtime.Goexit): record the failure and let the panic go on
+		// unrecovered, with its own stack. Not recovering keeps the
+		// common path free of recover and re-panic.
+		if !returned {
 			permit.Record(levee.Outcome{Result: levee.Failure, Err: errPanicked})
 			if owned {
 				rw.release()
 			}
-			panic(v)
 		}
 	}()
 	next.ServeHTTP(rw, r)
+	returned = true
 	permit.Record(levee.Outcome{Result: opts.outcome(rw)})
 	if owned {
 		rw.release()
