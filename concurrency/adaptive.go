@@ -12,6 +12,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // An Algorithm learns a concurrency limit from what happened to the calls a
@@ -190,6 +191,8 @@ type Limiter struct {
 	scratch [maxWindowRTTs]time.Duration
 	q       waitQueue // q.n may be read without mu
 
+	permits settle.Table // the permits admitted and not yet settled; aux is the demand at admission
+
 	listeners levee.Listeners
 }
 
@@ -293,15 +296,26 @@ func (l *Limiter) Queued() int { return int(l.q.n.Load()) }
 func (l *Limiter) Acquire(ctx context.Context) (levee.Permit, error) {
 	if l.q.n.Load() == 0 {
 		if n, ok := l.tryAdmit(); ok {
-			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
+			return l.permit(n), nil
 		}
 	}
 	return l.acquireSlow(ctx)
 }
 
+// permit issues the permit of a call that holds a slot; demand is the
+// calls in flight when it was admitted, itself included.
+func (l *Limiter) permit(demand int64) levee.Permit {
+	return levee.NewPermit(l, l.permits.Claim(uint64(demand), l.inflight.Load()), l.clk.Nanotime())
+}
+
 // Release records the call's outcome and frees its slot. Only [levee.Permit]
-// calls it.
+// calls it. A permit settled before, one from an earlier admission and one
+// the limiter did not issue neither free a slot nor teach the limit.
 func (l *Limiter) Release(p levee.Permit, o levee.Outcome) {
+	demand, ok := l.permits.Settle(p.Token())
+	if !ok {
+		return
+	}
 	now := l.clk.Nanotime()
 	l.release()
 	if o.Result == levee.Ignored {
@@ -312,7 +326,7 @@ func (l *Limiter) Release(p levee.Permit, o levee.Outcome) {
 		rtt = max(now-p.Start(), 1)
 	}
 	drop := o.Result == levee.Failure || (o.Err != nil && errors.Is(o.Err, levee.ErrTimeout))
-	l.sample(now, rtt, int64(p.Token()), drop)
+	l.sample(now, rtt, int64(demand), drop)
 }
 
 func (l *Limiter) tryAdmit() (int64, bool) {
@@ -427,7 +441,7 @@ func (l *Limiter) closeWindowLocked(now int64) {
 func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	if l.maxQueue == 0 {
 		if n, ok := l.tryAdmit(); ok {
-			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
+			return l.permit(n), nil
 		}
 		return levee.Permit{}, l.reject(ctx, "limit")
 	}
@@ -435,7 +449,7 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	if l.q.head == nil {
 		if n, ok := l.tryAdmit(); ok {
 			l.mu.Unlock()
-			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
+			return l.permit(n), nil
 		}
 	}
 	if int(l.q.n.Load()) >= l.maxQueue {
@@ -460,7 +474,7 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	var err error
 	select {
 	case <-w.ready:
-		return levee.NewPermit(l, uint64(w.demand), l.clk.Nanotime()), nil
+		return l.permit(w.demand), nil
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-timeout:
@@ -469,7 +483,7 @@ func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	if w.granted {
 		l.mu.Unlock()
 		if err == nil {
-			return levee.NewPermit(l, uint64(w.demand), l.clk.Nanotime()), nil
+			return l.permit(w.demand), nil
 		}
 		l.release() // the caller has gone: pass the slot on
 		return levee.Permit{}, err

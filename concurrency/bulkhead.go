@@ -9,6 +9,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // DefaultMaxConcurrent is the limit of a [Bulkhead] whose
@@ -62,6 +63,8 @@ type Bulkhead struct {
 
 	mu sync.Mutex
 	q  waitQueue // guarded by mu; q.n may be read without it
+
+	permits settle.Table // the permits admitted and not yet settled
 
 	listeners levee.Listeners
 }
@@ -143,15 +146,25 @@ func (b *Bulkhead) Acquire(ctx context.Context) (levee.Permit, error) {
 	// Newcomers take the fast path only when nobody waits, so that a freed
 	// slot goes to the oldest waiter (see release).
 	if b.q.n.Load() == 0 && b.tryAdmit() {
-		return levee.NewPermit(b, 0, 0), nil
+		return b.permit(), nil
 	}
 	return b.acquireSlow(ctx)
 }
 
 // Release frees the permit's slot: it goes straight to the oldest waiter,
 // or back to the pool when none waits. The outcome does not matter to a
-// fixed limit.
-func (b *Bulkhead) Release(_ levee.Permit, _ levee.Outcome) { b.release() }
+// fixed limit. A permit settled before, one from an earlier admission and
+// one the bulkhead did not issue free nothing.
+func (b *Bulkhead) Release(p levee.Permit, _ levee.Outcome) {
+	if _, ok := b.permits.Settle(p.Token()); ok {
+		b.release()
+	}
+}
+
+// permit issues the permit of a call that holds a slot.
+func (b *Bulkhead) permit() levee.Permit {
+	return levee.NewPermit(b, b.permits.Claim(0, b.inflight.Load()), 0)
+}
 
 // tryAdmit takes a slot if one is free.
 func (b *Bulkhead) tryAdmit() bool {
@@ -170,7 +183,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	if b.maxQueue == 0 {
 		// Nobody ever waits: refuse without taking the lock.
 		if b.tryAdmit() {
-			return levee.NewPermit(b, 0, 0), nil
+			return b.permit(), nil
 		}
 		return levee.Permit{}, b.reject("full")
 	}
@@ -178,7 +191,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	// A slot may have freed since the fast path looked.
 	if b.q.head == nil && b.tryAdmit() {
 		b.mu.Unlock()
-		return levee.NewPermit(b, 0, 0), nil
+		return b.permit(), nil
 	}
 	if int(b.q.n.Load()) >= b.maxQueue {
 		b.mu.Unlock()
@@ -205,7 +218,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 	var err error
 	select {
 	case <-w.ready:
-		return levee.NewPermit(b, 0, 0), nil
+		return b.permit(), nil
 	case <-ctx.Done():
 		err = ctx.Err()
 	case <-timeout:
@@ -216,7 +229,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
 		// A slot was handed over while we gave up.
 		b.mu.Unlock()
 		if err == nil {
-			return levee.NewPermit(b, 0, 0), nil // the wait ran out, but we got in
+			return b.permit(), nil // the wait ran out, but we got in
 		}
 		b.release() // pass it on: the caller has gone
 		return levee.Permit{}, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // Config configures a [Shedder]. The zero value is a shedder that is always
@@ -112,6 +113,8 @@ type Shedder struct {
 	spareTop  bool
 	rejection error
 	clk       clock.Clock
+
+	permits settle.Table // the permits admitted and not yet settled
 
 	listeners levee.Listeners
 }
@@ -307,13 +310,20 @@ func (s *Shedder) engaged(now int64) bool {
 }
 
 func (s *Shedder) admit(now int64) levee.Permit {
-	s.inflight.Add(1)
-	return levee.NewPermit(s, 0, now)
+	n := s.inflight.Add(1)
+	return levee.NewPermit(s, s.permits.Claim(0, n), now)
 }
 
+// InFlight returns how many admitted calls have not been settled yet.
+func (s *Shedder) InFlight() int { return int(s.inflight.Load()) }
+
 // Release records the call's latency in the window and frees its place.
-// Only [levee.Permit] calls it.
+// Only [levee.Permit] calls it. A permit settled before, one from an
+// earlier admission and one the shedder did not issue change nothing.
 func (s *Shedder) Release(p levee.Permit, o levee.Outcome) {
+	if _, ok := s.permits.Settle(p.Token()); !ok {
+		return
+	}
 	s.inflight.Add(-1)
 	if o.Result == levee.Ignored {
 		return

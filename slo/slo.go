@@ -10,6 +10,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // Defaults applied to a zero [Config].
@@ -161,6 +162,11 @@ type SLO struct {
 	// ticking is set while Start's schedule keeps the ring's head current,
 	// so Record can skip reading the clock.
 	ticking atomic.Bool
+
+	// permits holds the permits admitted and not yet settled, open counts
+	// them: a permit counts its outcome once.
+	permits settle.Table
+	open    atomic.Int64
 
 	listeners levee.Listeners
 }
@@ -343,25 +349,27 @@ func (s *SLO) Stage() levee.Stage { return s.cfg.Stage }
 // Acquire admits every call; the permit remembers when the call started so
 // that its latency can be measured.
 func (s *SLO) Acquire(context.Context) (levee.Permit, error) {
-	return levee.NewPermit(s, permitTimed, s.clk.Nanotime()), nil
+	return levee.NewPermit(s, s.permits.Claim(0, s.open.Add(1)), s.clk.Nanotime()), nil
 }
 
 // Release records the outcome of a call admitted by [SLO.Acquire]. When the
-// outcome carries no latency it is measured from the permit's start.
+// outcome carries no latency it is measured from the permit's start. A
+// permit settled before, one from an earlier admission and one the SLO did
+// not issue count nothing.
 func (s *SLO) Release(p levee.Permit, o levee.Outcome) {
+	if _, ok := s.permits.Settle(p.Token()); !ok {
+		return
+	}
+	s.open.Add(-1)
 	if o.Result == levee.Ignored {
 		return
 	}
 	now := s.clk.Nanotime()
-	if o.Latency == 0 && p.Token() == permitTimed {
+	if o.Latency == 0 {
 		o.Latency = time.Duration(now - p.Start())
 	}
 	s.ring.add(now, s.isGood(o))
 }
-
-// permitTimed marks permits whose Start is an admission time (a fake
-// clock's first reading is zero, so Start alone cannot tell).
-const permitTimed = 1
 
 // OnEvent registers a listener for the SLO's alert events and returns a
 // function that removes it.
