@@ -26,11 +26,13 @@ type Algorithm interface {
 	Bounds() (initial, min, max int)
 	// Update returns the next limit from the closing window and the limit
 	// in force (not yet rounded down).
-	Update(w Window, limit float64) Decision
+	Update(w Window, limit float64) Adjustment
 }
 
-// Decision is an [Algorithm]'s answer to one window.
-type Decision struct {
+// Adjustment is an [Algorithm]'s answer to one window: the next limit and
+// why. (Decision, across Levee, names only the rate-limit decision,
+// [levee.Decision].)
+type Adjustment struct {
 	// Limit is the next limit. The limiter keeps it within the algorithm's
 	// bounds and admits floor(Limit) calls at once.
 	Limit float64
@@ -275,9 +277,11 @@ func (l *Limiter) Stage() levee.Stage { return levee.StageConcurrency }
 
 // OnEvent registers a listener for the limiter's events:
 // [levee.EventLimitChange] on every change of the limit (Value the new
-// limit, Threshold the old one, Reason the algorithm's measurements) and
-// [levee.EventRejected] for every refused call (Reason "limit" when the
-// limit was reached with no room to wait, "wait" when MaxWait ran out).
+// limit, Threshold the old one, both in calls; Reason the algorithm's
+// measurements) and [levee.EventRejected] for every refused call (Reason
+// "limit" when the limit was reached with no room to wait, "wait" when
+// MaxWait ran out; Value the calls in flight, Threshold the limit, in
+// calls).
 func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) { return l.listeners.Add(fn) }
 
 // Limit returns how many calls may run at once.

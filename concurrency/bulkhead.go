@@ -101,8 +101,10 @@ func (b *Bulkhead) Stage() levee.Stage { return levee.StageConcurrency }
 
 // OnEvent registers a listener for the bulkhead's events:
 // [levee.EventRejected] for every refused call (Reason "full" when there
-// was no room in the queue, "wait" when MaxWait ran out) and
-// [levee.EventLimitChange] when [Bulkhead.SetLimit] changes the limit.
+// was no room in the queue, "wait" when MaxWait ran out; Value the calls in
+// flight, Threshold the limit, both counts of calls) and
+// [levee.EventLimitChange] when [Bulkhead.SetLimit] changes the limit
+// (Value the new limit, Threshold the old one, in calls).
 func (b *Bulkhead) OnEvent(fn levee.Listener) (remove func()) { return b.listeners.Add(fn) }
 
 // InFlight returns how many admitted calls have not been settled yet.

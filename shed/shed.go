@@ -206,8 +206,11 @@ func (s *Shedder) Stage() levee.Stage { return levee.StageLimit }
 // OnEvent registers a listener for the shedder's events:
 // [levee.EventRejected] for every refused call (Reason "level" when its
 // criticality is below the shed level, "overload" otherwise; Value the
-// calls in flight, Threshold the estimate) and [levee.EventStateChange]
-// when the shed level moves (From and To the lowest criticality admitted).
+// calls in flight and Threshold the estimate of maxInFlight, both in calls,
+// Threshold -1 for "level") and [levee.EventStateChange] when the shed
+// level moves (From and To the lowest criticality admitted; Value the new
+// level and Threshold the old one, as a [levee.Criticality.Rank]: calls of
+// a lower rank are refused outright).
 func (s *Shedder) OnEvent(fn levee.Listener) (remove func()) { return s.listeners.Add(fn) }
 
 // Stat is a snapshot of a [Shedder].

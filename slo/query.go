@@ -3,6 +3,8 @@ package slo
 import (
 	"math"
 	"time"
+
+	"github.com/levee-go/levee"
 )
 
 // Budget is the error budget of an SLO's window: the bad events the
@@ -44,7 +46,7 @@ type Status struct {
 	// budget would last exactly one window.
 	BurnRate float64
 	// TimeToExhaustion is how long the remaining budget lasts at BurnRate:
-	// 0 when already spent, [Never] when not burning.
+	// 0 when already spent, [levee.Never] when not burning.
 	TimeToExhaustion time.Duration
 	// Firing lists the severities of the alerts that fired at the last
 	// evaluation.
@@ -129,7 +131,7 @@ func (s *SLO) budget(now int64, c Counts) Budget {
 
 // TimeToExhaustion returns how long the remaining budget lasts if it burns
 // on at the rate measured over the last w: 0 when the budget is spent,
-// [Never] when nothing burns.
+// [levee.Never] when nothing burns.
 func (s *SLO) TimeToExhaustion(w time.Duration) time.Duration {
 	now := s.clk.Nanotime()
 	var out [2]Counts
@@ -142,11 +144,11 @@ func (s *SLO) timeToExhaustion(b Budget, burn float64) time.Duration {
 		return 0
 	}
 	if burn <= 0 {
-		return Never
+		return levee.Never
 	}
 	d := b.RemainingRatio * float64(s.window) / burn
-	if d >= float64(Never) {
-		return Never
+	if d >= float64(levee.Never) {
+		return levee.Never
 	}
 	return time.Duration(math.Round(d))
 }

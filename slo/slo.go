@@ -37,9 +37,6 @@ const (
 	maxBuckets = 1 << 22
 )
 
-// Never is the [SLO.TimeToExhaustion] of a budget that is not burning.
-const Never time.Duration = math.MaxInt64
-
 // Config describes one service level objective. The zero value is an
 // availability objective of 99.9% over 30 days, counted in one-minute
 // buckets, alerting with the SRE workbook's burn-rate table.
@@ -372,7 +369,11 @@ func (s *SLO) Release(p levee.Permit, o levee.Outcome) {
 }
 
 // OnEvent registers a listener for the SLO's alert events and returns a
-// function that removes it.
+// function that removes it: a [levee.EventStateChange] each time an alert
+// starts or stops firing (From and To [StateOK] or [StateFiring], Reason the
+// alert's severity), with Value the burn rate that decided it (a
+// multiple of the rate that spends the budget exactly over the window,
+// unitless) and Threshold the alert's burn-rate factor.
 func (s *SLO) OnEvent(fn levee.Listener) (remove func()) { return s.listeners.Add(fn) }
 
 var (
