@@ -20,6 +20,8 @@ import (
 // windows and hands each window to Update, under its lock; the algorithm
 // answers with the next limit. [AIMD], [Vegas], [Gradient2] and [Gradient]
 // are the algorithms of this package. An Algorithm belongs to one Limiter.
+// Build them with their New functions: a zero value has no bounds, keeps
+// any limit it is given, and [NewLimiter] refuses it.
 type Algorithm interface {
 	// Bounds returns the limit to start from and the bounds the limit
 	// stays within.
@@ -164,7 +166,9 @@ type LimiterConfig struct {
 //
 // Admission is one compare-and-swap and allocates nothing; recording an
 // outcome is a few atomic adds, and once per window one call takes a lock
-// to update the limit. All methods are safe for concurrent use.
+// to update the limit. All methods are safe for concurrent use. Build a
+// Limiter with [NewLimiter]: a zero Limiter refuses every call with
+// [ErrNotBuilt].
 type Limiter struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
@@ -237,7 +241,7 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	}
 	initial, lo, hi := alg.Bounds()
 	if lo < 1 || hi < lo || initial < lo || initial > hi {
-		return nil, fmt.Errorf("concurrency: algorithm bounds initial=%d min=%d max=%d, want 1 <= min <= initial <= max", initial, lo, hi)
+		return nil, fmt.Errorf("concurrency: algorithm bounds initial=%d min=%d max=%d, want 1 <= min <= initial <= max (a zero AIMD, Vegas, Gradient or Gradient2 has none: build it with its New function)", initial, lo, hi)
 	}
 	l := &Limiter{
 		name:       cfg.Name,
@@ -443,6 +447,9 @@ func (l *Limiter) closeWindowLocked(now int64) {
 
 // waiter is one queued call; its fields are guarded by the limiter's mu.
 func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
+	if l.clk == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
 	if l.maxQueue == 0 {
 		if n, ok := l.tryAdmit(); ok {
 			return l.permit(n), nil

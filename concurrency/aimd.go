@@ -63,6 +63,9 @@ func (a *AIMD) Bounds() (initial, min, max int) { return a.initial, a.lo, a.hi }
 
 // Update applies the AIMD rule to one window.
 func (a *AIMD) Update(w Window, limit float64) Adjustment {
+	if a.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	switch {
 	case w.Drops > 0 || w.MaxRTT > a.timeout:
 		next := max(1, min(limit-1, float64(int(limit*a.ratio))))

@@ -51,7 +51,8 @@ type BulkheadConfig struct {
 //
 // Admission without waiting is one compare-and-swap on the in-flight count
 // and allocates nothing; only a call that queues allocates (its waiter).
-// All methods are safe for concurrent use.
+// All methods are safe for concurrent use. Build a Bulkhead with
+// [NewBulkhead]: a zero Bulkhead refuses every call with [ErrNotBuilt].
 type Bulkhead struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
@@ -125,6 +126,9 @@ func (b *Bulkhead) SetLimit(n int) error {
 	if n < 1 {
 		return fmt.Errorf("concurrency: SetLimit(%d), want >= 1", n)
 	}
+	if b.clk == nil {
+		return ErrNotBuilt
+	}
 	old := b.limit.Swap(int64(n))
 	if int64(n) > old && b.q.n.Load() > 0 {
 		b.mu.Lock()
@@ -182,6 +186,9 @@ func (b *Bulkhead) tryAdmit() bool {
 }
 
 func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
+	if b.clk == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
 	if b.maxQueue == 0 {
 		// Nobody ever waits: refuse without taking the lock.
 		if b.tryAdmit() {

@@ -143,6 +143,9 @@ func (g *Gradient) Measuring() bool { return g.pubMeasuring.Load() }
 // Update applies the gradient rule to one window, or advances a
 // minimum-latency measurement.
 func (g *Gradient) Update(w Window, limit float64) Adjustment {
+	if g.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	defer func() {
 		g.pubMin.Store(int64(g.minRTT))
 		g.pubMeasuring.Store(g.measuring)

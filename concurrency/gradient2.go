@@ -88,6 +88,9 @@ func (g *Gradient2) LongRTT() time.Duration { return time.Duration(g.pub.Load())
 
 // Update applies the Gradient2 rule to one window.
 func (g *Gradient2) Update(w Window, limit float64) Adjustment {
+	if g.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	short := float64(w.AvgRTT)
 	if short <= 0 {
 		return Adjustment{Limit: limit}

@@ -120,6 +120,9 @@ func (v *Vegas) NoLoadRTT() time.Duration { return time.Duration(v.pub.Load()) }
 // Update applies the Vegas rule to one window; its latency is the window's
 // average.
 func (v *Vegas) Update(w Window, limit float64) Adjustment {
+	if v.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	defer func() { v.pub.Store(int64(v.noload)) }()
 	rtt := w.AvgRTT
 	if rtt <= 0 {

@@ -1,6 +1,9 @@
 package concurrency
 
-import "sync/atomic"
+import (
+	"errors"
+	"sync/atomic"
+)
 
 // waiter is a call queued in a Bulkhead or a Limiter.
 type waiter struct {
@@ -48,3 +51,8 @@ func (q *waitQueue) remove(w *waiter) {
 	w.prev, w.next, w.queued = nil, nil, false
 	q.n.Add(-1)
 }
+
+// ErrNotBuilt is what the gates of this package return when used as zero
+// values: a [Bulkhead] must come from [NewBulkhead] and a [Limiter] from
+// [NewLimiter], which apply the defaults a zero config asks for.
+var ErrNotBuilt = errors.New("concurrency: gate used as a zero value; build it with NewBulkhead or NewLimiter")

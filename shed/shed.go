@@ -2,6 +2,7 @@ package shed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -86,7 +87,8 @@ type Config struct {
 // A refused call gets [levee.ErrShed] with a suggested Retry-After.
 // Admission and release are a few atomic operations and allocate nothing;
 // the estimate is recomputed at most once per bucket. All methods are safe
-// for concurrent use.
+// for concurrent use. Build a Shedder with [New]: a zero Shedder refuses
+// every call with [ErrNotBuilt].
 type Shedder struct {
 	inflight atomic.Int64
 	level    atomic.Int32
@@ -233,6 +235,9 @@ type Stat struct {
 
 // Stat returns a snapshot of the shedder's measurements.
 func (s *Shedder) Stat() Stat {
+	if s.clk == nil {
+		return Stat{MaxInFlight: -1} // a zero value: nothing measured
+	}
 	now := s.clk.Nanotime()
 	pass, rt := s.reduce(now / s.bucketNs)
 	st := Stat{InFlight: s.inflight.Load(), MaxPass: pass, MinRT: time.Duration(rt), Level: int(s.level.Load()), MaxInFlight: -1}
@@ -252,6 +257,9 @@ func (s *Shedder) Acquire(ctx context.Context) (levee.Permit, error) {
 
 // AcquireCriticality is [Shedder.Acquire] with the criticality given.
 func (s *Shedder) AcquireCriticality(ctx context.Context, c levee.Criticality) (levee.Permit, error) {
+	if s.clk == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
 	now := s.clk.Nanotime()
 	rank := int32(c.Rank())
 	if rank == 3 && s.spareTop {
@@ -435,3 +443,7 @@ var (
 	_ levee.Releaser = (*Shedder)(nil)
 	_ CPUSource      = (*CPUSampler)(nil)
 )
+
+// ErrNotBuilt is what a zero [Shedder] returns from Acquire: a shedder must
+// come from [New], which applies the defaults a zero [Config] asks for.
+var ErrNotBuilt = errors.New("shed: Shedder used as a zero value; build it with New")

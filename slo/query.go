@@ -67,6 +67,7 @@ func (s *SLO) span(w time.Duration) int64 {
 // buckets (the current one included). Zero or negative w means the whole
 // window.
 func (s *SLO) Counts(w time.Duration) Counts {
+	s = s.orEmpty()
 	return s.ring.sum(s.clk.Nanotime(), s.span(w))
 }
 
@@ -75,11 +76,15 @@ func (s *SLO) Counts(w time.Duration) Counts {
 // [EventsMetric] that the generated Prometheus rules read. It reads every
 // bucket (about 30µs for the default 43,200), so call it per scrape, not
 // per event.
-func (s *SLO) Totals() Counts { return s.ring.totals() }
+func (s *SLO) Totals() Counts {
+	s = s.orEmpty()
+	return s.ring.totals()
+}
 
 // SLI returns the fraction of good events over the window, or 1 when the
 // window holds none.
 func (s *SLO) SLI() float64 {
+	s = s.orEmpty()
 	return sli(s.Counts(0))
 }
 
@@ -100,6 +105,7 @@ func errorRatio(c Counts) float64 {
 // ErrorRatio returns the fraction of bad events over the last w (see
 // [SLO.Counts]), or 0 when there were none.
 func (s *SLO) ErrorRatio(w time.Duration) float64 {
+	s = s.orEmpty()
 	return errorRatio(s.Counts(w))
 }
 
@@ -108,11 +114,13 @@ func (s *SLO) ErrorRatio(w time.Duration) float64 {
 // lasts exactly one window; at 10, a tenth of it. Zero or negative w means
 // the whole window.
 func (s *SLO) BurnRate(w time.Duration) float64 {
+	s = s.orEmpty()
 	return s.ErrorRatio(w) / s.allowed
 }
 
 // Budget returns the error budget of the window now.
 func (s *SLO) Budget() Budget {
+	s = s.orEmpty()
 	now := s.clk.Nanotime()
 	return s.budget(now, s.ring.sum(now, s.ring.n))
 }
@@ -133,6 +141,7 @@ func (s *SLO) budget(now int64, c Counts) Budget {
 // on at the rate measured over the last w: 0 when the budget is spent,
 // [levee.Never] when nothing burns.
 func (s *SLO) TimeToExhaustion(w time.Duration) time.Duration {
+	s = s.orEmpty()
 	now := s.clk.Nanotime()
 	var out [2]Counts
 	s.ring.sums(now, []int64{s.ring.n, s.span(w)}, out[:])
@@ -155,6 +164,7 @@ func (s *SLO) timeToExhaustion(b Budget, burn float64) time.Duration {
 
 // Status returns the SLO's figures now. It reads the window once.
 func (s *SLO) Status() Status {
+	s = s.orEmpty()
 	now := s.clk.Nanotime()
 	var out [2]Counts
 	s.ring.sums(now, []int64{s.ring.n, s.span(DefaultBurnWindow)}, out[:])

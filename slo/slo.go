@@ -2,6 +2,7 @@ package slo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -133,6 +134,10 @@ func DefaultAlerts() []Alert {
 // sit in a pipeline and record the outcome and latency of each call itself.
 // Recording costs one clock reading and one atomic add, without allocation;
 // memory is fixed at construction. All methods are safe for concurrent use.
+//
+// Build an SLO with [New]. A zero SLO records nothing, answers every query
+// as an SLO that has recorded nothing, and refuses Acquire with
+// [ErrNotBuilt].
 type SLO struct {
 	cfg       Config
 	clk       clock.Clock
@@ -309,6 +314,9 @@ func (s *SLO) Config() Config {
 // Record counts one outcome now. Ignored outcomes are not counted. For a
 // latency SLI the outcome must carry its latency.
 func (s *SLO) Record(o levee.Outcome) {
+	if s.ring == nil {
+		return // a zero SLO records nothing
+	}
 	if o.Result == levee.Ignored {
 		return
 	}
@@ -322,6 +330,9 @@ func (s *SLO) Record(o levee.Outcome) {
 // RecordAt counts one outcome at time now, for callers that already hold
 // the time. Outcomes older than the window are dropped.
 func (s *SLO) RecordAt(now time.Time, o levee.Outcome) {
+	if s.ring == nil {
+		return // a zero SLO records nothing
+	}
 	if o.Result == levee.Ignored {
 		return
 	}
@@ -346,6 +357,9 @@ func (s *SLO) Stage() levee.Stage { return s.cfg.Stage }
 // Acquire admits every call; the permit remembers when the call started so
 // that its latency can be measured.
 func (s *SLO) Acquire(context.Context) (levee.Permit, error) {
+	if s.ring == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
 	return levee.NewPermit(s, s.permits.Claim(0, s.open.Add(1)), s.clk.Nanotime()), nil
 }
 
@@ -380,3 +394,26 @@ var (
 	_ levee.Gate     = (*SLO)(nil)
 	_ levee.Releaser = (*SLO)(nil)
 )
+
+// ErrNotBuilt is what a zero [SLO] returns from Acquire: an SLO must come
+// from [New], which applies the defaults a zero [Config] asks for. Its
+// other methods treat a zero SLO as one that has recorded nothing.
+var ErrNotBuilt = errors.New("slo: SLO used as a zero value; build it with New")
+
+// empty is the SLO a zero SLO answers queries with: nothing recorded.
+var empty = sync.OnceValue(func() *SLO {
+	s, err := New(Config{Window: 72 * time.Hour, Bucket: 5 * time.Minute})
+	if err != nil {
+		panic(err) // unreachable: the default alerts fit this window
+	}
+	return s
+})
+
+// orEmpty returns s, or for a zero SLO an empty one, so that the queries
+// of a zero SLO answer as an SLO that has recorded nothing.
+func (s *SLO) orEmpty() *SLO {
+	if s.ring == nil {
+		return empty()
+	}
+	return s
+}
