@@ -10,12 +10,12 @@ type waiter struct {
 	ready      chan struct{} // receives once when the waiter is granted a slot
 	granted    bool
 	queued     bool
-	demand     int64 // the Limiter's in-flight count at the grant
+	demand     int64 // the in-flight count at the grant, itself included
 	prev, next *waiter
 }
 
-// waitQueue is the intrusive doubly linked list of waiters both gates keep:
-// callers hold the gate's mutex for push and remove; n may be read without
+// waitQueue is the intrusive doubly linked list of waiters of [slots]:
+// callers hold slots.mu for push and remove; n may be read without
 // it, so the fast paths can skip the queue when it is empty.
 type waitQueue struct {
 	head, tail *waiter
