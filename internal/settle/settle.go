@@ -11,15 +11,13 @@
 // admission of the same slot, and a forged token all find a generation
 // that does not match and are refused.
 //
-// Claim and Settle are each one compare-and-swap on the slot (plus a
-// random start for the search of a free slot), take no lock and allocate
+// Claim and Settle are each one compare-and-swap on the slot, take no lock and allocate
 // nothing, except when the table grows: it keeps at least twice as many
 // slots as the gate says it has outstanding permits, so that a search
 // finds a free slot in about two probes.
 package settle
 
 import (
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 )
@@ -64,7 +62,11 @@ func (t *Table) Claim(aux uint64, outstanding int64) uint64 {
 			t.grow(2 * max(outstanding, 1))
 			continue
 		}
-		start := int(uint64(rand.Uint32()) * uint64(n) >> 32)
+		// Start where the outstanding count hashes to: callers admitted
+		// at once hold different counts, so they start apart, and a
+		// gate that admits and settles one call at a time finds the
+		// slot it just freed.
+		start := int((uint64(outstanding) * 0x9E3779B97F4A7C15 >> 32) % uint64(n))
 		for i := range n {
 			idx := start + i
 			if idx >= n {
@@ -73,7 +75,11 @@ func (t *Table) Claim(aux uint64, outstanding int64) uint64 {
 			s := &(*dir)[idx>>chunkBits][idx&chunkMask]
 			g := s.gen.Load()
 			if g&1 == 0 && s.gen.CompareAndSwap(g, g+1) {
-				s.aux.Store(aux)
+				// The slot is ours alone until settled; skip the store
+				// (a full barrier) when aux is already right.
+				if s.aux.Load() != aux {
+					s.aux.Store(aux)
+				}
 				return uint64(g+1)<<32 | uint64(idx)
 			}
 		}
