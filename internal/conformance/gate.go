@@ -67,10 +67,16 @@ type Gate struct {
 	// Guard bounds, on the real clock, how long the suite waits for what
 	// should happen at once. Zero means [DefaultGuard].
 	Guard time.Duration
+
+	// SettleTwiceKnown, when not empty, skips the settle-once check and
+	// logs the text: a known defect being fixed, never a permanent
+	// exemption. Every gate must pass [SettleOnce].
+	SettleTwiceKnown string
 }
 
 // TestGate runs the conformance checks every gate must pass: admission and
-// settling (alone and under concurrent load), cancellation, clock use,
+// settling (alone and under concurrent load), settling once ([SettleOnce]),
+// cancellation, clock use,
 // panics passing through [levee.Do] and recorded as failures, allocations,
 // goroutine leaks, and the checks of [TestPolicy] in a pipeline.
 // Call it from the gate package's own test, not in parallel with other
@@ -101,6 +107,11 @@ func RunGate(t T, c Gate) {
 	}
 	if c.Refuse != nil {
 		t.Run("refusing", func(t T) { gateRefuse(t, c, guard) })
+	}
+	if c.SettleTwiceKnown == "" {
+		t.Run("settle once", func(t T) { settleOnce(t, c.New, c.Failures, guard) })
+	} else {
+		t.Logf("settle once: skipped: %s", c.SettleTwiceKnown)
 	}
 	t.Run("pipeline", func(t T) {
 		RunPolicy(t, Policy{
