@@ -83,16 +83,19 @@ type Trip struct {
 	// ReasonProbeSlowCallRate or ReasonProbeTimeout. Empty when the breaker
 	// never tripped.
 	Reason string
-	// Value is what was measured (a percentage, a count of consecutive
-	// failures, or of probes overdue) and Threshold the limit it reached
-	// (for a probe timeout, ProbeTimeout in seconds).
+	// Value is what was measured and Threshold the limit it reached, in
+	// one unit: a percentage of calls (0–100) for the rate reasons, a
+	// count of calls for ReasonConsecutiveFailures, and of probes overdue
+	// for ReasonProbeTimeout (whose threshold is 1: one overdue probe
+	// reopens the breaker).
 	Value, Threshold float64
 	// Time is when the breaker opened.
 	Time time.Time
-	// Wait is the open wait chosen; RetryAfter reports it came from the
-	// tripping failure's Retry-After.
-	Wait       time.Duration
-	RetryAfter bool
+	// Wait is the open wait chosen.
+	Wait time.Duration
+	// WaitFromRetryAfter reports that Wait came from the Retry-After of
+	// the tripping failure (Config.HonorRetryAfter), not from OpenWait.
+	WaitFromRetryAfter bool
 	// Err is the error of the call that tripped the breaker, if any.
 	Err error
 }
@@ -303,7 +306,7 @@ func (b *Breaker) throttle(g *gen) error {
 			g.cw.Add(true, false)
 		}
 		if b.listeners.Active() {
-			b.emitRejectionValue(g, ReasonAdaptive, p, 0)
+			b.emitRejectionValue(g, ReasonAdaptive, 100*p, 0)
 		}
 		return g.reject
 	}
@@ -316,7 +319,7 @@ func (b *Breaker) throttle(g *gen) error {
 		return nil
 	}
 	if b.listeners.Active() {
-		b.emitRejectionValue(g, ReasonRecoveryRamp, share, 0)
+		b.emitRejectionValue(g, ReasonRecoveryRamp, 100*share, 0)
 	}
 	return g.reject
 }
@@ -493,7 +496,7 @@ func (b *Breaker) openLocked(from *gen, t Trip) {
 	wait, fromRA := b.openWait(b.trips, t.Err)
 	nano := b.clk.Nanotime()
 	g := b.newGenLocked(Open, false)
-	t.Time, t.Wait, t.RetryAfter = g.since, wait, fromRA
+	t.Time, t.Wait, t.WaitFromRetryAfter = g.since, wait, fromRA
 	g.lastTrip = t
 	g.until = nano + int64(wait)
 	if g.until < nano { // a wait of centuries
@@ -572,7 +575,7 @@ func (b *Breaker) probesOverdue(g *gen) {
 	g.timing.Store(false)
 	out := b.s.probes - g.slots.Load() - g.pDone.Load()
 	if out > 0 {
-		b.openLocked(g, Trip{Reason: ReasonProbeTimeout, Value: float64(out), Threshold: b.s.probeWait.Seconds()})
+		b.openLocked(g, Trip{Reason: ReasonProbeTimeout, Value: float64(out), Threshold: 1})
 	}
 	b.mu.Unlock()
 	b.flush()
