@@ -26,8 +26,12 @@ type Config struct {
 	// included, by placing it at [StageTotal] instead of
 	// [levee.StageTimeout]. Default false: a per-attempt limit.
 	Total bool
-	// Clock stamps the policy's events. Nil means [clock.Real]. The limit
-	// itself is a context deadline, which always runs on real time.
+	// Clock is the time the limit runs on and that stamps the policy's
+	// events. Nil means [clock.Real], on which the limit is a plain
+	// context deadline (context.WithDeadlineCause). With another clock
+	// (a clocktest.Fake in tests) the call's context reports a deadline on
+	// that clock and ends when that clock reaches it; contexts derived from
+	// it see context.Canceled with the [*TimeoutError] as cause.
 	Clock clock.Clock
 }
 
@@ -40,6 +44,7 @@ type Timelimit struct {
 	stage     levee.Stage
 	name      string
 	clk       clock.Clock
+	real      bool // clk is clock.Real: the limit is a runtime deadline
 	err       *TimeoutError
 	listeners levee.Listeners
 }
@@ -54,6 +59,7 @@ func New(cfg Config) (*Timelimit, error) {
 		cfg.Timeout = time.Second
 	}
 	t := &Timelimit{timeout: cfg.Timeout, stage: levee.StageTimeout, name: cfg.Name, clk: clock.Or(cfg.Clock)}
+	t.real = t.clk == clock.Real
 	if cfg.Total {
 		t.stage = StageTotal
 	}
@@ -77,14 +83,46 @@ func (t *Timelimit) OnEvent(fn levee.Listener) (remove func()) { return t.listen
 // returned as it is: the caller's deadline wins, and deriving a context would
 // cost allocations for nothing.
 func (t *Timelimit) Enter(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := time.Now().Add(t.timeout)
+	if t.real {
+		d := time.Now().Add(t.timeout)
+		if cur, ok := ctx.Deadline(); ok && !cur.After(d) {
+			return ctx, nop
+		}
+		return context.WithDeadlineCause(ctx, d, t.err)
+	}
+	d := t.clk.Now().Add(t.timeout)
 	if cur, ok := ctx.Deadline(); ok && !cur.After(d) {
 		return ctx, nop
 	}
-	return context.WithDeadlineCause(ctx, d, t.err)
+	cctx, cancel := context.WithCancelCause(ctx)
+	timer := t.clk.AfterFunc(t.timeout, func() { cancel(t.err) })
+	return &clockedCtx{Context: cctx, deadline: d, cause: t.err}, func() {
+		timer.Stop()
+		cancel(context.Canceled)
+	}
 }
 
 func nop() {}
+
+// clockedCtx is a context with a deadline on an injected clock: an
+// AfterFunc of that clock cancels it with cause.
+type clockedCtx struct {
+	context.Context
+	deadline time.Time
+	cause    error
+}
+
+func (c *clockedCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Err reports context.DeadlineExceeded once the clock reached the
+// deadline, as a context made by context.WithDeadline does.
+func (c *clockedCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == c.cause {
+		return context.DeadlineExceeded
+	}
+	return err
+}
 
 // Exit turns err into the policy's [*TimeoutError] when the limit's
 // deadline, and not the caller's cancellation or deadline, ended the call.
