@@ -158,6 +158,10 @@ func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) erro
 // a pipeline holds a [Fallback] for another result type than the call's.
 var ErrPolicyType = errors.New("levee: policy does not fit the call's type")
 
+// ErrZeroNext is returned by the zero [Next]: a [Wrapper] can run the rest
+// of a pipeline only through the Next the pipeline hands to Execute.
+var ErrZeroNext = errors.New("levee: zero Next: use the Next a pipeline passes to Execute")
+
 // Do runs fn through the pipeline p and returns its result, or the first
 // rejection or replacement the policies made. A nil p runs fn with panic
 // recovery only.

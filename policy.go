@@ -160,5 +160,11 @@ type nextRunner interface {
 }
 
 // Run runs the rest of the pipeline and the call. The result is the call's
-// value (of the pipeline's type) to hand back from Execute.
-func (n Next) Run(ctx context.Context) (any, error) { return n.r.runFrom(ctx, n.i) }
+// value (of the pipeline's type) to hand back from Execute. The zero Next,
+// which no pipeline gives, returns [ErrZeroNext].
+func (n Next) Run(ctx context.Context) (any, error) {
+	if n.r == nil {
+		return nil, ErrZeroNext
+	}
+	return n.r.runFrom(ctx, n.i)
+}

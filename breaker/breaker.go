@@ -104,7 +104,8 @@ type Trip struct {
 // failing, so the dependency gets room to recover and callers fail fast.
 // See the package documentation for the state machine.
 //
-// Create one with [New]. Call [Breaker.Allow] before a call and settle the
+// Create one with [New]; the zero Breaker is ready to use too, as one made
+// by New(Config{}). Call [Breaker.Allow] before a call and settle the
 // returned permit with its outcome; or put the breaker in a
 // [levee.Pipeline]. A Breaker is safe for concurrent use; admitting and
 // recording cost no allocation.
@@ -194,10 +195,31 @@ func (b *Breaker) newGenLocked(st State, freshWindow bool) *gen {
 func (b *Breaker) Stage() levee.Stage { return levee.StageBreaker }
 
 // Name returns the configured name.
-func (b *Breaker) Name() string { return b.s.name }
+func (b *Breaker) Name() string {
+	b.load()
+	return b.s.name
+}
+
+// load returns the current generation. The zero Breaker has none until its
+// first use, when it takes the settings of the zero [Config].
+func (b *Breaker) load() *gen {
+	if g := b.cur.Load(); g != nil {
+		return g
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if g := b.cur.Load(); g != nil {
+		return g
+	}
+	b.s, _ = validate(Config{}) // the zero Config is valid
+	b.clk = b.s.clk
+	g := b.newGenLocked(Closed, false)
+	b.cur.Store(g)
+	return g
+}
 
 // State returns the current state (one atomic load).
-func (b *Breaker) State() State { return b.cur.Load().state }
+func (b *Breaker) State() State { return b.load().state }
 
 // Acquire implements [levee.Gate]: it is [Breaker.Allow]; ctx is not used.
 func (b *Breaker) Acquire(ctx context.Context) (levee.Permit, error) { return b.Allow() }
@@ -208,7 +230,7 @@ func (b *Breaker) Acquire(ctx context.Context) (levee.Permit, error) { return b.
 // settled with [levee.Permit.Done] or [levee.Permit.Record] when the call
 // ends. Allow costs no allocation.
 func (b *Breaker) Allow() (levee.Permit, error) {
-	g := b.cur.Load()
+	g := b.load()
 	switch g.state {
 	case Closed:
 		if b.s.adaptive || g.ramping.Load() {
@@ -622,6 +644,7 @@ func (b *Breaker) MetricsOnly() { b.manual(MetricsOnly, ReasonMetricsOnly) }
 func (b *Breaker) Reset() { b.manual(Closed, ReasonReset) }
 
 func (b *Breaker) manual(st State, reason string) {
+	b.load()
 	b.mu.Lock()
 	from := b.cur.Load()
 	if st != Closed && from.state == st {

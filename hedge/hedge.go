@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,7 +84,8 @@ const recomputeEvery = 8
 // Hedger implements [levee.Wrapper]; its stage, [levee.StageHedge], puts it
 // inside retry and outside breakers and limits, so each hedge passes the
 // gates like any attempt. Only hedge idempotent calls. One Hedger serves any
-// number of goroutines.
+// number of goroutines. The zero Hedger is ready to use, as one made by
+// New(Config{}).
 type Hedger struct {
 	cfg       Config
 	maxHedges int
@@ -98,6 +100,7 @@ type Hedger struct {
 	delay     atomic.Int64 // current delay, ns
 
 	listeners levee.Listeners
+	once      sync.Once // gives a zero Hedger the zero Config's settings
 }
 
 // New returns a Hedger configured by cfg, or an error naming the first
@@ -135,7 +138,16 @@ func New(cfg Config) (*Hedger, error) {
 		h.requester, _ = cfg.Budget.(interface{ Request() })
 	}
 	h.delay.Store(int64(h.fixed))
+	h.once.Do(func() {})
 	return h, nil
+}
+
+// ready gives a zero Hedger the settings of the zero Config.
+func (h *Hedger) ready() {
+	h.once.Do(func() {
+		h.maxHedges, h.fixed, h.minSample, h.clk = 1, 100*time.Millisecond, 20, clock.Real
+		h.delay.Store(int64(h.fixed))
+	})
 }
 
 // Stage returns [levee.StageHedge].
@@ -143,7 +155,10 @@ func (h *Hedger) Stage() levee.Stage { return levee.StageHedge }
 
 // Delay returns the current wait before a hedge: the fixed delay, or the
 // configured percentile of recent latencies once enough are known.
-func (h *Hedger) Delay() time.Duration { return time.Duration(h.delay.Load()) }
+func (h *Hedger) Delay() time.Duration {
+	h.ready()
+	return time.Duration(h.delay.Load())
+}
 
 // OnEvent registers a listener for the policy's events: an
 // [levee.EventHedge] each time a hedge starts (Attempt is its number, the
@@ -159,6 +174,7 @@ type result struct {
 
 // Execute runs the call through next, hedging it as configured.
 func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
+	h.ready()
 	if h.requester != nil {
 		h.requester.Request()
 	}
