@@ -239,8 +239,7 @@ func run[T any](ctx context.Context, p *Pipeline, i int, fn func(context.Context
 		return v, err
 
 	case kindWrap:
-		r := &runner[T]{p: p, fn: fn}
-		out, err := s.wrapper.Execute(ctx, Next{r: r, i: i + 1})
+		out, err := s.wrapper.Execute(ctx, Next{p: p, fn: fn, i: i + 1, r: runnerOf[T]{}})
 		v, _ := out.(T)
 		return v, err
 
@@ -273,11 +272,10 @@ func call[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, 
 	return fn(ctx)
 }
 
-type runner[T any] struct {
-	p  *Pipeline
-	fn func(context.Context) (T, error)
-}
+// runnerOf runs the rest of a pipeline of calls of type T for a [Next].
+type runnerOf[T any] struct{}
 
-func (r *runner[T]) runFrom(ctx context.Context, i int) (any, error) {
-	return run(ctx, r.p, i, r.fn)
+// runFrom runs the pipeline p from step i; fn is the call.
+func (runnerOf[T]) runFrom(ctx context.Context, p *Pipeline, i int, fn any) (any, error) {
+	return run(ctx, p, i, fn.(func(context.Context) (T, error)))
 }

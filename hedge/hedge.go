@@ -101,6 +101,7 @@ type Hedger struct {
 
 	listeners levee.Listeners
 	once      sync.Once // gives a zero Hedger the zero Config's settings
+	calls     sync.Pool // of *call
 }
 
 // New returns a Hedger configured by cfg, or an error naming the first
@@ -172,7 +173,50 @@ type result struct {
 	latency int64
 }
 
-// Execute runs the call through next, hedging it as configured.
+// call is the machinery of one Execute that can outlive it: the channel
+// the attempts answer on and the hedge timer. Attempts that lose still send
+// on the channel after Execute has returned, so a call goes back to the
+// Hedger's pool only when Execute and every attempt it launched are done
+// with it (refs). The attempts' context is not pooled: callers may keep it.
+type call struct {
+	results chan result // buffered for every attempt: losers never block
+	timer   clock.Timer // stopped and drained between uses
+	refs    atomic.Int32
+}
+
+func (h *Hedger) getCall() *call {
+	if c, ok := h.calls.Get().(*call); ok {
+		return c
+	}
+	t := h.clk.NewTimer(time.Hour)
+	stopTimer(t)
+	return &call{results: make(chan result, 1+h.maxHedges), timer: t}
+}
+
+// done drops one reference to c; the last one empties c and pools it.
+func (h *Hedger) done(c *call) {
+	if c.refs.Add(-1) != 0 {
+		return
+	}
+	for len(c.results) > 0 {
+		<-c.results
+	}
+	h.calls.Put(c)
+}
+
+// stopTimer stops t and drains a fire that nobody read, so the next Reset
+// starts clean on any clock.
+func stopTimer(t clock.Timer) {
+	t.Stop()
+	select {
+	case <-t.C():
+	default:
+	}
+}
+
+// Execute runs the call through next, hedging it as configured. When no
+// hedge starts it costs two allocations: the attempts' context and the
+// goroutine of the first attempt.
 func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 	h.ready()
 	if h.requester != nil {
@@ -180,20 +224,22 @@ func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 	}
 	hctx, cancel := context.WithCancel(ctx)
 	defer cancel() // the losers' cancellation
+	c := h.getCall()
+	c.refs.Store(1) // Execute's own
+	defer h.done(c)
 	maxAttempts := 1 + h.maxHedges
-	results := make(chan result, maxAttempts) // buffered: losers never block
-	h.launch(hctx, next, results)
+	h.launch(hctx, next, c)
 	started, running := 1, 1
 
 	delay := h.Delay()
-	timer := h.clk.NewTimer(delay)
-	defer timer.Stop()
-	timerC := timer.C()
+	c.timer.Reset(delay)
+	defer stopTimer(c.timer)
+	timerC := c.timer.C()
 
 	var last result
 	for {
 		select {
-		case r := <-results:
+		case r := <-c.results:
 			running--
 			if h.acceptable(r.err) {
 				h.record(r.latency)
@@ -215,9 +261,9 @@ func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 			started++
 			running++
 			h.emit(levee.EventHedge, started, delay, "")
-			h.launch(hctx, next, results)
+			h.launch(hctx, next, c)
 			if started < maxAttempts {
-				timer.Reset(delay)
+				c.timer.Reset(delay)
 			} else {
 				timerC = nil
 			}
@@ -227,19 +273,24 @@ func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 	}
 }
 
-func (h *Hedger) launch(ctx context.Context, next levee.Next, results chan<- result) {
-	go func() {
-		start := h.clk.Nanotime()
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r = result{err: levee.NewPanicError(p)}
-			}
-			results <- r
-		}()
-		v, err := next.Run(ctx)
-		r = result{v: v, err: err, latency: h.clk.Nanotime() - start}
+func (h *Hedger) launch(ctx context.Context, next levee.Next, c *call) {
+	c.refs.Add(1)
+	go h.attempt(ctx, next, c)
+}
+
+// attempt runs one attempt and sends its result on c.
+func (h *Hedger) attempt(ctx context.Context, next levee.Next, c *call) {
+	start := h.clk.Nanotime()
+	var r result
+	defer func() {
+		if p := recover(); p != nil {
+			r = result{err: levee.NewPanicError(p)}
+		}
+		c.results <- r
+		h.done(c)
 	}()
+	v, err := next.Run(ctx)
+	r = result{v: v, err: err, latency: h.clk.Nanotime() - start}
 }
 
 func (h *Hedger) acceptable(err error) bool {
