@@ -167,7 +167,8 @@ var ErrZeroNext = errors.New("levee: zero Next: use the Next a pipeline passes t
 // recovery only.
 //
 // Gates, retries, time limits and fallbacks run without heap allocation of
-// their own; a [Wrapper] costs one allocation per call.
+// their own, and the pipeline adds none around a [Wrapper]: what a wrapper
+// costs is its own (a hedge, two allocations when no hedge starts).
 func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (T, error) {
 	if p == nil {
 		p = &nilPipeline

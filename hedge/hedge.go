@@ -222,8 +222,8 @@ func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 	if h.requester != nil {
 		h.requester.Request()
 	}
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel() // the losers' cancellation
+	hctx := &attemptCtx{Context: ctx}
+	defer hctx.cancel(context.Canceled) // the losers' cancellation
 	c := h.getCall()
 	c.refs.Store(1) // Execute's own
 	defer h.done(c)
