@@ -77,7 +77,6 @@ func TestConformance(t *testing.T) {
 				// An open breaker shares one rejection while it holds.
 				ZeroAllocRefusals: true,
 				Failures:          func(g levee.Gate) int { return int(g.(*breaker.Breaker).Snapshot().Failures) },
-				SettleTwiceKnown:  "the breaker counts a permit settled twice twice (issue 12)",
 				Refuse:            tt.refuse,
 			})
 		})

@@ -67,11 +67,6 @@ type Gate struct {
 	// Guard bounds, on the real clock, how long the suite waits for what
 	// should happen at once. Zero means [DefaultGuard].
 	Guard time.Duration
-
-	// SettleTwiceKnown, when not empty, skips the settle-once check and
-	// logs the text: a known defect being fixed, never a permanent
-	// exemption. Every gate must pass [SettleOnce].
-	SettleTwiceKnown string
 }
 
 // TestGate runs the conformance checks every gate must pass: admission and
@@ -108,11 +103,7 @@ func RunGate(t T, c Gate) {
 	if c.Refuse != nil {
 		t.Run("refusing", func(t T) { gateRefuse(t, c, guard) })
 	}
-	if c.SettleTwiceKnown == "" {
-		t.Run("settle once", func(t T) { settleOnce(t, c.New, c.Failures, guard) })
-	} else {
-		t.Logf("settle once: skipped: %s", c.SettleTwiceKnown)
-	}
+	t.Run("settle once", func(t T) { settleOnce(t, c.New, c.Failures, guard) })
 	t.Run("pipeline", func(t T) {
 		RunPolicy(t, Policy{
 			New:        func(clk clock.Clock) levee.Policy { return c.New(clk) },
