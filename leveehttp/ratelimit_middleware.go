@@ -1,6 +1,7 @@
 package leveehttp
 
 import (
+	"net"
 	"net/http"
 )
 
@@ -73,4 +74,16 @@ func RateLimit(l RateLimiter, key func(*http.Request) string, opts RateLimitOpti
 			rejected(w, r)
 		})
 	}
+}
+
+// RemoteIP returns the host part of r.RemoteAddr (the connection's peer),
+// a key for per-client limits. It does not trust forwarding headers, which
+// any client can set; behind a proxy, key on what the proxy guarantees.
+// Use [ClientIP] with trusted proxies to key on the client behind them.
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
