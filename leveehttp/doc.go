@@ -20,8 +20,8 @@
 //     [WriteBudget] writes them on outgoing requests, less a safety margin.
 //   - [NewServer] returns an http.Server with safe timeouts.
 //   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates;
-//     ClientIP{}.Key keys on the connection's peer,
-//     ClientIP{TrustedProxies: ...}.Key on the client behind proxies.
+//     ClientIP{}.Key is the one client-address key (the connection's
+//     peer), ClientIP{TrustedProxies: ...}.Key the client behind proxies.
 //
 // Client side:
 //   - [Transport] is an http.RoundTripper that sends each request through a
@@ -82,7 +82,7 @@
 //	limiter := leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
 //		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
 //	})
-//	handler = leveehttp.RateLimit(limiter, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(handler)
+//	handler = leveehttp.RateLimit(limiter, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{})(handler)
 //
 // # Reading them as a client
 //

@@ -22,7 +22,7 @@ func ExampleRateLimit() {
 		return leveehttp.RateLimitDecision(keyed.DecideKey(key))
 	})
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
-	srv := httptest.NewServer(leveehttp.RateLimit(limiter, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
+	srv := httptest.NewServer(leveehttp.RateLimit(limiter, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{
 		Headers: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldsIETF},
 	})(app))
 	defer srv.Close()

@@ -26,7 +26,8 @@ func KeyHeader(name string) func(*http.Request) string {
 // X-Forwarded-For. A client cannot spoof its address by sending the header
 // itself, because the header is read only from the right, past trusted hops.
 //
-// ClientIP{}.Key keys on the connection's peer (no proxy trusted), and
+// It is the one way to key requests by client address: ClientIP{}.Key keys
+// on the connection's peer (no proxy trusted), and
 // ClientIP{TrustedProxies: ...}.Key on the client behind your proxies.
 type ClientIP struct {
 	// TrustedProxies are the networks of the proxies in front of the

@@ -1,7 +1,6 @@
 package leveehttp
 
 import (
-	"net"
 	"net/http"
 )
 
@@ -74,16 +73,4 @@ func RateLimit(l RateLimiter, key func(*http.Request) string, opts RateLimitOpti
 			rejected(w, r)
 		})
 	}
-}
-
-// RemoteIP returns the host part of r.RemoteAddr (the connection's peer),
-// a key for per-client limits. It does not trust forwarding headers, which
-// any client can set; behind a proxy, key on what the proxy guarantees.
-// Use [ClientIP] with trusted proxies to key on the client behind them.
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -117,17 +117,3 @@ func TestRateLimitOptions(t *testing.T) {
 		t.Errorf("denied: status %d, header %v, body %q, want 429, only Retry-After 1, the custom body", rec.Code, rec.Header(), rec.Body)
 	}
 }
-
-func TestRemoteIP(t *testing.T) {
-	tests := []struct{ addr, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"},
-		{"[2001:db8::1]:80", "2001:db8::1"},
-		{"pipe", "pipe"},
-	}
-	for _, tt := range tests {
-		r := &http.Request{RemoteAddr: tt.addr}
-		if got := leveehttp.RemoteIP(r); got != tt.want {
-			t.Errorf("RemoteIP(%q) = %q, want %q", tt.addr, got, tt.want)
-		}
-	}
-}

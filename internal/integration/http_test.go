@@ -18,7 +18,8 @@ import (
 // around a rate limiter gate, over a real server: the limiter's refusals
 // are 429s and 503s written by Levee, not the handler's answers, so the
 // breaker must not count them and must stay closed. It does so for each way
-// of stacking: Gate, Keyed and a Handler pipeline.
+// of stacking: Gate, Keyed, a Handler pipeline, and the RateLimit
+// middleware.
 func TestStackedHTTPGatesIgnoreRefusals(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
 	inners := []struct {
@@ -42,6 +43,12 @@ func TestStackedHTTPGatesIgnoreRefusals(t *testing.T) {
 		{"Handler(pipeline with limiter)", func(h http.Handler) http.Handler {
 			lim := must(ratelimit.NewGCRA(ratelimit.Config{Rate: ratelimit.Rate{Events: 5, Per: time.Hour}}))
 			return leveehttp.Handler(levee.New(lim), leveehttp.Options{})(h)
+		}},
+		{"RateLimit", func(h http.Handler) http.Handler {
+			lim := must(ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.Rate{Events: 5, Per: time.Hour}}))
+			return leveehttp.RateLimit(leveehttp.RateLimiterFunc(func(key string) leveehttp.RateLimitDecision {
+				return leveehttp.RateLimitDecision(lim.DecideKey(key))
+			}), nil, leveehttp.RateLimitOptions{})(h)
 		}},
 	}
 	outers := []struct {
@@ -109,9 +116,7 @@ func overloaded(status int) levee.Result {
 type keyedLimiter struct{ k *ratelimit.Keyed }
 
 func (l keyedLimiter) AcquireKey(_ context.Context, key string) (levee.Permit, error) {
-	// A fixed instant: the burst is spent and never refills. DecideKeyAt
-	// keeps the test free of the limiter's context-taking API.
-	if d := l.k.DecideKeyAt(key, 1); !d.Allowed {
+	if d := l.k.DecideKey(key); !d.Allowed {
 		return levee.Permit{}, levee.Reject(levee.ErrLimited, d.RetryAfter)
 	}
 	return levee.Permit{}, nil
