@@ -3,6 +3,8 @@ package concurrency_test
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/levee-go/levee"
@@ -82,4 +84,42 @@ func mustAIMD(t *testing.T) *concurrency.AIMD {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestSettleTwiceConcurrently: copies of permits settled at once from two
+// goroutines free each slot once, so the count comes back to zero and no
+// call beyond the limit is ever admitted.
+func TestSettleTwiceConcurrently(t *testing.T) {
+	const limit = 4
+	b, err := concurrency.NewBulkhead(concurrency.BulkheadConfig{MaxConcurrent: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	var over atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for range 2000 {
+				p, err := b.Acquire(ctx)
+				if err != nil {
+					continue
+				}
+				if n := b.InFlight(); n > limit {
+					over.Store(int64(n))
+				}
+				done := make(chan struct{})
+				go func() { p.Done(nil); close(done) }()
+				p.Done(nil)
+				<-done
+			}
+		})
+	}
+	wg.Wait()
+	if n := over.Load(); n != 0 {
+		t.Errorf("InFlight() reached %d, want at most %d", n, limit)
+	}
+	if n := b.InFlight(); n != 0 {
+		t.Errorf("InFlight() after every permit was settled twice = %d, want 0", n)
+	}
 }
