@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/retry"
 )
@@ -189,3 +190,10 @@ type finalError struct{ err error }
 
 func (e finalError) Error() string   { return e.err.Error() }
 func (e finalError) Unwrap() []error { return []error{e.err, retry.ErrNoRetry} }
+
+var (
+	_ Beginner    = (*sql.DB)(nil)
+	_ Beginner    = (*sql.Conn)(nil)
+	_ PgxBeginner = (*pgxpool.Pool)(nil)
+	_ PgxBeginner = (*pgx.Conn)(nil)
+)
