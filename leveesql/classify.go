@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5"
@@ -183,7 +184,8 @@ func connectionError(err error) bool {
 }
 
 // ErrCommitUnknown is matched by the error of a transaction whose COMMIT
-// was sent but whose answer was lost (the connection broke): the
+// was sent but whose answer was lost: the connection broke, or the server
+// ended the session (a FATAL error, a shutdown) while committing. The
 // transaction may or may not have been applied. It is a [levee.Failure] and
 // never retried; check the data before trying again.
 var ErrCommitUnknown = errors.New("leveesql: commit outcome unknown")
@@ -196,14 +198,35 @@ func (e commitUnknownError) Error() string {
 func (e commitUnknownError) Unwrap() []error { return []error{ErrCommitUnknown, e.err} }
 
 // commitError marks the error of a COMMIT with [ErrCommitUnknown] unless it
-// shows that the transaction was not applied: the server answered with a
-// SQLSTATE (a serialization failure at commit, for example), or the driver
-// says nothing was sent or the transaction had already ended.
+// shows that the transaction was not applied: the server answered with an
+// error that leaves the session alive (a serialization failure at commit,
+// for example), or the driver says nothing was sent or the transaction had
+// already ended. An error that ends the session (severity FATAL or PANIC,
+// a connection exception, a shutdown) may come after the commit was made
+// durable, so it leaves the outcome unknown.
 func commitError(err error) error {
-	if err == nil || SQLState(err) != "" || pgconn.SafeToRetry(err) ||
+	if err == nil || pgconn.SafeToRetry(err) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrTxDone) ||
 		errors.Is(err, pgx.ErrTxClosed) || errors.Is(err, pgx.ErrTxCommitRollback) {
 		return err
 	}
+	if code := SQLState(err); code != "" && !endsSession(err, code) {
+		return err
+	}
 	return commitUnknownError{err}
+}
+
+// endsSession reports whether a server error with the given SQLSTATE closes
+// the connection.
+func endsSession(err error, code string) bool {
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		sev := pe.SeverityUnlocalized
+		if sev == "" {
+			sev = pe.Severity
+		}
+		if sev == "FATAL" || sev == "PANIC" {
+			return true
+		}
+	}
+	return strings.HasPrefix(code, "08") || code == "57P01" || code == "57P02"
 }

@@ -27,7 +27,11 @@ func TestCommitError(t *testing.T) {
 	}{
 		{"nil", nil, false},
 		{"serialization failure at commit", &pgconn.PgError{Code: "40001"}, false},
-		{"server shutdown at commit", &pgconn.PgError{Code: "57P01"}, false},
+		{"unique violation of a deferred constraint", &pgconn.PgError{Severity: "ERROR", Code: "23505"}, false},
+		{"session ended at commit", &pgconn.PgError{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: "57P01"}, true},
+		{"localized FATAL", &pgconn.PgError{Severity: "FATAL", Code: "XX000"}, true},
+		{"server shutdown at commit", &pgconn.PgError{Code: "57P01"}, true},
+		{"connection exception at commit", &pgconn.PgError{Code: "08006"}, true},
 		{"bad conn: nothing sent", driver.ErrBadConn, false},
 		{"tx already done", sql.ErrTxDone, false},
 		{"pgx tx closed", pgx.ErrTxClosed, false},

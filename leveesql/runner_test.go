@@ -203,3 +203,41 @@ func TestNilArguments(t *testing.T) {
 type noProtocol struct{}
 
 func (noProtocol) Stage() levee.Stage { return levee.StageBreaker }
+
+// TestSessionEndedAtCommitNotRetried: the server ends the session while it
+// runs the COMMIT (a deferred trigger terminates its own backend), so the
+// transaction may have been applied: the error matches ErrCommitUnknown,
+// over pgx and database/sql, and the function is not run again.
+func TestSessionEndedAtCommitNotRetried(t *testing.T) {
+	pool := requirePool(t, 4)
+	db := requireDB(t, pool, 4)
+	s := testSchema(t, pool)
+	exec(t, pool,
+		"create table "+s+".t (id int primary key)",
+		"create function "+s+".die() returns trigger language plpgsql as $$ begin perform pg_terminate_backend(pg_backend_pid()); perform pg_sleep(1); return null; end $$",
+		"create constraint trigger die after insert on "+s+".t deferrable initially deferred for each row execute function "+s+".die()",
+	)
+	r, c := newRunner(t, leveesql.Config{Retry: retry.Config{MaxAttempts: 3, BaseDelay: time.Millisecond}})
+	ctx := context.Background()
+	var runs atomic.Int64
+	err := r.InPgxTx(ctx, pool, pgx.TxOptions{}, func(ctx context.Context, tx pgx.Tx) error {
+		runs.Add(1)
+		_, err := tx.Exec(ctx, "insert into "+s+".t values (1)")
+		return err
+	})
+	if !errors.Is(err, leveesql.ErrCommitUnknown) || runs.Load() != 1 {
+		t.Errorf("InPgxTx = %v after %d runs, want an error matching ErrCommitUnknown after 1", err, runs.Load())
+	}
+	runs.Store(0)
+	err = r.InTx(ctx, db, nil, func(ctx context.Context, tx *sql.Tx) error {
+		runs.Add(1)
+		_, err := tx.ExecContext(ctx, "insert into "+s+".t values (2)")
+		return err
+	})
+	if !errors.Is(err, leveesql.ErrCommitUnknown) || runs.Load() != 1 {
+		t.Errorf("InTx = %v after %d runs, want an error matching ErrCommitUnknown after 1", err, runs.Load())
+	}
+	if c.n.Load() != 0 {
+		t.Errorf("%d retries, want none", c.n.Load())
+	}
+}
