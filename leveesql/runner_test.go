@@ -121,10 +121,14 @@ func TestKilledConnectionRetried(t *testing.T) {
 // the deadline's.
 func TestRetryStopsBeforeDeadline(t *testing.T) {
 	pool := requirePool(t, 2)
+	// With 500ms between tries and a 750ms deadline, the second try starts
+	// at 500ms and a third could not start before the deadline: the second
+	// try ends the call well before the deadline however slow the machine
+	// is, unless a try takes 250ms.
 	r, _ := newRunner(t, leveesql.Config{Retry: retry.Config{
-		MaxAttempts: 1000, Backoff: retry.Constant, Jitter: retry.JitterNone, BaseDelay: 100 * time.Millisecond,
+		MaxAttempts: 1000, Backoff: retry.Constant, Jitter: retry.JitterNone, BaseDelay: 500 * time.Millisecond,
 	}})
-	ctx, cancel := context.WithTimeout(context.Background(), 350*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 750*time.Millisecond)
 	defer cancel()
 	var runs atomic.Int64
 	err := r.InPgxTx(ctx, pool, serializable, func(ctx context.Context, tx pgx.Tx) error {
@@ -135,8 +139,8 @@ func TestRetryStopsBeforeDeadline(t *testing.T) {
 	if leveesql.SQLState(err) != "40001" || errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("InPgxTx = %v, want the serialization failure", err)
 	}
-	if n := runs.Load(); n < 2 || n > 4 {
-		t.Errorf("ran %d times with 100ms between tries and a 350ms deadline, want 2 to 4", n)
+	if n := runs.Load(); n != 2 {
+		t.Errorf("ran %d times with 500ms between tries and a 750ms deadline, want 2", n)
 	}
 }
 
