@@ -4,11 +4,15 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/leveesql"
@@ -243,5 +247,40 @@ func TestSessionEndedAtCommitNotRetried(t *testing.T) {
 	}
 	if c.n.Load() != 0 {
 		t.Errorf("%d retries, want none", c.n.Load())
+	}
+}
+
+// TestConnectionRefusedRetried: with nothing listening, beginning the
+// transaction fails with a connection error, which is retried up to the
+// attempt limit, over pgx and database/sql. It needs no PostgreSQL.
+func TestConnectionRefusedRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg, err := pgxpool.ParseConfig("postgres://postgres@" + addr + "/test?sslmode=disable&connect_timeout=2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	db := stdlib.OpenDB(*cfg.ConnConfig)
+	defer db.Close()
+	r, c := newRunner(t, leveesql.Config{Retry: retry.Config{MaxAttempts: 3, BaseDelay: time.Millisecond}})
+	ctx := context.Background()
+
+	err = r.InPgxTx(ctx, pool, pgx.TxOptions{}, func(context.Context, pgx.Tx) error { return nil })
+	if !errors.Is(err, syscall.ECONNREFUSED) || !leveesql.Retryable(err) || c.n.Load() != 2 {
+		t.Errorf("InPgxTx with nothing listening = %v after %d retries, want a retryable refused connection after 2", err, c.n.Load())
+	}
+	c.n.Store(0)
+	err = r.InTx(ctx, db, nil, func(context.Context, *sql.Tx) error { return nil })
+	if !errors.Is(err, syscall.ECONNREFUSED) || !leveesql.Retryable(err) || c.n.Load() != 2 {
+		t.Errorf("InTx with nothing listening = %v after %d retries, want a retryable refused connection after 2", err, c.n.Load())
 	}
 }
