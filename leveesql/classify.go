@@ -100,14 +100,17 @@ func codeVerdict(code string) verdict {
 //	55006 object_in_use                       Failure  no
 //	22xxx data, 23xxx integrity constraint
 //	  (23505 unique_violation), 42xxx syntax
-//	  or access rule, 0A, 21, 24, 25, 26, 2B,
-//	  2D, 2F, 34, 38, 39, 3B, 3F, 44, 54, 55,
-//	  P0 (RAISE), 01, 02, 03, 0B, 0F, 0L, 0P,
-//	  0Z, 20, 27                              Ignored  no
+//	  or access rule, 0A, 21, 24, 26, 2B, 2D,
+//	  2F, 34, 38, 39, 3B, 3F, 44, 54, P0
+//	  (RAISE), 01, 02, 03, 0B, 0F, 0L, 0P, 0Z,
+//	  20, 27, other 25xxx, other 55xxx        Ignored  no
 //	28xxx authorization, 3D000 no database,
-//	  other 40xxx, 53xxx, 57xxx (57014
-//	  statement timeout), 58xxx, F0, HV, XX,
-//	  any other class                         Failure  no
+//	  58xxx, F0, HV, XX, other 40xxx (40003
+//	  statement_completion_unknown), other
+//	  53xxx, other 57xxx (57014 statement
+//	  timeout), any other class               Failure  no
+//
+// A row for one code wins over the row of its class.
 //
 // The Ignored rows are errors about what the statement asked, not about
 // the server: a unique violation says nothing about the database's health,
