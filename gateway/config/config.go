@@ -519,13 +519,24 @@ type Shed struct {
 
 // Retry tries failed requests again, with backoff. Only idempotent requests
 // (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) and requests carrying the
-// idempotency key header are retried.
+// idempotency key header are retried; any other request is sent exactly
+// once. Each retry goes to another target of the upstream than the ones
+// that failed (passing its breaker, and preferring healthy targets) unless
+// none is left, and every attempt counts for its target's breaker and
+// outlier detection. A retry is never made once the client has been sent
+// any part of the answer: only failures before the response header are
+// retried. A 503 or 429 answer's Retry-After is waited for when it is
+// longer than the backoff; a retry whose wait would pass the route's
+// timeout is not made, and the client gets the upstream's answer.
 type Retry struct {
 	// Attempts is the most attempts a request makes, the first included: 1
 	// means no retry.
 	Attempts int `yaml:"attempts" default:"3"`
-	// PerTryTimeout bounds each attempt. Zero means only the route timeout
-	// applies; otherwise it must be shorter than the route timeout.
+	// PerTryTimeout bounds each attempt's wait for the response header
+	// (the body is then bounded by the route timeout); an attempt cut by it
+	// is retried as a 504 (gateway_error, 5xx). Zero means only the route
+	// timeout applies; otherwise it must be shorter than the route
+	// timeout.
 	PerTryTimeout time.Duration `yaml:"per_try_timeout" default:"0s"`
 	// Backoff spaces the attempts.
 	Backoff Backoff `yaml:"backoff"`
@@ -533,14 +544,20 @@ type Retry struct {
 	// retries cannot multiply an overload. Omitted means no budget.
 	Budget *RetryBudget `yaml:"budget"`
 	// RetryOn lists what is retried: a status code ("503"), a class
-	// ("5xx"), gateway_error (502, 503 and 504), connect_failure (no
-	// connection was made) or reset (the connection broke before a
-	// response).
+	// ("5xx"), gateway_error (502, 503 and 504, the upstream's or the
+	// gateway's own for a target it could not reach or that did not answer
+	// in time), connect_failure (no connection was made) or reset (the
+	// connection broke before a response).
 	RetryOn []string `yaml:"retry_on" default:"connect_failure,gateway_error"`
 	// IdempotencyKeyHeader names the request header that makes a
 	// non-idempotent request (such as a POST) safe to retry. Empty means
 	// only idempotent methods are retried.
 	IdempotencyKeyHeader string `yaml:"idempotency_key_header" default:"Idempotency-Key"`
+	// MaxReplayBody is the longest request body kept in memory so that it
+	// can be sent again. A request with a longer body is sent once and
+	// never retried, since its body cannot be replayed. Zero retries only
+	// requests without a body.
+	MaxReplayBody Size `yaml:"max_replay_body" default:"64KiB"`
 }
 
 // Backoff spaces retries: exponential growth from initial, capped at max,
@@ -555,7 +572,9 @@ type Backoff struct {
 }
 
 // RetryBudget caps retries as a share of requests, as Envoy's retry budgets
-// do.
+// do: a retry is made only while the route's retries over the last 10s stay
+// within ratio × its requests + min_per_second × 10s; otherwise the last
+// attempt's answer goes to the client.
 type RetryBudget struct {
 	// Ratio is the share of requests that may be retried: 20% allows one
 	// retry for every five requests.

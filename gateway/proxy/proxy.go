@@ -128,6 +128,9 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
+	if err := p.wireRetry(rt, rc); err != nil {
+		return nil, err
+	}
 	return rt, nil
 }
 
@@ -197,8 +200,9 @@ type exchange struct {
 	peer    netip.Addr
 	trusted bool
 	client  netip.Addr
-	target  *target
-	id      string // the request id, sent upstream and answered
+	target  *target      // the target of the current attempt
+	permit  levee.Permit // its breaker's permit
+	id      string       // the request id, sent upstream and answered
 }
 
 type exchangeKey struct{}
@@ -253,21 +257,24 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 		writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
 		return
 	}
-	ex.target = tg
+	ex.target, ex.permit = tg, permit
 	tg.active.Add(1)
-	defer tg.active.Add(-1)
 
 	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
 	defer cancel()
 	defer func() {
+		// Retries may have moved the request to another target: the last
+		// attempt's is settled here, the others were when they failed.
+		tg := ex.target
+		tg.active.Add(-1)
 		// A failure after the response header was sent aborts the handler
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
 			w.aborted = true
-			settle(r, rt.upstream, tg, permit, 0, true)
+			settle(r, rt.upstream, tg, ex.permit, 0, true)
 			panic(v)
 		}
-		settle(r, rt.upstream, tg, permit, w.status, false)
+		settle(r, rt.upstream, tg, ex.permit, w.status, false)
 	}()
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
