@@ -615,15 +615,21 @@ type Fallback struct {
 }
 
 // Fault injects delays and errors into a share of requests, to test how
-// clients and the gateway's own policies cope.
+// clients and the gateway's own policies cope. Faults apply first, before
+// every other policy of the route: an aborted request reaches no limit,
+// breaker or upstream. The delay and the abort are drawn independently, so
+// a request may be delayed and then aborted.
 type Fault struct {
-	// Delay holds requests back before forwarding them.
+	// Delay holds requests back before forwarding them. The delay counts
+	// against the route's timeout.
 	Delay *FaultDelay `yaml:"delay"`
 	// Abort answers requests with an error status instead of forwarding
-	// them.
+	// them: a problem+json body with the reason fault_abort in the
+	// Levee-Reason header.
 	Abort *FaultAbort `yaml:"abort"`
-	// Header limits faults to requests carrying this header field. Empty
-	// means any request.
+	// Header limits faults to requests carrying this header field (any
+	// value), so that a test can pick its own requests. Empty means any
+	// request.
 	Header string `yaml:"header"`
 }
 

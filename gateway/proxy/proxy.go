@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
@@ -34,6 +35,9 @@ type Options struct {
 	// the gateway answered itself, duration, client IP and request id. Nil
 	// means no access log.
 	AccessLog *slog.Logger
+	// Seed makes the random choices of fault injection repeat from run to
+	// run, for tests. Zero means unseeded.
+	Seed uint64
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -50,6 +54,7 @@ type Proxy struct {
 	access    *slog.Logger
 	clk       clock.Clock
 	buffers   bufferPool
+	seed      uint64 // fault injection's random source; 0 means unseeded
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -59,7 +64,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock)}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), seed: opts.Seed}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -128,7 +133,7 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
-	if err := p.wireRetry(rt, rc); err != nil {
+	if err := p.wireCall(rt, rc); err != nil {
 		return nil, err
 	}
 	return rt, nil
@@ -200,9 +205,10 @@ type exchange struct {
 	peer    netip.Addr
 	trusted bool
 	client  netip.Addr
-	target  *target      // the target of the current attempt
-	permit  levee.Permit // its breaker's permit
-	id      string       // the request id, sent upstream and answered
+	target  *target       // the target of the current attempt
+	permit  levee.Permit  // its breaker's permit
+	id      string        // the request id, sent upstream and answered
+	delayed time.Duration // an injected delay, taken from the route's timeout
 }
 
 type exchangeKey struct{}
@@ -249,6 +255,9 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 		}
 	}
+	if rt.call.fault != nil && rt.call.fault.inject(w, r, ex) {
+		return
+	}
 	tg, permit, err := rt.upstream.admit(r)
 	if err != nil {
 		if wait, ok := levee.RetryAfter(err); ok {
@@ -260,7 +269,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	ex.target, ex.permit = tg, permit
 	tg.active.Add(1)
 
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout-ex.delayed)
 	defer cancel()
 	defer func() {
 		// Retries may have moved the request to another target: the last

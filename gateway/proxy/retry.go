@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -411,17 +410,3 @@ var (
 	_ http.RoundTripper = (*retrier)(nil)
 	_ net.Error         = perTryTimeout{}
 )
-
-// wireRetry makes a route with a retry policy forward through a
-// [retrier]; without one the route keeps the upstream's transport.
-func (p *Proxy) wireRetry(rt *route, rc config.Route) error {
-	if rc.Policies.Retry == nil {
-		return nil
-	}
-	r, err := newRetrier(*rc.Policies.Retry, rt.upstream, rc.Timeout, p.clk)
-	if err != nil {
-		return fmt.Errorf("retry: %w", err)
-	}
-	rt.proxy.Transport = r
-	return nil
-}
