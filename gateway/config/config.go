@@ -594,9 +594,14 @@ type Hedge struct {
 	Max int `yaml:"max" default:"1"`
 }
 
-// Fallback answers a request the upstream could not (a failure after
-// retries, or a rejection by a policy): from a stale cached answer, from
-// another upstream, or with a fixed response, tried in that order.
+// Fallback answers a request the upstream could not: no answer (no
+// connection, a reset, a timeout) or a 5xx answer, after retries, or a
+// refusal by the upstream's breaker. It answers from a stale kept answer,
+// from another upstream, or with a fixed response, tried in that order,
+// and says which in the Levee-Reason header (fallback_stale,
+// fallback_upstream, fallback_static). The upstream's breaker and outlier
+// detection still count the failure. A client that went away or a route
+// timeout that passed gets no fallback.
 type Fallback struct {
 	// Status is the fixed response's status code.
 	Status int `yaml:"status" default:"503"`
@@ -607,10 +612,16 @@ type Fallback struct {
 	File string `yaml:"file"`
 	// ContentType is the fixed response's Content-Type.
 	ContentType string `yaml:"content_type" default:"text/plain; charset=utf-8"`
-	// Upstream names another upstream to try before the fixed response.
+	// Upstream names another upstream to try before the fixed response,
+	// past its own breaker; its 5xx answers are not kept. A request whose
+	// body was not kept for retries (see retry.max_replay_body) cannot be
+	// sent to it.
 	Upstream string `yaml:"upstream"`
-	// StaleMaxAge serves the last good answer to the same GET request if it
-	// is no older than this. Zero keeps no answers.
+	// StaleMaxAge serves the last good answer to the same GET request (same
+	// host, path and query) if it is no older than this. Only whole 200
+	// answers of at most 1MiB to requests without Authorization or Cookie,
+	// not marked Cache-Control private or no-store and setting no cookie,
+	// are kept. Zero keeps no answers.
 	StaleMaxAge time.Duration `yaml:"stale_max_age" default:"0s"`
 }
 

@@ -55,6 +55,7 @@ type Proxy struct {
 	clk       clock.Clock
 	buffers   bufferPool
 	seed      uint64 // fault injection's random source; 0 means unseeded
+	dir       string // Options.Dir
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -64,7 +65,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), seed: opts.Seed}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), seed: opts.Seed, dir: opts.Dir}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -133,7 +134,7 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
-	if err := p.wireCall(rt, rc); err != nil {
+	if err := p.wireCall(rt, rc, upstreams); err != nil {
 		return nil, err
 	}
 	return rt, nil
@@ -209,6 +210,10 @@ type exchange struct {
 	permit  levee.Permit  // its breaker's permit
 	id      string        // the request id, sent upstream and answered
 	delayed time.Duration // an injected delay, taken from the route's timeout
+
+	rejected bool   // the breaker refused: only a fallback may answer
+	failed   int    // the upstream's failure when a fallback answered instead
+	fallback string // the reason of the fallback that answered
 }
 
 type exchangeKey struct{}
@@ -260,6 +265,10 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	}
 	tg, permit, err := rt.upstream.admit(r)
 	if err != nil {
+		if rt.call.fallback != nil {
+			p.fallbackRejected(w, r, ex)
+			return
+		}
 		if wait, ok := levee.RetryAfter(err); ok {
 			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 		}
@@ -274,8 +283,11 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	defer func() {
 		// Retries may have moved the request to another target: the last
 		// attempt's is settled here, the others were when they failed.
-		tg := ex.target
+		tg, status := ex.target, w.status
 		tg.active.Add(-1)
+		if ex.failed != 0 { // a fallback answered for the upstream
+			status = ex.failed
+		}
 		// A failure after the response header was sent aborts the handler
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
@@ -283,7 +295,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 			settle(r, rt.upstream, tg, ex.permit, 0, true)
 			panic(v)
 		}
-		settle(r, rt.upstream, tg, ex.permit, w.status, false)
+		settle(r, rt.upstream, tg, ex.permit, status, false)
 	}()
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -349,6 +361,9 @@ func (rt *route) modifyResponse(resp *http.Response) error {
 	delete(resp.Header, RequestIDHeader)
 	delete(resp.Header, ReasonHeader) // it says the gateway answered
 	rt.respEdits.apply(resp.Header)
+	if ex := exchangeOf(resp.Request); ex != nil && ex.fallback != "" {
+		resp.Header.Set(ReasonHeader, ex.fallback)
+	}
 	return nil
 }
 
