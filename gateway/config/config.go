@@ -585,7 +585,12 @@ type RetryBudget struct {
 }
 
 // Hedge sends another copy of a request that has not been answered after
-// delay, and takes the first answer. Only idempotent requests are hedged.
+// delay, to another target than the copies out (past its breaker), and
+// takes the first answer that is not a 5xx or a failure to answer; the
+// other copies are cancelled and count for nothing in their targets'
+// breakers. Only reads are hedged: GET, HEAD and OPTIONS without a body. A
+// failed copy starts no other (retry does that); with retry, every attempt
+// is hedged, and copies draw on the retry budget when there is one.
 type Hedge struct {
 	// Delay is how long to wait before each extra copy; it must be shorter
 	// than the route timeout.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/retry"
 )
 
 // callPolicies are a route's policies around the call to its upstream,
@@ -21,12 +22,25 @@ type callPolicies struct {
 // [fallbacker] when it falls back.
 func (p *Proxy) wireCall(rt *route, rc config.Route, upstreams map[string]*upstream) error {
 	pol := rc.Policies
+	var r *retrier
 	if pol.Retry != nil {
-		r, err := newRetrier(*pol.Retry, rt.upstream, rc.Timeout, p.clk)
-		if err != nil {
+		var err error
+		if r, err = newRetrier(*pol.Retry, rt.upstream, rc.Timeout, p.clk); err != nil {
 			return fmt.Errorf("retry: %w", err)
 		}
 		rt.proxy.Transport = r
+	}
+	if pol.Hedge != nil {
+		var budget retry.Budget
+		if r != nil {
+			budget = r.budget
+		}
+		h := newHedger(*pol.Hedge, rt.upstream, budget, p.clk)
+		if r != nil {
+			r.next = h // every attempt is hedged
+		} else {
+			rt.proxy.Transport = h
+		}
 	}
 	if fc := pol.Fallback; fc != nil {
 		var other *upstream

@@ -32,6 +32,8 @@ type retrier struct {
 	maxBody  int64  // longest body buffered for replay
 	clk      clock.Clock
 	upstream *upstream
+	next     http.RoundTripper // the upstream's transport, or a hedger
+	budget   retry.Budget      // nil without one
 }
 
 // retryOn is the parsed retry_on list.
@@ -82,7 +84,7 @@ func newRetrier(rc config.Retry, u *upstream, routeTimeout time.Duration, clk cl
 	}
 	rt := &retrier{
 		policy: pol, perTry: rc.PerTryTimeout, maxBody: int64(rc.MaxReplayBody),
-		clk: clock.Or(clk), upstream: u,
+		clk: clock.Or(clk), upstream: u, next: u.transport, budget: cfg.Budget,
 	}
 	if rc.IdempotencyKeyHeader != "" {
 		rt.idemKey = textproto.CanonicalMIMEHeaderKey(rc.IdempotencyKeyHeader)
@@ -133,7 +135,7 @@ func (c *retrier) idempotent(r *http.Request) bool {
 func (c *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex := exchangeOf(req)
 	if ex == nil || ex.target == nil {
-		return c.upstream.transport.RoundTrip(req)
+		return c.next.RoundTrip(req)
 	}
 	replay := c.idempotent(req)
 	var body []byte
@@ -220,11 +222,11 @@ type readCloser struct {
 // body is bounded by the route's timeout alone.
 func (c *retrier) attempt(out *http.Request) (*http.Response, error) {
 	if c.perTry <= 0 {
-		return c.upstream.transport.RoundTrip(out)
+		return c.next.RoundTrip(out)
 	}
 	ctx, cancel := context.WithCancelCause(out.Context())
 	timer := c.clk.AfterFunc(c.perTry, func() { cancel(errPerTryTimeout) })
-	resp, err := c.upstream.transport.RoundTrip(out.WithContext(ctx))
+	resp, err := c.next.RoundTrip(out.WithContext(ctx))
 	if !timer.Stop() { // the per-try timeout passed
 		if resp != nil {
 			drain(resp.Body)
