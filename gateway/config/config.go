@@ -325,7 +325,10 @@ type Route struct {
 	// no limit.
 	MaxRequestBody Size `yaml:"max_request_body" default:"8MiB"`
 	// Timeout bounds the whole request, retries and hedges included; the
-	// client gets 504 when it passes. It must be longer than 0s.
+	// client gets 504 when it passes. A shorter budget the client sends in
+	// Grpc-Timeout or X-Request-Timeout caps it, and the upstream is told
+	// the time left (or the per-try timeout, when shorter) in both fields.
+	// It must be longer than 0s.
 	Timeout time.Duration `yaml:"timeout" default:"15s"`
 	// Policies keep the route standing. Each omitted policy is off.
 	Policies Policies `yaml:"policies"`

@@ -71,7 +71,7 @@ func (p *Proxy) wireCall(rt *route, rc config.Route, upstreams map[string]*upstr
 // calling the upstream.
 func (p *Proxy) fallbackRejected(w http.ResponseWriter, r *http.Request, ex *exchange) {
 	ex.rejected = true
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), ex.route.timeout-ex.delayed)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), ex.route.budget(r, ex))
 	defer cancel()
 	ex.route.proxy.ServeHTTP(w, r.WithContext(ctx))
 }

@@ -278,7 +278,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	ex.target, ex.permit = tg, permit
 	tg.active.Add(1)
 
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout-ex.delayed)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.budget(r, ex))
 	defer cancel()
 	defer func() {
 		// Retries may have moved the request to another target: the last
@@ -350,6 +350,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	} else {
 		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}
+	writeBudget(out)
 	rt.reqEdits.apply(out.Header)
 }
 

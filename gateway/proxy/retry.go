@@ -225,8 +225,14 @@ func (c *retrier) attempt(out *http.Request) (*http.Response, error) {
 		return c.next.RoundTrip(out)
 	}
 	ctx, cancel := context.WithCancelCause(out.Context())
+	out = out.WithContext(ctx)
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.perTry {
+		// The upstream has until the per-try timeout, not the route's.
+		out.Header.Set(leveehttp.HeaderGRPCTimeout, leveehttp.FormatGRPCTimeout(c.perTry))
+		out.Header.Set(leveehttp.HeaderRequestTimeout, c.perTry.String())
+	}
 	timer := c.clk.AfterFunc(c.perTry, func() { cancel(errPerTryTimeout) })
-	resp, err := c.next.RoundTrip(out.WithContext(ctx))
+	resp, err := c.next.RoundTrip(out)
 	if !timer.Stop() { // the per-try timeout passed
 		if resp != nil {
 			drain(resp.Body)
