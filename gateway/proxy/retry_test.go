@@ -327,3 +327,32 @@ routes:
 		t.Errorf("status %d after %d attempts; want the 200 that was cut, after 1", resp.StatusCode, hits.Load())
 	}
 }
+
+// TestRetrySettlesEachAttempt gives each target its own breaker that opens
+// on one failure: a GET that fails on one target and succeeds on the other
+// opens the failing target's breaker, so later requests go only to the
+// other one.
+func TestRetrySettlesEachAttempt(t *testing.T) {
+	bad, badHits := countingUpstream(t, "bad", always(http.StatusServiceUnavailable))
+	good, goodHits := countingUpstream(t, "good", always(0))
+	_, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: svc
+    targets: [{url: %q}, {url: %q}]
+    breaker: {per_target: true, consecutive_failures: 1, open_duration: 1m}
+routes:
+  - name: all
+    upstream: svc
+    policies:
+      retry: {attempts: 2, backoff: {initial: 1ms, max: 1ms}}
+`, bad, good), nil)
+	for i := range 6 {
+		if resp, body := get(t, gw.URL+"/"); resp.StatusCode != http.StatusOK || string(body) != "good" {
+			t.Fatalf("GET %d = %d %q, want 200 from good", i+1, resp.StatusCode, body)
+		}
+	}
+	if badHits.Load() != 1 || goodHits.Load() != 6 {
+		t.Errorf("hits bad, good = %d, %d; want 1, 6: the failed attempt opened bad's breaker", badHits.Load(), goodHits.Load())
+	}
+}
