@@ -126,3 +126,23 @@ routes:
 		t.Errorf("GET after stale_max_age = %d %q, want the fixed 503 down", resp.StatusCode, body)
 	}
 }
+
+// TestFallbackAfterRetries checks the fallback answers only once the
+// retries are spent.
+func TestFallbackAfterRetries(t *testing.T) {
+	up, hits := countingUpstream(t, "a", always(http.StatusServiceUnavailable))
+	gw := gatewayWith(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: svc, targets: [{url: %q}]}]
+routes:
+  - name: all
+    upstream: svc
+    policies:
+      retry: {attempts: 3, backoff: {initial: 1ms, max: 1ms}}
+      fallback: {status: 200, body: "later"}
+`, up), Options{})
+	resp, body := get(t, gw.URL+"/")
+	if resp.StatusCode != http.StatusOK || string(body) != "later" || hits.Load() != 3 {
+		t.Errorf("GET = %d %q after %d attempts; want the fallback's 200 later after 3", resp.StatusCode, body, hits.Load())
+	}
+}
