@@ -19,8 +19,9 @@ import (
 
 // Options tune [New]. The zero value works.
 type Options struct {
-	// Clock is the breakers' clock. Nil means [clock.Real]; tests pass a
-	// fake to step breakers through their open durations.
+	// Clock is the clock of breakers, outlier detection, retry backoff and
+	// per-try timeouts, fault delays and the age of stale answers. Nil
+	// means [clock.Real]; tests pass a fake to step through them.
 	Clock clock.Clock
 	// Dir is the directory relative file names in the configuration
 	// (transport.ca_file) are read from. Empty means the current

@@ -137,7 +137,7 @@ func (c *retrier) RoundTrip(req *http.Request) (*http.Response, error) {
 	if ex == nil || ex.target == nil {
 		return c.next.RoundTrip(req)
 	}
-	replay := c.idempotent(req)
+	replay := c.policy.MaxAttempts() > 1 && c.idempotent(req)
 	var body []byte
 	if replay && req.Body != nil && req.Body != http.NoBody {
 		var err error
