@@ -53,7 +53,7 @@ func TestHedgeNotForFastOrUnsafe(t *testing.T) {
 	h := func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
 		if r.Method == http.MethodPost {
-			time.Sleep(100 * time.Millisecond) // slower than the delay
+			time.Sleep(600 * time.Millisecond) // slower than the delay
 		}
 		_, _ = w.Write([]byte("ok"))
 	}
@@ -65,7 +65,7 @@ routes:
   - name: all
     upstream: svc
     policies:
-      hedge: {delay: 20ms}
+      hedge: {delay: 300ms} # far longer than a GET takes, even under -race
 `, a, b), nil)
 	for range 5 {
 		if resp, _ := get(t, gw.URL+"/"); resp.StatusCode != http.StatusOK {

@@ -214,7 +214,7 @@ routes:
     upstream: svc
     timeout: 10s
     policies:
-      retry: {attempts: 2, per_try_timeout: 50ms, backoff: {initial: 1ms, max: 1ms}}
+      retry: {attempts: 2, per_try_timeout: 300ms, backoff: {initial: 1ms, max: 1ms}}
 `, up), nil)
 	resp, body := get(t, gw.URL+"/")
 	if resp.StatusCode != http.StatusOK || string(body) != "a" || hits.Load() != 2 {
