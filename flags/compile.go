@@ -98,7 +98,8 @@ func (s *Set) EvaluateAt(key string, ec EvaluationContext, now time.Time) Resolu
 func (s *Set) evaluate(key string, ec *EvaluationContext, clk clock.Clock, now time.Time) Resolution {
 	if s != nil {
 		if c, ok := s.byKey[key]; ok {
-			return c.evaluate(ec, clk, now)
+			v, reason, rule, err := c.resolve(ec, clk, now)
+			return Resolution{Flag: key, Variant: v.Name, Value: v.Value, Reason: reason, Rule: rule, Err: err}
 		}
 	}
 	return Resolution{Flag: key, Reason: ReasonError, Rule: -1, Err: ErrFlagNotFound}

@@ -2,6 +2,7 @@ package flags
 
 import (
 	"errors"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -153,41 +154,53 @@ const Buckets = 100_000
 
 // Bucket returns the bucket, in [0, Buckets), of a targeting key for a
 // flag whose salt is salt (its key unless [Flag.Salt] is set). It is a
-// stable function of its arguments, so any implementation can match it:
+// stable function of its arguments, so every instance and every restart
+// puts a key in the same bucket, and any implementation can match it. With
+// all arithmetic on unsigned 64-bit integers, wrapping:
 //
-//	h := FNV-1a 64 (offset 14695981039346656037, prime 1099511628211)
-//	     over the bytes of salt, one 0x00 byte, then the bytes of key
-//	h ^= h >> 33; h *= 0xff51afd7ed558ccd
-//	h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53
-//	h ^= h >> 33                      // MurmurHash3's fmix64, to spread FNV's low bits
-//	bucket = h mod 100000
+//	K1 = 0x9E3779B97F4A7C15, K2 = 0xC2B2AE3D27D4EB4F
+//	mix(h, s): h ^= len(s) × K1
+//	           for each 8-byte chunk of s, the last one padded with zero
+//	           bytes, read as a little-endian integer w:
+//	               h = rotl(h ^ (w × K2), 31) × K1
+//	fmix(h):   h ^= h >> 33; h ×= 0xFF51AFD7ED558CCD
+//	           h ^= h >> 33; h ×= 0xC4CEB9FE1A85EC53; h ^= h >> 33
+//	bucket = fmix(mix(mix(0, salt), key)) mod 100000
 //
-// A percentage p (0–100) covers the buckets below round(p × 1000): a key
-// inside 10% is inside 20% too.
+// fmix is MurmurHash3's finaliser. A percentage p (0–100) covers the
+// buckets below round(p × 1000): a key inside 10% is inside 20% too. The
+// hash reads eight bytes per step, so bucketing a typical key costs a few
+// nanoseconds.
 func Bucket(salt, key string) uint32 { return bucketFrom(saltState(salt), key) }
 
 const (
-	fnvOffset = 14695981039346656037
-	fnvPrime  = 1099511628211
+	k1 = 0x9E3779B97F4A7C15
+	k2 = 0xC2B2AE3D27D4EB4F
 )
 
-// saltState is the FNV state after the salt and its separator, computed
-// once per flag.
-func saltState(salt string) uint64 {
-	h := uint64(fnvOffset)
-	for i := 0; i < len(salt); i++ {
-		h ^= uint64(salt[i])
-		h *= fnvPrime
+// saltState is mix(0, salt), computed once per flag.
+func saltState(salt string) uint64 { return mix(0, salt) }
+
+func mix(h uint64, s string) uint64 {
+	h ^= uint64(len(s)) * k1
+	for len(s) >= 8 {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		h = bits.RotateLeft64(h^(w*k2), 31) * k1
+		s = s[8:]
 	}
-	h *= fnvPrime // the 0x00 separator: h ^= 0 is a no-op
+	if len(s) > 0 {
+		var w uint64
+		for i := len(s) - 1; i >= 0; i-- {
+			w = w<<8 | uint64(s[i])
+		}
+		h = bits.RotateLeft64(h^(w*k2), 31) * k1
+	}
 	return h
 }
 
 func bucketFrom(h uint64, key string) uint32 {
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= fnvPrime
-	}
+	h = mix(h, key)
 	h ^= h >> 33
 	h *= 0xff51afd7ed558ccd
 	h ^= h >> 33
@@ -208,11 +221,13 @@ func percentBuckets(p float64) uint32 {
 	return uint32(b)
 }
 
-// evaluate resolves c for ec. The time is read from clk (when not nil) or
-// taken from at, and only when a progressive rollout needs it.
-func (c *compiled) evaluate(ec *EvaluationContext, clk clock.Clock, at time.Time) Resolution {
+// resolve evaluates c for ec. The time is read from clk (when not nil) or
+// taken from at, and only when a progressive rollout needs it. It returns
+// the parts of a [Resolution] in registers; the caller builds the struct
+// once.
+func (c *compiled) resolve(ec *EvaluationContext, clk clock.Clock, at time.Time) (v *Variant, reason Reason, rule int, err error) {
 	if c.disabled {
-		return c.serveDefault(ReasonDisabled, nil)
+		return &c.variants[c.dflt], ReasonDisabled, -1, nil
 	}
 	for i := range c.rules {
 		r := &c.rules[i]
@@ -221,49 +236,44 @@ func (c *compiled) evaluate(ec *EvaluationContext, clk clock.Clock, at time.Time
 		}
 	}
 	if c.fall.kind == serveNone {
-		return c.serveDefault(ReasonDefault, nil)
+		return &c.variants[c.dflt], ReasonDefault, -1, nil
 	}
 	return c.serve(&c.fall, -1, ec, clk, at)
 }
 
-func (c *compiled) serveDefault(reason Reason, err error) Resolution {
-	v := &c.variants[c.dflt]
-	return Resolution{Flag: c.key, Variant: v.Name, Value: v.Value, Reason: reason, Rule: -1, Err: err}
-}
-
-func (c *compiled) serve(s *cserve, rule int, ec *EvaluationContext, clk clock.Clock, at time.Time) Resolution {
-	idx := s.variant
-	reason := ReasonTargetingMatch
-	if rule < 0 {
-		reason = ReasonStatic
-	}
+func (c *compiled) serve(s *cserve, rule int, ec *EvaluationContext, clk clock.Clock, at time.Time) (*Variant, Reason, int, error) {
 	switch s.kind {
-	case serveSplit, serveProgressive:
+	case serveSplit:
 		if ec.TargetingKey == "" {
-			return c.serveDefault(ReasonError, ErrTargetingKeyMissing)
+			return &c.variants[c.dflt], ReasonError, -1, ErrTargetingKeyMissing
 		}
 		b := bucketFrom(c.seed, ec.TargetingKey)
-		reason = ReasonSplit
-		if s.kind == serveSplit {
-			idx = s.vars[len(s.vars)-1]
-			for j, upto := range s.cum {
-				if b < upto {
-					idx = s.vars[j]
-					break
-				}
-			}
-		} else {
-			if clk != nil {
-				at = clk.Now()
-			}
-			idx = s.prog.from
-			if b < s.prog.threshold(at) {
-				idx = s.prog.to
+		idx := s.vars[len(s.vars)-1]
+		for j, upto := range s.cum {
+			if b < upto {
+				idx = s.vars[j]
+				break
 			}
 		}
+		return &c.variants[idx], ReasonSplit, rule, nil
+	case serveProgressive:
+		if ec.TargetingKey == "" {
+			return &c.variants[c.dflt], ReasonError, -1, ErrTargetingKeyMissing
+		}
+		b := bucketFrom(c.seed, ec.TargetingKey)
+		if clk != nil {
+			at = clk.Now()
+		}
+		idx := s.prog.from
+		if b < s.prog.threshold(at) {
+			idx = s.prog.to
+		}
+		return &c.variants[idx], ReasonSplit, rule, nil
 	}
-	v := &c.variants[idx]
-	return Resolution{Flag: c.key, Variant: v.Name, Value: v.Value, Reason: reason, Rule: rule}
+	if rule < 0 {
+		return &c.variants[s.variant], ReasonStatic, rule, nil
+	}
+	return &c.variants[s.variant], ReasonTargetingMatch, rule, nil
 }
 
 // threshold returns the number of buckets that get To at instant t.

@@ -236,16 +236,17 @@ func TestSplitSticky(t *testing.T) {
 // TestBucketVectors pins the bucketing hash, so a change to it (which would
 // move users between variants on upgrade) fails, and other implementations
 // have values to check against (a Python version of the documented
-// algorithm gives the same four).
+// algorithm gives the same five).
 func TestBucketVectors(t *testing.T) {
 	tests := []struct {
 		salt, key string
 		want      uint32
 	}{
-		{"", "", 2267},
-		{"new-checkout", "user-1", 33784},
-		{"new-checkout", "user-2", 97882},
-		{"dark-mode", "acct-42", 84722},
+		{"", "", 0},
+		{"new-checkout", "user-1", 36446},
+		{"new-checkout", "user-2", 19165},
+		{"dark-mode", "acct-42", 27113},
+		{"a-salt-longer-than-16", "a-key-of-exactly-24-byte", 83434},
 	}
 	for _, tt := range tests {
 		if got := flags.Bucket(tt.salt, tt.key); got != tt.want {
