@@ -70,6 +70,9 @@ func validPrerelease(pre string) bool {
 		if id == "" {
 			return false
 		}
+		if _, num := numeric(id); num && len(id) > 1 && id[0] == '0' {
+			return false // semver forbids leading zeros in numeric identifiers
+		}
 		for i := 0; i < len(id); i++ {
 			c := id[i]
 			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {

@@ -41,6 +41,8 @@ func TestParseVersion(t *testing.T) {
 		{"1..3", false, version{}},
 		{"1.2.3-", false, version{}},
 		{"1.2.3-a..b", false, version{}},
+		{"1.2.3-01", false, version{}},
+		{"1.2.3-0a.0", true, version{core: [3]uint64{1, 2, 3}, pre: "0a.0"}},
 		{"1.2.3+", false, version{}},
 		{"1.2.x", false, version{}},
 		{"9999999999999999999.0.0", false, version{}},
@@ -51,4 +53,25 @@ func TestParseVersion(t *testing.T) {
 			t.Errorf("parseVersion(%q) = %+v, %v; want %+v, %v", tt.in, got, ok, tt.want, tt.ok)
 		}
 	}
+}
+
+// FuzzCompareVersions checks that parsing never panics and that the order
+// is antisymmetric and reflexive.
+func FuzzCompareVersions(f *testing.F) {
+	for _, s := range [][2]string{{"1.0.0-alpha", "1.0.0-alpha.1"}, {"1.0.0-beta.11", "1.0.0-beta.2"},
+		{"v1.2.3+b", "1.2.3"}, {"1.2", "1.2.0"}, {"01.2.3", "1..3"}, {"1.0.0-0a", "1.0.0-00"}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		va, okA := parseVersion(a)
+		vb, okB := parseVersion(b)
+		if okA && compareVersions(va, va) != 0 {
+			t.Fatalf("compareVersions(%q, itself) != 0", a)
+		}
+		if okA && okB {
+			if x, y := compareVersions(va, vb), compareVersions(vb, va); x != -y {
+				t.Fatalf("compareVersions(%q, %q) = %d but reversed = %d", a, b, x, y)
+			}
+		}
+	})
 }
