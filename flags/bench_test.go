@@ -43,6 +43,9 @@ func TestEvaluateAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { st.Evaluate("new-checkout", ec) }); n != 0 {
 		t.Errorf("Evaluate(percentage flag) allocates %v times, want 0", n)
 	}
+	if n := testing.AllocsPerRun(100, func() { st.Bool("new-checkout", ec, false) }); n != 0 {
+		t.Errorf("Bool(percentage flag) allocates %v times, want 0", n)
+	}
 	if err := st.Put(ruleFlag); err != nil {
 		t.Fatal(err)
 	}

@@ -139,14 +139,15 @@ type Resolution struct {
 	Err error
 }
 
-// Bool returns the value as a bool, and false when it is not one.
-func (r Resolution) Bool() (v, ok bool) { v, ok = r.Value.(bool); return v, ok }
+// AsBool returns the value as a bool, and false when it is not one.
+func (r Resolution) AsBool() (v, ok bool) { v, ok = r.Value.(bool); return v, ok }
 
-// String returns the value as a string, and false when it is not one.
-func (r Resolution) String() (string, bool) { v, ok := r.Value.(string); return v, ok }
+// AsString returns the value as a string, and false when it is not one.
+func (r Resolution) AsString() (string, bool) { v, ok := r.Value.(string); return v, ok }
 
-// Number returns the value as a float64, and false when it is not a number.
-func (r Resolution) Number() (float64, bool) { v, ok := r.Value.(float64); return v, ok }
+// AsNumber returns the value as a float64, and false when it is not a
+// number.
+func (r Resolution) AsNumber() (float64, bool) { v, ok := r.Value.(float64); return v, ok }
 
 // Buckets is the number of buckets of the bucketing hash: a percentage is
 // resolved to a thousandth of a point.

@@ -42,7 +42,7 @@ func TestBooleanFlag(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := s.EvaluateAt(tt.key, flags.EvaluationContext{}, t0)
-		v, ok := r.Bool()
+		v, ok := r.AsBool()
 		if r.Variant != tt.variant || !ok || v != tt.value || r.Reason != tt.reason || r.Rule != -1 || r.Err != nil {
 			t.Errorf("EvaluateAt(%q) = %+v, want variant %q value %v reason %v", tt.key, r, tt.variant, tt.value, tt.reason)
 		}
@@ -71,7 +71,7 @@ func TestMultiVariantValues(t *testing.T) {
 		t.Errorf("no attributes = %+v, want dark by DEFAULT", r)
 	}
 	r := s.EvaluateAt("theme", attrs(flags.StringAttr("plan", "pro")), t0)
-	if n, ok := r.Number(); !ok || n != 42 || r.Rule != 0 || r.Reason != flags.ReasonTargetingMatch {
+	if n, ok := r.AsNumber(); !ok || n != 42 || r.Rule != 0 || r.Reason != flags.ReasonTargetingMatch {
 		t.Errorf("plan=pro = %+v, want 42.0 by rule 0", r)
 	}
 	r = s.EvaluateAt("theme", attrs(flags.StringAttr("plan", "team")), t0)
@@ -326,5 +326,49 @@ func TestProgressiveRollout(t *testing.T) {
 			}
 		}
 		prev = in
+	}
+}
+
+func TestOpNames(t *testing.T) {
+	for op := flags.OpEquals; op <= flags.OpVersionGreaterOrEqual; op++ {
+		name := op.String()
+		if got, ok := flags.ParseOp(name); !ok || got != op || name == "unknown" {
+			t.Errorf("ParseOp(%v.String() = %q) = %v, %v; want %v, true", uint8(op), name, got, ok, op)
+		}
+	}
+	for _, bad := range []string{"", "unknown", "EQUALS", "=="} {
+		if op, ok := flags.ParseOp(bad); ok {
+			t.Errorf("ParseOp(%q) = %v, true; want false", bad, op)
+		}
+	}
+	if s := flags.Op(0).String(); s != "unknown" {
+		t.Errorf("Op(0).String() = %q, want unknown", s)
+	}
+}
+
+func TestReasonNames(t *testing.T) {
+	want := map[flags.Reason]string{flags.ReasonDefault: "DEFAULT", flags.ReasonStatic: "STATIC",
+		flags.ReasonTargetingMatch: "TARGETING_MATCH", flags.ReasonSplit: "SPLIT",
+		flags.ReasonDisabled: "DISABLED", flags.ReasonError: "ERROR", 0: "UNKNOWN"}
+	for r, name := range want {
+		if got := r.String(); got != name {
+			t.Errorf("Reason(%d).String() = %q, want %q", uint8(r), got, name)
+		}
+	}
+}
+
+func TestZeroSet(t *testing.T) {
+	var zero flags.Set
+	var nilSet *flags.Set
+	for _, s := range []*flags.Set{&zero, nilSet} {
+		if r := s.EvaluateAt("x", flags.EvaluationContext{}, t0); !errors.Is(r.Err, flags.ErrFlagNotFound) {
+			t.Errorf("EvaluateAt on an empty set = %+v, want ErrFlagNotFound", r)
+		}
+		if k := s.Keys(); len(k) != 0 {
+			t.Errorf("Keys() = %v, want none", k)
+		}
+		if _, ok := s.Flag("x"); ok {
+			t.Error("Flag(x) found on an empty set")
+		}
 	}
 }

@@ -55,7 +55,7 @@ func New(cfg Config) *Store {
 	return &Store{clk: cfg.Clock}
 }
 
-func (s *Store) clock() clock.Clock { return clock.Or(s.clk) }
+func (s *Store) timeSource() clock.Clock { return clock.Or(s.clk) }
 
 // Set returns the current set (never nil).
 func (s *Store) Set() *Set {
@@ -74,7 +74,7 @@ func (s *Store) Evaluate(key string, ec EvaluationContext) Resolution {
 	// fewer level copying the 80-byte Resolution measured 40% faster.
 	if set := s.cur.Load(); set != nil {
 		if c, ok := set.byKey[key]; ok {
-			v, reason, rule, err := c.resolve(&ec, s.clock(), time.Time{})
+			v, reason, rule, err := c.resolve(&ec, s.timeSource(), time.Time{})
 			return Resolution{Flag: key, Variant: v.Name, Value: v.Value, Reason: reason, Rule: rule, Err: err}
 		}
 	}
@@ -84,9 +84,13 @@ func (s *Store) Evaluate(key string, ec EvaluationContext) Resolution {
 // Bool evaluates a boolean flag and returns its value, or fallback when the
 // flag is missing or does not serve a bool.
 func (s *Store) Bool(key string, ec EvaluationContext, fallback bool) bool {
-	r := s.cur.Load().evaluate(key, &ec, s.clock(), time.Time{})
-	if v, ok := r.Value.(bool); ok {
-		return v
+	if set := s.cur.Load(); set != nil {
+		if c, ok := set.byKey[key]; ok {
+			v, _, _, _ := c.resolve(&ec, s.timeSource(), time.Time{})
+			if b, ok := v.Value.(bool); ok {
+				return b
+			}
+		}
 	}
 	return fallback
 }
@@ -196,7 +200,7 @@ func (s *Store) queueDiffLocked(old, cur *Set) {
 	if !s.listeners.Active() || old == cur {
 		return
 	}
-	now := s.clock().Now()
+	now := s.timeSource().Now()
 	keys := slices.Sorted(maps.Keys(old.byKey))
 	for _, k := range cur.keys {
 		if _, ok := old.byKey[k]; !ok {
