@@ -52,6 +52,10 @@ func TestEvaluateAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { st.Evaluate("pricing", ruleContext) }); n != 0 {
 		t.Errorf("Evaluate(rules and split) allocates %v times, want 0", n)
 	}
+	pre := flags.EvaluationContext{TargetingKey: "u", Attributes: []flags.Attribute{flags.StringAttr("app", "2.4.1-rc.1+b7")}}
+	if n := testing.AllocsPerRun(100, func() { st.Evaluate("pricing", pre) }); n != 0 {
+		t.Errorf("Evaluate(a prerelease version) allocates %v times, want 0", n)
+	}
 	if n := testing.AllocsPerRun(100, func() { st.Evaluate("absent", ec) }); n != 0 {
 		t.Errorf("Evaluate(absent) allocates %v times, want 0", n)
 	}
