@@ -14,6 +14,7 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
 )
 
 // Options tune [New]. The zero value works.
@@ -34,6 +35,10 @@ type Options struct {
 	// the gateway answered itself, duration, client IP and request id. Nil
 	// means no access log.
 	AccessLog *slog.Logger
+	// Metrics, when set, receives every request (by route, status class
+	// and reason, its duration, and by target) and the state of every
+	// breaker. Nil means no metrics.
+	Metrics *observe.ProxyMetrics
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -50,6 +55,7 @@ type Proxy struct {
 	access    *slog.Logger
 	clk       clock.Clock
 	buffers   bufferPool
+	metrics   *metrics // nil without Options.Metrics
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -99,6 +105,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		p.routes = append(p.routes, rt)
 	}
 	sortRoutes(p.routes)
+	p.instrument(opts.Metrics)
 	return p, nil
 }
 
@@ -212,7 +219,7 @@ func exchangeOf(r *http.Request) *exchange {
 // writes the access log record, even when forwarding aborts.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t trust) {
 	var start int64
-	if p.access != nil {
+	if p.access != nil || p.metrics != nil {
 		start = p.clk.Nanotime()
 	}
 	peer := peerAddr(r)
@@ -222,6 +229,9 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t
 	sw := statusWriter{ResponseWriter: w}
 	if p.access != nil {
 		defer p.logAccess(r, &sw, ex, listener, start)
+	}
+	if p.metrics != nil {
+		defer p.record(&sw, ex, start)
 	}
 	p.forward(&sw, r, ex)
 }
