@@ -39,6 +39,11 @@ type Options struct {
 	// and reason, its duration, and by target) and the state of every
 	// breaker. Nil means no metrics.
 	Metrics *observe.ProxyMetrics
+	// Tracing, when set, makes one server span per request, continuing
+	// the caller's W3C trace context and passing it upstream in
+	// traceparent. Nil means no spans: traceparent passes through as the
+	// client sent it.
+	Tracing *observe.HTTPTracing
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -56,6 +61,7 @@ type Proxy struct {
 	clk       clock.Clock
 	buffers   bufferPool
 	metrics   *metrics // nil without Options.Metrics
+	tracing   *observe.HTTPTracing
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -65,7 +71,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock)}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), tracing: opts.Tracing}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -206,6 +212,7 @@ type exchange struct {
 	client  netip.Addr
 	target  *target
 	id      string // the request id, sent upstream and answered
+	span    observe.HTTPSpan
 }
 
 type exchangeKey struct{}
@@ -232,6 +239,10 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t
 	}
 	if p.metrics != nil {
 		defer p.record(&sw, ex, start)
+	}
+	if p.tracing != nil {
+		r = p.startSpan(r, ex)
+		defer p.endSpan(&sw, ex)
 	}
 	p.forward(&sw, r, ex)
 }
@@ -329,6 +340,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	if ex != nil {
 		setForwarded(out.Header, pr.In, ex.peer, ex.trusted)
 		out.Header[RequestIDHeader] = []string{ex.id}
+		ex.span.Inject(out.Header)
 	} else {
 		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}

@@ -53,7 +53,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
-	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access, Metrics: metrics})
+	tracing, err := startTracing(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing)
+	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access, Metrics: metrics, Tracing: tracing})
 	if err != nil {
 		return err
 	}
