@@ -82,3 +82,37 @@ func scrape(t *testing.T, h http.Handler) string {
 	}
 	return string(b)
 }
+
+// TestMetricsAddNoAllocation serves requests the gateway answers itself
+// (no route: 404) with and without metrics: recording them must not
+// allocate once their series exist.
+func TestMetricsAddNoAllocation(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "127.0.0.1:1"}]}]
+routes: [{name: api, upstream: app, match: {path_prefix: /api/}}]
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := func(m *observe.ProxyMetrics) float64 {
+		p, err := New(cfg, Options{Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		req := httptest.NewRequest("GET", "/elsewhere", nil)
+		req.Header.Set(RequestIDHeader, "fixed-id") // no random id to make
+		serve := func() { p.ServeHTTP(httptest.NewRecorder(), req) }
+		serve() // the series exist from here
+		return testing.AllocsPerRun(200, serve)
+	}
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, with := allocs(nil), allocs(m)
+	if with != without {
+		t.Errorf("a 404 allocates %v times with metrics, %v without; want the same", with, without)
+	}
+}
