@@ -105,7 +105,13 @@ routes: [{name: api, upstream: app, match: {path_prefix: /api/}}]
 		req.Header.Set(RequestIDHeader, "fixed-id") // no random id to make
 		serve := func() { p.ServeHTTP(httptest.NewRecorder(), req) }
 		serve() // the series exist from here
-		return testing.AllocsPerRun(200, serve)
+		// The least of a few runs: goroutines left by other tests may
+		// allocate during one.
+		least := testing.AllocsPerRun(200, serve)
+		for range 4 {
+			least = min(least, testing.AllocsPerRun(200, serve))
+		}
+		return least
 	}
 	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
 	if err != nil {
