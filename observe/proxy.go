@@ -2,6 +2,7 @@ package observe
 
 import (
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,8 +18,8 @@ import (
 //   - levee_gateway_requests_total{route, upstream, status_class, reason}
 //     counts answered requests; status_class is 1xx…5xx ("none" when no
 //     whole answer was sent) and reason is why the proxy answered itself
-//     (one of the reasons the route was made with, "other" for any
-//     reason it was not, "none" when the upstream answered);
+//     ("none" when the upstream answered; see [ProxyMetrics.Route] for
+//     how the set of reasons stays bounded);
 //   - levee_gateway_request_duration_seconds{route, upstream, status_class}
 //     is the time from the request's arrival to the end of its answer;
 //   - levee_gateway_target_requests_total{upstream, target, status_class}
@@ -97,22 +98,23 @@ func classOf(status int) int {
 	return c
 }
 
+// maxReasons bounds the reason label values of one route, "none" and
+// "other" included: reasons past it are counted as "other".
+const maxReasons = 32
+
 // Route returns the recorder of one route forwarding to upstream. reasons
-// are the values the route may pass to [RouteMetrics.Observe] as the
-// reason it answered itself; any other becomes "other".
+// are the values the route is expected to pass to [RouteMetrics.Observe]
+// as the reason it answered itself; others are learned at their first
+// request, up to 30 distinct reasons per route, and a reason past that,
+// or one that is not a short word of letters, digits and "_-.:", is
+// counted as "other".
 func (m *ProxyMetrics) Route(route, upstream string, reasons []string) *RouteMetrics {
-	r := &RouteMetrics{m: m, route: route, upstream: upstream, reasons: map[string]int{"": 0}, names: []string{"none"}}
+	r := &RouteMetrics{m: m, route: route, upstream: upstream}
+	t := &reasonTable{index: map[string]int{"": 0, "other": 1}, names: []string{"none", "other"}}
 	for _, s := range reasons {
-		if _, dup := r.reasons[s]; !dup {
-			r.reasons[s] = len(r.names)
-			r.names = append(r.names, s)
-		}
+		t = t.with(s)
 	}
-	r.other = len(r.names)
-	r.names = append(r.names, "other")
-	for c := range r.counts {
-		r.counts[c] = make([]atomic.Pointer[prometheus.Counter], len(r.names))
-	}
+	r.table.Store(t)
 	return r
 }
 
@@ -121,11 +123,46 @@ func (m *ProxyMetrics) Route(route, upstream string, reasons []string) *RouteMet
 type RouteMetrics struct {
 	m               *ProxyMetrics
 	route, upstream string
-	reasons         map[string]int // reason → index in names
-	names           []string
-	other           int
-	counts          [6][]atomic.Pointer[prometheus.Counter] // [class][reason]
-	hists           [6]atomic.Pointer[prometheus.Observer]  // [class]
+	table           atomic.Pointer[reasonTable]
+	learning        sync.Mutex                                        // serialises adding a reason
+	counts          [6][maxReasons]atomic.Pointer[prometheus.Counter] // [class][reason]
+	hists           [6]atomic.Pointer[prometheus.Observer]            // [class]
+}
+
+// reasonTable maps reasons to their index in counts. It is never changed
+// once stored: a new reason stores a copy.
+type reasonTable struct {
+	index map[string]int
+	names []string
+}
+
+// with returns t with reason added, or t itself when reason is known, full
+// or not a valid label value.
+func (t *reasonTable) with(reason string) *reasonTable {
+	if _, ok := t.index[reason]; ok || len(t.names) >= maxReasons || label(reason) != reason {
+		return t
+	}
+	n := &reasonTable{index: make(map[string]int, len(t.index)+1), names: append(t.names[:len(t.names):len(t.names)], reason)}
+	for k, v := range t.index {
+		n.index[k] = v
+	}
+	n.index[reason] = len(n.names) - 1
+	return n
+}
+
+// reasonIndex returns reason's index, learning it if it is new.
+func (r *RouteMetrics) reasonIndex(reason string) int {
+	if i, ok := r.table.Load().index[reason]; ok {
+		return i
+	}
+	r.learning.Lock()
+	defer r.learning.Unlock()
+	t := r.table.Load().with(reason)
+	r.table.Store(t)
+	if i, ok := t.index[reason]; ok {
+		return i
+	}
+	return 1 // other
 }
 
 // Observe records one request: its status (0 when no whole answer was
@@ -136,13 +173,10 @@ func (r *RouteMetrics) Observe(status int, reason string, d time.Duration) {
 		return
 	}
 	c := classOf(status)
-	i, ok := r.reasons[reason]
-	if !ok {
-		i = r.other
-	}
+	i := r.reasonIndex(reason)
 	cnt := r.counts[c][i].Load()
 	if cnt == nil {
-		v := r.m.requests.WithLabelValues(r.route, r.upstream, statusClasses[c], r.names[i])
+		v := r.m.requests.WithLabelValues(r.route, r.upstream, statusClasses[c], r.table.Load().names[i])
 		r.counts[c][i].Store(&v)
 		cnt = &v
 	}

@@ -1,6 +1,7 @@
 package observe_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -46,7 +47,8 @@ func TestProxyMetricsScrape(t *testing.T) {
 	r.Observe(200, "", 3*time.Millisecond)
 	r.Observe(204, "", time.Millisecond)
 	r.Observe(503, "breaker_open", 0)
-	r.Observe(502, "made_up", 0)
+	r.Observe(502, "made_up", 0)    // learned
+	r.Observe(502, "Bad Reason!", 0) // not a label value: other
 	r.Observe(0, "", time.Second)
 	tg := m.Target("app", "127.0.0.1:9000")
 	tg.Observe(200)
@@ -58,6 +60,7 @@ func TestProxyMetricsScrape(t *testing.T) {
 	wantSeries(t, text,
 		`levee_gateway_requests_total{reason="none",route="api",status_class="2xx",upstream="app"} 2`,
 		`levee_gateway_requests_total{reason="breaker_open",route="api",status_class="5xx",upstream="app"} 1`,
+		`levee_gateway_requests_total{reason="made_up",route="api",status_class="5xx",upstream="app"} 1`,
 		`levee_gateway_requests_total{reason="other",route="api",status_class="5xx",upstream="app"} 1`,
 		`levee_gateway_requests_total{reason="none",route="api",status_class="none",upstream="app"} 1`,
 		`levee_gateway_request_duration_seconds_count{route="api",status_class="2xx",upstream="app"} 2`,
@@ -100,4 +103,23 @@ func BenchmarkRouteMetricsObserve(b *testing.B) {
 			r.Observe(200, "", time.Millisecond)
 		}
 	})
+}
+
+// TestProxyMetricsReasonsBounded checks that a route learns at most 30
+// reasons and counts the rest as "other".
+func TestProxyMetricsReasonsBounded(t *testing.T) {
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := m.Route("api", "app", nil)
+	for i := range 50 {
+		r.Observe(503, fmt.Sprintf("reason_%d", i), 0)
+	}
+	text := scrapeHandler(t, m.Handler())
+	learned := strings.Count(text, `levee_gateway_requests_total{reason="reason_`)
+	if learned != 30 {
+		t.Errorf("%d reasons exported, want 30", learned)
+	}
+	wantSeries(t, text, `levee_gateway_requests_total{reason="other",route="api",status_class="5xx",upstream="app"} 20`)
 }

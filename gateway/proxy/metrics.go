@@ -6,8 +6,10 @@ import (
 	"github.com/levee-go/levee/observe"
 )
 
-// reasons are the values of [ReasonHeader] the metrics label requests
-// with; any other is counted as "other". Every Reason constant belongs here.
+// reasons are the values of [ReasonHeader] the metrics know from the
+// start; a reason not listed is learned at its first request (up to 30
+// per route, then "other"), so list every Reason constant here to keep
+// that room free.
 var reasons = []string{
 	ReasonNoRoute, ReasonBodyTooLarge, ReasonBreakerOpen, ReasonTimeout,
 	ReasonConnectFailure, ReasonReset, ReasonBadResponse, ReasonUpstreamError,
