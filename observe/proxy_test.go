@@ -47,7 +47,7 @@ func TestProxyMetricsScrape(t *testing.T) {
 	r.Observe(200, "", 3*time.Millisecond)
 	r.Observe(204, "", time.Millisecond)
 	r.Observe(503, "breaker_open", 0)
-	r.Observe(502, "made_up", 0)    // learned
+	r.Observe(502, "made_up", 0)     // learned
 	r.Observe(502, "Bad Reason!", 0) // not a label value: other
 	r.Observe(0, "", time.Second)
 	tg := m.Target("app", "127.0.0.1:9000")
