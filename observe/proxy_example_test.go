@@ -23,7 +23,7 @@ func ExampleProxyMetrics() {
 	b, _ := breaker.New(breaker.Config{Name: "orders"})
 	m.Policies().Register(b)
 	route := m.Route("api", "orders", []string{"breaker_open"})
-	route.Observe(200, "", 12*time.Millisecond)           // the upstream answered
+	route.Observe(200, "", 12*time.Millisecond)          // the upstream answered
 	route.Observe(503, "breaker_open", time.Microsecond) // the proxy answered itself
 
 	srv := httptest.NewServer(m.Handler()) // mount it on /metrics
