@@ -78,7 +78,7 @@ func TestRateLimitMiddlewareOnRedis(t *testing.T) {
 
 	t.Run("quota", func(t *testing.T) {
 		l := newLimiter(t)
-		srv := httptest.NewServer(leveehttp.RateLimit(l, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(okHandler))
+		srv := httptest.NewServer(leveehttp.RateLimit(l, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{})(okHandler))
 		defer srv.Close()
 		admitted, prev := 0, int64(burst)
 		for range burst + 3 {
@@ -120,7 +120,7 @@ func TestRateLimitMiddlewareOnRedis(t *testing.T) {
 
 	t.Run("ended context", func(t *testing.T) {
 		l := newLimiter(t)
-		limited := leveehttp.RateLimit(l, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(okHandler)
+		limited := leveehttp.RateLimit(l, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{})(okHandler)
 		ended := httptest.NewServer(withDeadline(-time.Second, limited))
 		defer ended.Close()
 		resp, body := get(t, ended.URL)
@@ -152,7 +152,7 @@ func TestRateLimitMiddlewareOnRedis(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv := httptest.NewServer(withDeadline(200*time.Millisecond,
-			leveehttp.RateLimit(l, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(okHandler)))
+			leveehttp.RateLimit(l, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{})(okHandler)))
 		defer srv.Close()
 		// A first request opens the client's connection while Redis
 		// answers (a connection dialed to a hung server escapes the

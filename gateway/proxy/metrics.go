@@ -13,6 +13,7 @@ import (
 var reasons = []string{
 	ReasonNoRoute, ReasonBodyTooLarge, ReasonBreakerOpen, ReasonTimeout,
 	ReasonConnectFailure, ReasonReset, ReasonBadResponse, ReasonUpstreamError,
+	ReasonFallbackStale, ReasonFallbackUpstream, ReasonFallbackStatic, ReasonFaultAbort,
 }
 
 // metrics records every request into an [observe.ProxyMetrics]: one

@@ -33,6 +33,7 @@ type route struct {
 	timeout  time.Duration
 	upstream *upstream
 	proxy    *httputil.ReverseProxy
+	call     callPolicies // fault injection, fallback, hedging: see call.go
 }
 
 // matcher is a route's match conditions; the zero matcher matches every
