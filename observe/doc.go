@@ -22,6 +22,12 @@
 // [SLOCollector] exports the counts of in-process SLOs (package slo) as the
 // same series, on the same registry as Metrics; count each SLO one way only.
 //
+// For a reverse proxy (Levee's gateway), [ProxyMetrics] keeps requests by
+// route, status class and reason, their duration and requests per target
+// on a registry of its own with the policy metrics, served by its Handler;
+// [HTTPTracing] makes a server span per request, continuing the caller's
+// W3C trace context and passing it on, and exports spans over OTLP/HTTP.
+//
 // Make Metrics with [NewMetrics] and OTel with [NewOTel]: their zero values
 // record nothing, and never panic.
 //

@@ -42,6 +42,7 @@ Commands:
 
 	serve -c FILE                run the gateway from a configuration file
 	validate [-no-env] FILE...   check configuration files and report every problem
+	demo [-duration D]           watch the gateway protect built-in failing upstreams
 	version                      print the version
 	help                         print this help
 
@@ -73,6 +74,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return serve(rest, stderr)
 	case "validate":
 		return validate(rest, stdout, stderr)
+	case "demo":
+		return demo(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "levee %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return ExitOK
@@ -82,6 +85,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		}
 		if len(rest) > 0 && rest[0] == "serve" {
 			return serve([]string{"-h"}, stdout)
+		}
+		if len(rest) > 0 && rest[0] == "demo" {
+			return demo([]string{"-h"}, stdout, stdout)
 		}
 		fmt.Fprint(stdout, usage)
 		return ExitOK

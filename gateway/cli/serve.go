@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/gateway/server"
@@ -26,6 +27,16 @@ listeners go on serving for the drain delay (answering with
 finish. A second signal stops at once. The exit status is 0 after a clean
 shutdown and 1 when serving failed or requests were cut off.
 
+On SIGHUP or SIGUSR2 it upgrades without downtime: it starts its binary
+again (the file now at its path, so a new version once replaced) with the
+same arguments, and the new process inherits the listening sockets and
+reads the configuration afresh. Once the new process is ready, the old one
+goes on serving for the drain delay, answering with "Connection: close"
+so that keep-alive clients move over, then finishes its requests and
+exits 0. A new process that fails to start or to become ready within a
+minute is killed, and the old one goes on serving. -pid-file follows the
+process that serves, for supervisors such as systemd (PIDFile=).
+
 Flags:
 `
 
@@ -35,7 +46,9 @@ func serve(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	file := fs.String("c", "", "the configuration `file` (required)")
 	grace := fs.Duration("grace-period", lifecycle.DefaultGracePeriod, "the whole shutdown budget; set it to Kubernetes' terminationGracePeriodSeconds")
-	drain := fs.Duration("drain-delay", 0, "how long to go on serving after readiness fails on SIGTERM; 0 means a sixth of -grace-period, negative none")
+	drain := fs.Duration("drain-delay", 0, "how long to go on serving after readiness fails on SIGTERM, or after the new process is ready on an upgrade; 0 means a sixth of -grace-period, negative none")
+	upgrades := fs.Bool("upgrade", runtime.GOOS != "windows", "upgrade without downtime on SIGHUP or SIGUSR2 (not on Windows)")
+	pidFile := fs.String("pid-file", "", "write the pid of the process that serves to this `file`, following upgrades")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -51,6 +64,10 @@ func serve(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return ExitInvalid
 	}
+	if *pidFile != "" && !*upgrades {
+		fmt.Fprintln(stderr, "levee serve: -pid-file needs -upgrade")
+		return ExitInvalid
+	}
 	cfg, err := config.Load(*file, config.Options{})
 	if err != nil {
 		reportLoad(stderr, *file, err)
@@ -58,9 +75,11 @@ func serve(args []string, stderr io.Writer) int {
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	err = server.Run(context.Background(), cfg, server.Options{
-		Dir:       filepath.Dir(*file),
-		Logger:    log,
-		Lifecycle: lifecycle.Config{GracePeriod: *grace, DrainDelay: *drain},
+		Dir:    filepath.Dir(*file),
+		Logger: log,
+		Lifecycle: lifecycle.Config{GracePeriod: *grace, DrainDelay: *drain, Upgrade: lifecycle.UpgradeConfig{
+			Enabled: *upgrades, DrainDelay: *drain, PIDFile: *pidFile,
+		}},
 	})
 	if err != nil {
 		log.Error("levee serve: stopped", "error", err.Error())

@@ -36,7 +36,9 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// AccessLog writes one line per request. Omitted means no access log.
 	AccessLog *AccessLog `yaml:"access_log"`
-	// Tracing exports OpenTelemetry spans. Omitted means no tracing.
+	// Tracing makes an OpenTelemetry span per request, continuing the
+	// caller's W3C trace context, and exports the spans over OTLP. Omitted
+	// means no spans (a traceparent field passes through unchanged).
 	Tracing *Tracing `yaml:"tracing"`
 }
 
@@ -763,16 +765,26 @@ const (
 
 func (LogFormat) values() []string { return []string{string(JSON)} }
 
-// Tracing exports OpenTelemetry spans over OTLP.
+// Tracing makes one OpenTelemetry server span per request and exports the
+// spans over OTLP. A span continues the trace of the caller's W3C Trace
+// Context fields (traceparent, tracestate), and the request goes upstream
+// with a traceparent naming the gateway's span, so the trace runs through
+// the gateway. A span is named after its method and route and carries the
+// route, upstream, target, status and the reason the gateway answered
+// itself (levee.reason); the access log gains the trace_id.
 type Tracing struct {
 	// Endpoint is the collector's host:port.
 	Endpoint string `yaml:"endpoint" required:"true"`
-	// Protocol is grpc (port 4317 by convention) or http (4318).
-	Protocol TraceProtocol `yaml:"protocol" default:"grpc"`
+	// Protocol is the OTLP transport: http (protobuf over HTTP, port 4318
+	// by convention, path /v1/traces), the only one, which every
+	// OpenTelemetry Collector accepts; OTLP over gRPC would make the
+	// observe module carry a gRPC client.
+	Protocol TraceProtocol `yaml:"protocol" default:"http"`
 	// Insecure sends spans without TLS.
 	Insecure bool `yaml:"insecure" default:"false"`
 	// SampleRatio is the share of new traces sampled; a request whose caller
-	// sampled its trace is always sampled.
+	// sampled its trace is always sampled, and one whose caller did not,
+	// never.
 	SampleRatio Percent `yaml:"sample_ratio" default:"10%"`
 	// ServiceName is the service.name resource attribute.
 	ServiceName string `yaml:"service_name" default:"levee"`
@@ -783,8 +795,7 @@ type TraceProtocol string
 
 // The OTLP transports.
 const (
-	GRPC TraceProtocol = "grpc"
 	HTTP TraceProtocol = "http"
 )
 
-func (TraceProtocol) values() []string { return []string{string(GRPC), string(HTTP)} }
+func (TraceProtocol) values() []string { return []string{string(HTTP)} }

@@ -76,6 +76,9 @@ func (p *Proxy) logAccess(r *http.Request, w *statusWriter, ex *exchange, listen
 	if reason := w.Header().Get(ReasonHeader); reason != "" {
 		attrs = append(attrs, slog.String("reason", reason))
 	}
+	if id := ex.span.TraceID(); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
 	if w.aborted {
 		attrs = append(attrs, slog.Bool("aborted", true))
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
 )
 
 // Options tune [New]. The zero value works.
@@ -39,6 +40,15 @@ type Options struct {
 	// Seed makes the random choices of fault injection repeat from run to
 	// run, for tests. Zero means unseeded.
 	Seed uint64
+	// Metrics, when set, receives every request (by route, status class
+	// and reason, its duration, and by target) and the state of every
+	// breaker. Nil means no metrics.
+	Metrics *observe.ProxyMetrics
+	// Tracing, when set, makes one server span per request, continuing
+	// the caller's W3C trace context and passing it upstream in
+	// traceparent. Nil means no spans: traceparent passes through as the
+	// client sent it.
+	Tracing *observe.HTTPTracing
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -55,8 +65,10 @@ type Proxy struct {
 	access    *slog.Logger
 	clk       clock.Clock
 	buffers   bufferPool
-	seed      uint64 // fault injection's random source; 0 means unseeded
-	dir       string // Options.Dir
+	seed      uint64   // fault injection's random source; 0 means unseeded
+	dir       string   // Options.Dir
+	metrics   *metrics // nil without Options.Metrics
+	tracing   *observe.HTTPTracing
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -66,7 +78,8 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), seed: opts.Seed, dir: opts.Dir}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), seed: opts.Seed, dir: opts.Dir,
+		tracing: opts.Tracing}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -106,6 +119,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		p.routes = append(p.routes, rt)
 	}
 	sortRoutes(p.routes)
+	p.instrument(opts.Metrics)
 	return p, nil
 }
 
@@ -211,6 +225,7 @@ type exchange struct {
 	permit  levee.Permit  // its breaker's permit
 	id      string        // the request id, sent upstream and answered
 	delayed time.Duration // an injected delay, taken from the route's timeout
+	span    observe.HTTPSpan
 
 	rejected bool   // the breaker refused: only a fallback may answer
 	failed   int    // the upstream's failure when a fallback answered instead
@@ -228,7 +243,7 @@ func exchangeOf(r *http.Request) *exchange {
 // writes the access log record, even when forwarding aborts.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t trust) {
 	var start int64
-	if p.access != nil {
+	if p.access != nil || p.metrics != nil {
 		start = p.clk.Nanotime()
 	}
 	peer := peerAddr(r)
@@ -238,6 +253,13 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t
 	sw := statusWriter{ResponseWriter: w}
 	if p.access != nil {
 		defer p.logAccess(r, &sw, ex, listener, start)
+	}
+	if p.metrics != nil {
+		defer p.record(&sw, ex, start)
+	}
+	if p.tracing != nil {
+		r = p.startSpan(r, ex)
+		defer p.endSpan(&sw, ex)
 	}
 	p.forward(&sw, r, ex)
 }
@@ -348,6 +370,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	if ex != nil {
 		setForwarded(out.Header, pr.In, ex.peer, ex.trusted)
 		out.Header[RequestIDHeader] = []string{ex.id}
+		ex.span.Inject(out.Header)
 	} else {
 		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}

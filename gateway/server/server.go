@@ -16,6 +16,7 @@ import (
 	"github.com/levee-go/levee/gateway/proxy"
 	"github.com/levee-go/levee/health"
 	"github.com/levee-go/levee/lifecycle"
+	"github.com/levee-go/levee/observe"
 )
 
 // Options tune [Run]. The zero value works.
@@ -48,7 +49,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer closeAccess()
-	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access})
+	metrics, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		return err
+	}
+	tracing, err := startTracing(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	defer stopTracing(tracing)
+	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access, Metrics: metrics, Tracing: tracing})
 	if err != nil {
 		return err
 	}
@@ -67,6 +77,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	if err != nil {
 		return err
 	}
+	metrics.Policies().Register(l)
 	var listeners []net.Listener
 	closeAll := func() {
 		for _, ln := range listeners {
@@ -85,7 +96,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			return err
 		}
 	}
-	srv, ln, err := admin(l, h, cfg.Admin, log)
+	srv, ln, err := admin(l, h, metrics, cfg.Admin, log)
 	if err != nil {
 		closeAll()
 		return err
@@ -146,10 +157,12 @@ func listen(l *lifecycle.Lifecycle, p *proxy.Proxy, lc config.Listener, dir stri
 }
 
 // admin builds the admin server: the health probes /livez, /readyz and
-// /startupz. They take no token, so that probes need no secret.
-func admin(l *lifecycle.Lifecycle, h *health.Health, a config.Admin, log *slog.Logger) (*http.Server, net.Listener, error) {
+// /startupz, and the Prometheus metrics on /metrics. They take no token,
+// so that probes and scrapers need no secret.
+func admin(l *lifecycle.Lifecycle, h *health.Health, m *observe.ProxyMetrics, a config.Admin, log *slog.Logger) (*http.Server, net.Listener, error) {
 	mux := http.NewServeMux()
 	h.Register(mux)
+	mux.Handle("GET /metrics", m.Handler())
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,

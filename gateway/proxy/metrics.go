@@ -1,0 +1,73 @@
+package proxy
+
+import (
+	"time"
+
+	"github.com/levee-go/levee/observe"
+)
+
+// reasons are the values of [ReasonHeader] the metrics know from the
+// start; a reason not listed is learned at its first request (up to 30
+// per route, then "other"), so list every Reason constant here to keep
+// that room free.
+var reasons = []string{
+	ReasonNoRoute, ReasonBodyTooLarge, ReasonBreakerOpen, ReasonTimeout,
+	ReasonConnectFailure, ReasonReset, ReasonBadResponse, ReasonUpstreamError,
+	ReasonFallbackStale, ReasonFallbackUpstream, ReasonFallbackStatic, ReasonFaultAbort,
+}
+
+// metrics records every request into an [observe.ProxyMetrics]: one
+// recorder per route (indexed by the route's position in the
+// configuration) and per target, made at start so that recording a
+// request allocates nothing.
+type metrics struct {
+	noRoute *observe.RouteMetrics // requests no route takes
+	routes  []*observe.RouteMetrics
+	targets map[*target]*observe.TargetMetrics
+}
+
+// instrument makes the recorders of every route and target and registers
+// every breaker, so that its state is exported from the start.
+func (p *Proxy) instrument(m *observe.ProxyMetrics) {
+	if m == nil {
+		return
+	}
+	pm := &metrics{
+		noRoute: m.Route("", "", reasons),
+		routes:  make([]*observe.RouteMetrics, len(p.routes)),
+		targets: map[*target]*observe.TargetMetrics{},
+	}
+	for _, rt := range p.routes {
+		pm.routes[rt.index] = m.Route(rt.name, rt.upstream.name, reasons)
+	}
+	for _, u := range p.upstreams {
+		if u.breaker != nil {
+			m.Policies().Register(u.breaker)
+		}
+		for _, t := range u.targets {
+			pm.targets[t] = m.Target(u.name, t.url.Host)
+			if t.breaker != nil {
+				m.Policies().Register(t.breaker)
+			}
+		}
+	}
+	p.metrics = pm
+}
+
+// record counts a finished request: by route, status class and reason,
+// its duration since start (a reading of the proxy's clock), and by
+// target when it was forwarded.
+func (p *Proxy) record(w *statusWriter, ex *exchange, start int64) {
+	status := w.status
+	if w.aborted {
+		status = 0
+	}
+	rm := p.metrics.noRoute
+	if ex.route != nil {
+		rm = p.metrics.routes[ex.route.index]
+	}
+	rm.Observe(status, w.Header().Get(ReasonHeader), time.Duration(p.clk.Nanotime()-start))
+	if ex.target != nil {
+		p.metrics.targets[ex.target].Observe(status)
+	}
+}

@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
+)
+
+// TestMetricsPerTarget checks that every target's breaker is exported from
+// the start, that requests are counted per target, and that a request no
+// route takes is counted with the no_route reason.
+func TestMetricsPerTarget(t *testing.T) {
+	a, b := echoUpstream(t, "a"), echoUpstream(t, "b")
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: app
+    targets: [{url: %q}, {url: %q}]
+    breaker: {consecutive_failures: 5, per_target: true}
+routes: [{name: api, upstream: app, match: {path_prefix: /api/}}]
+`, a.URL, b.URL)), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Metrics: m, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	for _, path := range []string{"/api/1", "/api/2", "/api/3", "/api/4", "/elsewhere"} {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	text := scrape(t, m.Handler())
+	for _, want := range []string{
+		`levee_policy_state{name="app/` + hostPort(a) + `",policy="breaker",state="closed"} 1`,
+		`levee_policy_state{name="app/` + hostPort(b) + `",policy="breaker",state="closed"} 1`,
+		`levee_gateway_target_requests_total{status_class="2xx",target="` + hostPort(a) + `",upstream="app"} 2`,
+		`levee_gateway_target_requests_total{status_class="2xx",target="` + hostPort(b) + `",upstream="app"} 2`,
+		`levee_gateway_requests_total{reason="none",route="api",status_class="2xx",upstream="app"} 4`,
+		`levee_gateway_requests_total{reason="no_route",route="",status_class="4xx",upstream=""} 1`,
+	} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("metrics:\n%s", text)
+	}
+}
+
+// scrape reads h as Prometheus would.
+func scrape(t *testing.T, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestMetricsAddNoAllocation serves requests the gateway answers itself
+// (no route: 404) with and without metrics: recording them must not
+// allocate once their series exist.
+func TestMetricsAddNoAllocation(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "127.0.0.1:1"}]}]
+routes: [{name: api, upstream: app, match: {path_prefix: /api/}}]
+`), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := func(m *observe.ProxyMetrics) float64 {
+		p, err := New(cfg, Options{Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		req := httptest.NewRequest("GET", "/elsewhere", nil)
+		req.Header.Set(RequestIDHeader, "fixed-id") // no random id to make
+		serve := func() { p.ServeHTTP(httptest.NewRecorder(), req) }
+		serve() // the series exist from here
+		// The least of a few runs: goroutines left by other tests may
+		// allocate during one.
+		least := testing.AllocsPerRun(200, serve)
+		for range 4 {
+			least = min(least, testing.AllocsPerRun(200, serve))
+		}
+		return least
+	}
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, with := allocs(nil), allocs(m)
+	if with != without {
+		t.Errorf("a 404 allocates %v times with metrics, %v without; want the same", with, without)
+	}
+}
