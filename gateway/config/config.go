@@ -412,8 +412,13 @@ type Policies struct {
 	SLO *SLO `yaml:"slo"`
 }
 
-// RateLimit caps the rate of requests. A rejected request gets 429 with
-// Retry-After and the RateLimit header fields.
+// RateLimit caps the rate of requests per key, with a GCRA limit (a
+// token bucket of burst tokens refilled at rate): in this gateway alone, or
+// shared by every gateway using the same Redis. It is checked after
+// shedding and before the concurrency limit. Every answer carries the IETF
+// RateLimit-Policy and RateLimit fields (the policy named after the route);
+// a rejected request gets 429 at once with Retry-After, those fields and a
+// problem+json body, Levee-Reason rate_limited.
 type RateLimit struct {
 	// Rate is the sustained rate allowed per key, such as "100/s".
 	Rate Rate `yaml:"rate" required:"true"`
@@ -421,15 +426,22 @@ type RateLimit struct {
 	// means the rate's count.
 	Burst int `yaml:"burst" default:"0"`
 	// Key lists what a request is counted by; its parts are joined. Each is
-	// client_ip, route, header:NAME or cookie:NAME.
+	// client_ip (after trusted_proxies), route, header:NAME or cookie:NAME
+	// (a request without the header or cookie counts under an empty part:
+	// all such requests share one allowance).
 	Key []KeyPart `yaml:"key" default:"route"`
 	// Redis shares the limit between every gateway using the same Redis,
-	// which the top-level redis section must configure.
+	// which the top-level redis section must configure. The keys are
+	// levee:gw:ROUTE:{KEY}, so gateways share a route's limit by its name.
 	Redis bool `yaml:"redis" default:"false"`
 	// OnRedisFailure is what happens while Redis cannot answer: fail_open
 	// (admit every request), local_share (a local limit sized to this
 	// instance's share) or fail_closed (reject every request). Only with
-	// redis: true.
+	// redis: true. A decision Redis has not answered within redis.timeout
+	// is the fallback's, and its answer says so in the
+	// Levee-RateLimit-Fallback header (the mode's name); the switch to the
+	// fallback and back is logged. After three failures in a row Redis is
+	// left alone for a second, then probed again.
 	OnRedisFailure RedisFailure `yaml:"on_redis_failure" default:"local_share"`
 	// Instances is the number of gateways sharing the limit, which sizes
 	// local_share. Only with redis: true.
@@ -651,7 +663,9 @@ type Redis struct {
 	Password Secret `yaml:"password"`
 	// DB is the database number, from 0 to 15; only 0 with a cluster.
 	DB int `yaml:"db" default:"0"`
-	// Timeout bounds each command, round trip included.
+	// Timeout bounds each rate-limit decision sent to Redis, round trip and
+	// queueing included; a decision not answered in time is made by the
+	// rate limit's on_redis_failure fallback. Commands are not retried.
 	Timeout time.Duration `yaml:"timeout" default:"200ms"`
 	// TLS connects to Redis over TLS.
 	TLS bool `yaml:"tls" default:"false"`

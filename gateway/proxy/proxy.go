@@ -50,6 +50,7 @@ type Proxy struct {
 	access    *slog.Logger
 	clk       clock.Clock
 	buffers   bufferPool
+	adm       admitState // admission policies' shared parts (admit.go)
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -74,6 +75,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		}
 		p.trust[l.Name] = t
 	}
+	p.adm.redisCfg = cfg.Redis
 	byName := map[string]*upstream{}
 	for _, uc := range cfg.Upstreams {
 		u, err := newUpstream(uc, opts.Dir, opts.Clock)
@@ -119,6 +121,9 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		match: m, rewrite: compileRewrite(rc), host: rc.Rewrite.Host,
 		reqEdits: compileEdits(rc.RequestHeaders), respEdits: compileEdits(rc.ResponseHeaders),
 		maxBody: int64(rc.MaxRequestBody), timeout: rc.Timeout, upstream: u,
+	}
+	if rt.admission, err = p.newAdmission(rc); err != nil {
+		return nil, err
 	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:        rt.rewriteRequest,
@@ -168,6 +173,7 @@ func (p *Proxy) Close() {
 		}
 		u.transport.CloseIdleConnections()
 	}
+	p.adm.close()
 }
 
 type listenerHandler struct {
@@ -245,6 +251,11 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 		}
 	}
+	adm, ok := rt.admission.admit(w, r, ex) // shed, rate limit, concurrency (admit.go)
+	if !ok {
+		return
+	}
+	defer adm.settle(r, w)
 	tg, permit, err := rt.upstream.admit(r)
 	if err != nil {
 		if wait, ok := levee.RetryAfter(err); ok {

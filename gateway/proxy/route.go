@@ -33,6 +33,8 @@ type route struct {
 	timeout  time.Duration
 	upstream *upstream
 	proxy    *httputil.ReverseProxy
+
+	admission *admission // shed, rate limit, concurrency; nil admits all
 }
 
 // matcher is a route's match conditions; the zero matcher matches every
