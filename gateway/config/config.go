@@ -468,18 +468,25 @@ func (RedisFailure) values() []string {
 }
 
 // Concurrency caps the requests in flight: either a fixed bulkhead (max,
-// with an optional queue) or an adaptive limit, exactly one of them. A
-// rejected request gets 503.
+// with an optional queue) or an adaptive limit, exactly one of them. It is
+// checked after the rate limit and before the breaker; a request holds its
+// slot until its answer is written. A rejected request gets 503 with a
+// problem+json body (Levee-Reason concurrency_limited).
 type Concurrency struct {
 	// Max is the bulkhead's fixed limit of requests in flight.
 	Max int `yaml:"max"`
 	// QueueTimeout is how long a request may wait for a free slot in the
-	// bulkhead before it is rejected. Zero rejects at once.
+	// bulkhead before it is rejected; up to max requests wait, in arrival
+	// order, and more are rejected at once. Zero rejects at once.
 	QueueTimeout time.Duration `yaml:"queue_timeout" default:"0s"`
 	// Adaptive finds the limit on its own from the latency it measures.
 	Adaptive *Adaptive `yaml:"adaptive"`
-	// PerKey gives each key its own limit, with key parts as in
-	// rate_limit.key. Empty means one limit for the route.
+	// PerKey gives each key its own limit (its own bulkhead, or its own
+	// adaptive limit learning from its own latency), with key parts as in
+	// rate_limit.key, so that one tenant's flood cannot take another
+	// tenant's capacity. Up to 10000 keys are held; an idle key (nothing in
+	// flight) is dropped to make room, and a new key finding every held key
+	// busy is rejected. Empty means one limit for the route.
 	PerKey []KeyPart `yaml:"per_key"`
 }
 

@@ -15,11 +15,3 @@ func (p *Proxy) newShedGate(string, config.Shed) (*shedGate, error) { return nil
 func (g *shedGate) acquire(context.Context, *http.Request) (levee.Permit, error) {
 	return levee.Permit{}, nil
 }
-
-type concGate struct{}
-
-func (p *Proxy) newConcGate(string, config.Concurrency) (*concGate, error) { return nil, nil }
-
-func (g *concGate) acquire(context.Context, *http.Request, *exchange) (levee.Permit, error) {
-	return levee.Permit{}, nil
-}
