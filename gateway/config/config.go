@@ -521,18 +521,27 @@ func (AdaptiveAlgorithm) values() []string {
 
 // Shed rejects the least critical requests first when the gateway is
 // overloaded, by the request's criticality: CRITICAL_PLUS, CRITICAL,
-// SHEDDABLE_PLUS or SHEDDABLE (case-insensitive, "-" for "_").
+// SHEDDABLE_PLUS or SHEDDABLE (case-insensitive, "-" for "_"). It is the
+// first admission policy, before the rate limit: a shed request takes no
+// rate-limit token. A shed request gets 503 with Retry-After and a
+// problem+json body (Levee-Reason shed). CRITICAL_PLUS is never shed.
 type Shed struct {
 	// CriticalityHeader is the request header carrying the criticality.
 	CriticalityHeader string `yaml:"criticality_header" default:"X-Criticality"`
 	// Default is the criticality of a request without the header (or with
-	// an unknown value).
+	// an unknown value): the route's own criticality, so that a route of
+	// batch work can be SHEDDABLE as a whole.
 	Default string `yaml:"default" default:"CRITICAL"`
-	// CPU sheds when the process's CPU use passes this share. 0% turns CPU
-	// shedding off.
+	// CPU sheds while the process's CPU use, a share of its container's
+	// quota, is at or above this share: the gateway then keeps the requests
+	// in flight within what it measured it completes fastest (a BBR-style
+	// estimate), refusing SHEDDABLE first, then SHEDDABLE_PLUS, then
+	// CRITICAL. 0% turns CPU shedding off.
 	CPU Percent `yaml:"cpu" default:"0%"`
-	// MaxInFlight sheds when the route has this many requests in flight.
-	// Zero turns it off.
+	// MaxInFlight is the number of the route's requests in flight at which
+	// SHEDDABLE requests are refused; SHEDDABLE_PLUS requests are refused at
+	// 1.5 times it and CRITICAL at twice it, so the last capacity goes to
+	// the requests that matter. Zero turns it off.
 	MaxInFlight int `yaml:"max_in_flight" default:"0"`
 }
 

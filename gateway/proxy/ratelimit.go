@@ -12,6 +12,7 @@ import (
 	"github.com/levee-go/levee/leveehttp"
 	"github.com/levee-go/levee/ratelimit"
 	"github.com/levee-go/levee/redislimit"
+	"github.com/levee-go/levee/shed"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,6 +32,7 @@ const redisPrefix = "levee:gw:"
 type admitState struct {
 	redisCfg *config.Redis
 	redis    redis.UniversalClient
+	cpu      *shed.CPUSampler // for shed.cpu, shared by every route
 	closers  []func()
 }
 
@@ -39,7 +41,7 @@ func (s *admitState) close() {
 	for _, c := range s.closers {
 		c()
 	}
-	s.closers = nil
+	s.closers, s.cpu = nil, nil
 	if s.redis != nil {
 		_ = s.redis.Close()
 		s.redis = nil
