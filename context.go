@@ -10,49 +10,72 @@ import (
 // A shedder rejects a level only while it already rejects every lower level.
 // It travels with the context, and the HTTP and gRPC adapters carry it to
 // downstream services in a header.
+//
+// The levels compare in rank order: Sheddable < SheddablePlus < Critical <
+// CriticalPlus. The zero value, [CriticalityUnset], is a request that said
+// nothing; it ranks as [Critical] (compare after [CriticalityFrom], which
+// resolves it).
 type Criticality uint8
 
-// The criticality levels, lowest first. The zero value is [Critical], the
-// safe default for requests that say nothing.
+// The criticality levels, lowest first, after the unset zero value.
 const (
-	Critical Criticality = iota
-	CriticalPlus
-	SheddablePlus
+	// CriticalityUnset is the zero value: no level was given. Shedders
+	// and [CriticalityFrom] treat it as [Critical], the safe default for
+	// requests that say nothing.
+	CriticalityUnset Criticality = iota
+	// Sheddable requests are shed first: prefetches, batch work, retries
+	// that can wait.
 	Sheddable
+	// SheddablePlus requests are shed before the critical ones but after
+	// Sheddable: work whose failure degrades rather than breaks a page.
+	SheddablePlus
+	// Critical is the default level: requests a user waits for.
+	Critical
+	// CriticalPlus requests are shed last, and by a shedder only when it is
+	// told to: sign-in, payment, the health of the service itself.
+	CriticalPlus
 )
 
 // String returns the level's name as used in headers: CRITICAL_PLUS,
-// CRITICAL, SHEDDABLE_PLUS or SHEDDABLE.
+// CRITICAL, SHEDDABLE_PLUS or SHEDDABLE; UNSET for the zero value, and
+// CRITICAL for a value outside the constants.
 func (c Criticality) String() string {
 	switch c {
-	case CriticalPlus:
-		return "CRITICAL_PLUS"
-	case Critical:
-		return "CRITICAL"
-	case SheddablePlus:
-		return "SHEDDABLE_PLUS"
+	case CriticalityUnset:
+		return "UNSET"
 	case Sheddable:
 		return "SHEDDABLE"
+	case SheddablePlus:
+		return "SHEDDABLE_PLUS"
+	case CriticalPlus:
+		return "CRITICAL_PLUS"
 	}
 	return "CRITICAL"
 }
 
-// Rank orders levels from the most sheddable (0) to the least (3), for
-// comparisons: a shedder that rejects rank r rejects every lower rank too.
+// Rank numbers levels from the most sheddable (0) to the least (3), for
+// indexing: a shedder that rejects rank r rejects every lower rank too.
+// [CriticalityUnset], and any value outside the constants, ranks as
+// [Critical] (2).
 func (c Criticality) Rank() int {
-	switch c {
-	case Sheddable:
-		return 0
-	case SheddablePlus:
-		return 1
-	case CriticalPlus:
-		return 3
+	if c < Sheddable || c > CriticalPlus {
+		return Critical.Rank()
 	}
-	return 2
+	return int(c - Sheddable)
+}
+
+// resolve returns c, or [Critical] for the unset zero value and values
+// outside the constants.
+func (c Criticality) resolve() Criticality {
+	if c < Sheddable || c > CriticalPlus {
+		return Critical
+	}
+	return c
 }
 
 // ParseCriticality parses a level name, case-insensitively, accepting '-'
-// for '_'. It reports false for anything else.
+// for '_'. It returns [CriticalityUnset] and false for anything else,
+// "UNSET" included: a header cannot ask to be unset.
 func ParseCriticality(s string) (Criticality, bool) {
 	switch strings.ToUpper(strings.ReplaceAll(strings.TrimSpace(s), "-", "_")) {
 	case "CRITICAL_PLUS":
@@ -64,7 +87,7 @@ func ParseCriticality(s string) (Criticality, bool) {
 	case "SHEDDABLE":
 		return Sheddable, true
 	}
-	return Critical, false
+	return CriticalityUnset, false
 }
 
 type criticalityKey struct{}
@@ -74,10 +97,12 @@ func WithCriticality(ctx context.Context, c Criticality) context.Context {
 	return context.WithValue(ctx, criticalityKey{}, c)
 }
 
-// CriticalityFrom returns the criticality ctx carries, or [Critical].
+// CriticalityFrom returns the criticality ctx carries, or [Critical] when it
+// carries none, [CriticalityUnset] or a value outside the constants: the
+// result is always one of the four levels.
 func CriticalityFrom(ctx context.Context) Criticality {
 	if c, ok := ctx.Value(criticalityKey{}).(Criticality); ok {
-		return c
+		return c.resolve()
 	}
 	return Critical
 }

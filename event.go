@@ -73,13 +73,37 @@ type Event struct {
 	// Time is when it happened, on the policy's clock.
 	Time time.Time
 
-	From, To  string
-	Reason    string
+	// From and To are the states of a state change (for a rejection,
+	// From is the state that refused).
+	From, To string
+	// Reason is why, as a snake-case word the emitting package defines
+	// (for example breaker.ReasonFailureRate).
+	Reason string
+	// Value is the quantity measured and Threshold the limit it was
+	// compared with (for EventLimitChange: the new and the old limit). The
+	// two always share one unit, the unit of the quantity:
+	//
+	//   - a share of calls is a percentage, 0–100 (failure and slow-call
+	//     rates, a probability of rejection, a ramp's admitted share, a
+	//     fault's probability), as in every Config of Levee;
+	//   - a number of calls is a count (consecutive failures, probes, calls
+	//     in flight, a concurrency limit);
+	//   - a rate limit is in calls per second;
+	//   - an SLO burn rate is a multiple of the rate that spends the budget
+	//     exactly over its window.
+	//
+	// Each package's documentation says which it emits for each Reason.
 	Value     float64
 	Threshold float64
-	Wait      time.Duration
-	Attempt   int
-	Err       error
+	// Wait is a duration the event carries: the retry-after of a
+	// rejection, the delay before a retry, the open wait of a breaker.
+	Wait time.Duration
+	// Attempt is the number of the attempt a retry or hedge event is
+	// about, starting at 1.
+	Attempt int
+	// Err is the error the event is about: the rejection, the failure
+	// that caused a transition, the error a fallback replaced.
+	Err error
 	// Context is the context of the call the event happened on (a
 	// rejection, a retry, a fallback, a panic), so listeners can reach the
 	// active trace span; nil for events that belong to no call, such as a

@@ -158,12 +158,17 @@ func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) erro
 // a pipeline holds a [Fallback] for another result type than the call's.
 var ErrPolicyType = errors.New("levee: policy does not fit the call's type")
 
+// ErrZeroNext is returned by the zero [Next]: a [Wrapper] can run the rest
+// of a pipeline only through the Next the pipeline hands to Execute.
+var ErrZeroNext = errors.New("levee: zero Next: use the Next a pipeline passes to Execute")
+
 // Do runs fn through the pipeline p and returns its result, or the first
 // rejection or replacement the policies made. A nil p runs fn with panic
 // recovery only.
 //
 // Gates, retries, time limits and fallbacks run without heap allocation of
-// their own; a [Wrapper] costs one allocation per call.
+// their own, and the pipeline adds none around a [Wrapper]: what a wrapper
+// costs is its own (a hedge, two allocations when no hedge starts).
 func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (T, error) {
 	if p == nil {
 		p = &nilPipeline
@@ -235,8 +240,7 @@ func run[T any](ctx context.Context, p *Pipeline, i int, fn func(context.Context
 		return v, err
 
 	case kindWrap:
-		r := &runner[T]{p: p, fn: fn}
-		out, err := s.wrapper.Execute(ctx, Next{r: r, i: i + 1})
+		out, err := s.wrapper.Execute(ctx, Next{p: p, fn: fn, i: i + 1, r: runnerOf[T]{}})
 		v, _ := out.(T)
 		return v, err
 
@@ -269,11 +273,10 @@ func call[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, 
 	return fn(ctx)
 }
 
-type runner[T any] struct {
-	p  *Pipeline
-	fn func(context.Context) (T, error)
-}
+// runnerOf runs the rest of a pipeline of calls of type T for a [Next].
+type runnerOf[T any] struct{}
 
-func (r *runner[T]) runFrom(ctx context.Context, i int) (any, error) {
-	return run(ctx, r.p, i, r.fn)
+// runFrom runs the pipeline p from step i; fn is the call.
+func (runnerOf[T]) runFrom(ctx context.Context, p *Pipeline, i int, fn any) (any, error) {
+	return run(ctx, p, i, fn.(func(context.Context) (T, error)))
 }

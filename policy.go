@@ -151,14 +151,24 @@ type Wrapper interface {
 
 // Next runs the rest of a pipeline for a [Wrapper].
 type Next struct {
+	p  *Pipeline
+	fn any // the call, a func(context.Context) (T, error)
+	i  int
+	// r runs the rest for the pipeline's T. It is an empty struct, so a
+	// Next costs no allocation.
 	r nextRunner
-	i int
 }
 
 type nextRunner interface {
-	runFrom(ctx context.Context, i int) (any, error)
+	runFrom(ctx context.Context, p *Pipeline, i int, fn any) (any, error)
 }
 
 // Run runs the rest of the pipeline and the call. The result is the call's
-// value (of the pipeline's type) to hand back from Execute.
-func (n Next) Run(ctx context.Context) (any, error) { return n.r.runFrom(ctx, n.i) }
+// value (of the pipeline's type) to hand back from Execute. The zero Next,
+// which no pipeline gives, returns [ErrZeroNext].
+func (n Next) Run(ctx context.Context) (any, error) {
+	if n.r == nil {
+		return nil, ErrZeroNext
+	}
+	return n.r.runFrom(ctx, n.p, n.i, n.fn)
+}

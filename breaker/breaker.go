@@ -83,16 +83,19 @@ type Trip struct {
 	// ReasonProbeSlowCallRate or ReasonProbeTimeout. Empty when the breaker
 	// never tripped.
 	Reason string
-	// Value is what was measured (a percentage, a count of consecutive
-	// failures, or of probes overdue) and Threshold the limit it reached
-	// (for a probe timeout, ProbeTimeout in seconds).
+	// Value is what was measured and Threshold the limit it reached, in
+	// one unit: a percentage of calls (0–100) for the rate reasons, a
+	// count of calls for ReasonConsecutiveFailures, and of probes overdue
+	// for ReasonProbeTimeout (whose threshold is 1: one overdue probe
+	// reopens the breaker).
 	Value, Threshold float64
 	// Time is when the breaker opened.
 	Time time.Time
-	// Wait is the open wait chosen; RetryAfter reports it came from the
-	// tripping failure's Retry-After.
-	Wait       time.Duration
-	RetryAfter bool
+	// Wait is the open wait chosen.
+	Wait time.Duration
+	// WaitFromRetryAfter reports that Wait came from the Retry-After of
+	// the tripping failure (Config.HonorRetryAfter), not from OpenWait.
+	WaitFromRetryAfter bool
 	// Err is the error of the call that tripped the breaker, if any.
 	Err error
 }
@@ -101,7 +104,8 @@ type Trip struct {
 // failing, so the dependency gets room to recover and callers fail fast.
 // See the package documentation for the state machine.
 //
-// Create one with [New]. Call [Breaker.Allow] before a call and settle the
+// Create one with [New]; the zero Breaker is ready to use too, as one made
+// by New(Config{}). Call [Breaker.Allow] before a call and settle the
 // returned permit with its outcome; or put the breaker in a
 // [levee.Pipeline]. A Breaker is safe for concurrent use; admitting and
 // recording cost no allocation.
@@ -191,10 +195,31 @@ func (b *Breaker) newGenLocked(st State, freshWindow bool) *gen {
 func (b *Breaker) Stage() levee.Stage { return levee.StageBreaker }
 
 // Name returns the configured name.
-func (b *Breaker) Name() string { return b.s.name }
+func (b *Breaker) Name() string {
+	b.load()
+	return b.s.name
+}
+
+// load returns the current generation. The zero Breaker has none until its
+// first use, when it takes the settings of the zero [Config].
+func (b *Breaker) load() *gen {
+	if g := b.cur.Load(); g != nil {
+		return g
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if g := b.cur.Load(); g != nil {
+		return g
+	}
+	b.s, _ = validate(Config{}) // the zero Config is valid
+	b.clk = b.s.clk
+	g := b.newGenLocked(Closed, false)
+	b.cur.Store(g)
+	return g
+}
 
 // State returns the current state (one atomic load).
-func (b *Breaker) State() State { return b.cur.Load().state }
+func (b *Breaker) State() State { return b.load().state }
 
 // Acquire implements [levee.Gate]: it is [Breaker.Allow]; ctx is not used.
 func (b *Breaker) Acquire(ctx context.Context) (levee.Permit, error) { return b.Allow() }
@@ -205,7 +230,7 @@ func (b *Breaker) Acquire(ctx context.Context) (levee.Permit, error) { return b.
 // settled with [levee.Permit.Done] or [levee.Permit.Record] when the call
 // ends. Allow costs no allocation.
 func (b *Breaker) Allow() (levee.Permit, error) {
-	g := b.cur.Load()
+	g := b.load()
 	switch g.state {
 	case Closed:
 		if b.s.adaptive || g.ramping.Load() {
@@ -303,7 +328,7 @@ func (b *Breaker) throttle(g *gen) error {
 			g.cw.Add(true, false)
 		}
 		if b.listeners.Active() {
-			b.emitRejectionValue(g, ReasonAdaptive, p, 0)
+			b.emitRejectionValue(g, ReasonAdaptive, 100*p, 0)
 		}
 		return g.reject
 	}
@@ -316,7 +341,7 @@ func (b *Breaker) throttle(g *gen) error {
 		return nil
 	}
 	if b.listeners.Active() {
-		b.emitRejectionValue(g, ReasonRecoveryRamp, share, 0)
+		b.emitRejectionValue(g, ReasonRecoveryRamp, 100*share, 0)
 	}
 	return g.reject
 }
@@ -493,7 +518,7 @@ func (b *Breaker) openLocked(from *gen, t Trip) {
 	wait, fromRA := b.openWait(b.trips, t.Err)
 	nano := b.clk.Nanotime()
 	g := b.newGenLocked(Open, false)
-	t.Time, t.Wait, t.RetryAfter = g.since, wait, fromRA
+	t.Time, t.Wait, t.WaitFromRetryAfter = g.since, wait, fromRA
 	g.lastTrip = t
 	g.until = nano + int64(wait)
 	if g.until < nano { // a wait of centuries
@@ -572,7 +597,7 @@ func (b *Breaker) probesOverdue(g *gen) {
 	g.timing.Store(false)
 	out := b.s.probes - g.slots.Load() - g.pDone.Load()
 	if out > 0 {
-		b.openLocked(g, Trip{Reason: ReasonProbeTimeout, Value: float64(out), Threshold: b.s.probeWait.Seconds()})
+		b.openLocked(g, Trip{Reason: ReasonProbeTimeout, Value: float64(out), Threshold: 1})
 	}
 	b.mu.Unlock()
 	b.flush()
@@ -619,6 +644,7 @@ func (b *Breaker) MetricsOnly() { b.manual(MetricsOnly, ReasonMetricsOnly) }
 func (b *Breaker) Reset() { b.manual(Closed, ReasonReset) }
 
 func (b *Breaker) manual(st State, reason string) {
+	b.load()
 	b.mu.Lock()
 	from := b.cur.Load()
 	if st != Closed && from.state == st {

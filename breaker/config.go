@@ -1,6 +1,7 @@
 package breaker
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"time"
@@ -194,157 +195,180 @@ func badf(field string, v any, format string, args ...any) error {
 	return &ConfigError{Field: field, Value: v, Reason: fmt.Sprintf(format, args...)}
 }
 
+// validate checks c and applies the defaults, one stage per group of
+// fields, in the order the fields depend on each other: the window first
+// (MinCalls and HalfOpenProbes are bounded by a count window's size), the
+// Adaptive mode last (it overrides the trip conditions).
 func validate(c Config) (settings, error) {
 	s := settings{name: c.Name, clk: clock.Or(c.Clock), honorRA: c.HonorRetryAfter, classifier: c.Classifier, adaptive: c.Adaptive}
+	for _, stage := range []func(*settings, Config) error{
+		(*settings).window,
+		(*settings).minCallCount,
+		(*settings).rates,
+		(*settings).openWaits,
+		(*settings).halfOpen,
+		(*settings).adaptiveMode,
+	} {
+		if err := stage(&s, c); err != nil {
+			return s, err
+		}
+	}
+	s.measure = s.slowDur > 0
+	s.needNow = s.measure || s.width > 0
+	s.checkRates = s.failRate > 0 || s.slowRate > 0
+	return s, nil
+}
 
+// window checks WindowSize, WindowDuration and WindowBuckets and picks the
+// count or the time window.
+func (s *settings) window(c Config) error {
 	if c.WindowSize < 0 || c.WindowSize > maxWindowSize {
-		return s, badf("WindowSize", c.WindowSize, "must be in [0, %d]", maxWindowSize)
+		return badf("WindowSize", c.WindowSize, "must be in [0, %d]", maxWindowSize)
 	}
 	if c.WindowDuration < 0 {
-		return s, badf("WindowDuration", c.WindowDuration, "must not be negative")
+		return badf("WindowDuration", c.WindowDuration, "must not be negative")
 	}
 	if c.WindowBuckets < 0 || c.WindowBuckets > maxWindowBuckets {
-		return s, badf("WindowBuckets", c.WindowBuckets, "must be in [0, %d]", maxWindowBuckets)
+		return badf("WindowBuckets", c.WindowBuckets, "must be in [0, %d]", maxWindowBuckets)
 	}
 	dur := c.WindowDuration
 	if dur == 0 && c.Adaptive {
 		dur = DefaultAdaptiveWindow
 	}
-	if dur > 0 {
-		s.buckets = c.WindowBuckets
-		if s.buckets == 0 {
-			s.buckets = DefaultWindowBuckets
-		}
-		s.width = int64(dur) / int64(s.buckets)
-		if s.width == 0 {
-			return s, badf("WindowBuckets", c.WindowBuckets, "more buckets than WindowDuration %v has nanoseconds", dur)
-		}
-	} else {
-		s.size = c.WindowSize
-		if s.size == 0 {
-			s.size = DefaultWindowSize
-		}
+	if dur <= 0 {
+		s.size = cmp.Or(c.WindowSize, DefaultWindowSize)
+		return nil
 	}
+	s.buckets = cmp.Or(c.WindowBuckets, DefaultWindowBuckets)
+	s.width = int64(dur) / int64(s.buckets)
+	if s.width == 0 {
+		return badf("WindowBuckets", c.WindowBuckets, "more buckets than WindowDuration %v has nanoseconds", dur)
+	}
+	return nil
+}
 
+// minCallCount checks MinCalls against the window.
+func (s *settings) minCallCount(c Config) error {
 	switch {
 	case c.MinCalls < 0:
-		return s, badf("MinCalls", c.MinCalls, "must not be negative")
+		return badf("MinCalls", c.MinCalls, "must not be negative")
 	case c.MinCalls == 0:
 		s.minCalls = DefaultMinCalls
 		if s.size > 0 {
 			s.minCalls = min(s.minCalls, int64(s.size))
 		}
 	case s.size > 0 && c.MinCalls > s.size:
-		return s, badf("MinCalls", c.MinCalls, "larger than the count window (WindowSize %d)", s.size)
+		return badf("MinCalls", c.MinCalls, "larger than the count window (WindowSize %d)", s.size)
 	default:
 		s.minCalls = int64(c.MinCalls)
 	}
+	return nil
+}
 
+// rates checks the trip conditions of the closed state: FailureRate,
+// SlowCallDuration with SlowCallRate, and ConsecutiveFailures.
+func (s *settings) rates(c Config) error {
 	if math.IsNaN(c.FailureRate) || c.FailureRate > 100 {
-		return s, badf("FailureRate", c.FailureRate, "must be a percentage of at most 100")
+		return badf("FailureRate", c.FailureRate, "must be a percentage of at most 100")
 	}
-	s.failRate = c.FailureRate
-	if s.failRate == 0 {
-		s.failRate = DefaultFailureRate
-	}
+	s.failRate = cmp.Or(c.FailureRate, DefaultFailureRate)
 
 	if c.SlowCallDuration < 0 {
-		return s, badf("SlowCallDuration", c.SlowCallDuration, "must not be negative")
+		return badf("SlowCallDuration", c.SlowCallDuration, "must not be negative")
 	}
 	if math.IsNaN(c.SlowCallRate) || c.SlowCallRate > 100 {
-		return s, badf("SlowCallRate", c.SlowCallRate, "must be a percentage of at most 100")
+		return badf("SlowCallRate", c.SlowCallRate, "must be a percentage of at most 100")
 	}
 	s.slowDur = c.SlowCallDuration
 	s.slowRate = -1
 	if s.slowDur > 0 {
-		s.slowRate = c.SlowCallRate
-		if s.slowRate == 0 {
-			s.slowRate = defaultSlowCallPercent
-		}
+		s.slowRate = cmp.Or(c.SlowCallRate, defaultSlowCallPercent)
 	} else if c.SlowCallRate > 0 {
-		return s, badf("SlowCallRate", c.SlowCallRate, "has no effect without SlowCallDuration")
+		return badf("SlowCallRate", c.SlowCallRate, "has no effect without SlowCallDuration")
 	}
 
 	if c.ConsecutiveFailures < 0 {
-		return s, badf("ConsecutiveFailures", c.ConsecutiveFailures, "must not be negative")
+		return badf("ConsecutiveFailures", c.ConsecutiveFailures, "must not be negative")
 	}
 	s.consec = int64(c.ConsecutiveFailures)
+	return nil
+}
 
+// openWaits checks how long the breaker stays open: OpenWait, its growth
+// (OpenWaitMultiplier), its cap (OpenWaitMax) and OpenWaitJitter.
+func (s *settings) openWaits(c Config) error {
 	if c.OpenWait < 0 {
-		return s, badf("OpenWait", c.OpenWait, "must not be negative")
+		return badf("OpenWait", c.OpenWait, "must not be negative")
 	}
-	s.openWait = c.OpenWait
-	if s.openWait == 0 {
-		s.openWait = DefaultOpenWait
-	}
+	s.openWait = cmp.Or(c.OpenWait, DefaultOpenWait)
 	m := c.OpenWaitMultiplier
 	if math.IsNaN(m) || m < 0 || (m > 0 && m < 1) || math.IsInf(m, 0) {
-		return s, badf("OpenWaitMultiplier", m, "must be 0, or at least 1")
+		return badf("OpenWaitMultiplier", m, "must be 0, or at least 1")
 	}
 	s.mult = max(m, 1)
 	switch {
 	case c.OpenWaitMax < 0:
-		return s, badf("OpenWaitMax", c.OpenWaitMax, "must not be negative")
+		return badf("OpenWaitMax", c.OpenWaitMax, "must not be negative")
 	case c.OpenWaitMax == 0:
 		s.waitMax = s.openWait * DefaultOpenWaitMaxFactor
-		if s.waitMax/DefaultOpenWaitMaxFactor != s.openWait {
+		if s.waitMax/DefaultOpenWaitMaxFactor != s.openWait { // overflow
 			s.waitMax = math.MaxInt64
 		}
 	case c.OpenWaitMax < s.openWait:
-		return s, badf("OpenWaitMax", c.OpenWaitMax, "below OpenWait %v", s.openWait)
+		return badf("OpenWaitMax", c.OpenWaitMax, "below OpenWait %v", s.openWait)
 	default:
 		s.waitMax = c.OpenWaitMax
 	}
 	if math.IsNaN(c.OpenWaitJitter) || c.OpenWaitJitter < 0 || c.OpenWaitJitter > 1 {
-		return s, badf("OpenWaitJitter", c.OpenWaitJitter, "must be a fraction in [0, 1]")
+		return badf("OpenWaitJitter", c.OpenWaitJitter, "must be a fraction in [0, 1]")
 	}
 	s.jitter = c.OpenWaitJitter
+	return nil
+}
 
+// halfOpen checks the half-open probes (HalfOpenProbes, ProbeTimeout) and
+// the RecoveryRamp that follows them.
+func (s *settings) halfOpen(c Config) error {
 	switch {
 	case c.HalfOpenProbes < 0:
-		return s, badf("HalfOpenProbes", c.HalfOpenProbes, "must not be negative")
+		return badf("HalfOpenProbes", c.HalfOpenProbes, "must not be negative")
 	case c.HalfOpenProbes == 0:
 		s.probes = DefaultHalfOpenProbes
 		if s.size > 0 {
 			s.probes = min(s.probes, int64(s.size))
 		}
 	case s.size > 0 && c.HalfOpenProbes > s.size:
-		return s, badf("HalfOpenProbes", c.HalfOpenProbes, "larger than the count window (WindowSize %d)", s.size)
+		return badf("HalfOpenProbes", c.HalfOpenProbes, "larger than the count window (WindowSize %d)", s.size)
 	default:
 		s.probes = int64(c.HalfOpenProbes)
 	}
-
-	s.probeWait = c.ProbeTimeout
-	if s.probeWait == 0 {
-		s.probeWait = DefaultProbeTimeout
-	}
+	s.probeWait = cmp.Or(c.ProbeTimeout, DefaultProbeTimeout)
 
 	if c.RecoveryRamp < 0 {
-		return s, badf("RecoveryRamp", c.RecoveryRamp, "must not be negative")
+		return badf("RecoveryRamp", c.RecoveryRamp, "must not be negative")
 	}
 	s.ramp = c.RecoveryRamp
+	return nil
+}
 
+// adaptiveMode checks AdaptiveK, and that Adaptive is not combined with the
+// trip conditions it replaces, which it then disables.
+func (s *settings) adaptiveMode(c Config) error {
 	if math.IsNaN(c.AdaptiveK) || math.IsInf(c.AdaptiveK, 0) || (c.AdaptiveK != 0 && c.AdaptiveK < 1) {
-		return s, badf("AdaptiveK", c.AdaptiveK, "must be 0 or at least 1")
+		return badf("AdaptiveK", c.AdaptiveK, "must be 0 or at least 1")
 	}
-	s.k = c.AdaptiveK
-	if s.k == 0 {
-		s.k = DefaultAdaptiveK
+	s.k = cmp.Or(c.AdaptiveK, DefaultAdaptiveK)
+	if !c.Adaptive {
+		return nil
 	}
-	if c.Adaptive {
-		switch {
-		case c.FailureRate > 0:
-			return s, badf("FailureRate", c.FailureRate, "has no effect in Adaptive mode")
-		case c.SlowCallDuration > 0:
-			return s, badf("SlowCallDuration", c.SlowCallDuration, "has no effect in Adaptive mode")
-		case c.ConsecutiveFailures > 0:
-			return s, badf("ConsecutiveFailures", c.ConsecutiveFailures, "has no effect in Adaptive mode")
-		}
-		s.failRate, s.slowRate, s.consec = -1, -1, 0
+	switch {
+	case c.FailureRate > 0:
+		return badf("FailureRate", c.FailureRate, "has no effect in Adaptive mode")
+	case c.SlowCallDuration > 0:
+		return badf("SlowCallDuration", c.SlowCallDuration, "has no effect in Adaptive mode")
+	case c.ConsecutiveFailures > 0:
+		return badf("ConsecutiveFailures", c.ConsecutiveFailures, "has no effect in Adaptive mode")
 	}
-
-	s.measure = s.slowDur > 0
-	s.needNow = s.measure || s.width > 0
-	s.checkRates = s.failRate > 0 || s.slowRate > 0
-	return s, nil
+	s.failRate, s.slowRate, s.consec = -1, -1, 0
+	return nil
 }

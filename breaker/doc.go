@@ -70,6 +70,12 @@
 // that admitted it, and results reported for an earlier generation — a slow
 // call admitted before the breaker opened — are discarded.
 //
+// A permit counts once: it settles through a pooled ticket whose sequence
+// number its first settle advances, so settling it again (or a copy of it)
+// changes nothing — no call is counted twice and no probe slot is freed
+// twice. A [Breaker] is not a [levee.Releaser], so its permits cannot be
+// forged with [levee.NewPermit].
+//
 // # Windows
 //
 // The count window (the default) holds the outcomes of the last WindowSize
@@ -109,7 +115,10 @@
 //
 // [Breaker.OnEvent] listeners receive a [levee.Event] (Policy "breaker")
 // for every state change — Reason says why, and for a trip Value and
-// Threshold give the measurement — and for every rejection. Listeners run
+// Threshold give the measurement in the units of [Trip] — and for every
+// rejection (for ReasonAdaptive, Value is the rejection probability and for
+// ReasonRecoveryRamp the share of calls admitted, both as percentages,
+// 0–100). Listeners run
 // outside the breaker's locks and may call the breaker; state changes reach
 // them in order.
 // [Breaker.Snapshot] returns the state, the window's counts and rates, the
@@ -118,8 +127,9 @@
 // # Cost
 //
 // Admitting and recording a call costs no allocation. With a count window
-// and no slow-call tracking the closed path reads no clock: one atomic load
-// to admit, and about three atomic operations to record a success. The time
+// and no slow-call tracking the closed path reads no clock: an atomic load
+// and a ticket from a per-processor pool to admit, and about three atomic
+// operations to record a success. The time
 // window adds one monotonic clock read per recorded call. Rejecting while
 // open is one atomic load.
 //

@@ -106,3 +106,29 @@ func TestSettleOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestRejectionValueUnits checks that the shares carried by rejection
+// events are percentages, like every rate of the breaker: a quarter of the
+// way through a recovery ramp, Value is 25.
+func TestRejectionValueUnits(t *testing.T) {
+	const ramp = 100 * time.Second
+	b, clk := newBreaker(t, breaker.Config{ConsecutiveFailures: 1, HalfOpenProbes: 1, OpenWait: time.Second, RecoveryRamp: ramp})
+	play(b, clk, 0, "f")
+	clk.Advance(time.Second)
+	play(b, clk, 0, "s")
+	clk.Set(b.Snapshot().Since.Add(ramp / 4))
+	var got []float64
+	b.OnEvent(func(e levee.Event) {
+		if e.Kind == levee.EventRejected && e.Reason == breaker.ReasonRecoveryRamp {
+			got = append(got, e.Value)
+		}
+	})
+	for range 100 {
+		if p, err := b.Allow(); err == nil {
+			p.Record(levee.Outcome{Result: levee.Ignored})
+		}
+	}
+	if len(got) == 0 || got[0] != 25 {
+		t.Errorf("recovery-ramp rejection Values = %v, want 25 (percent)", got)
+	}
+}

@@ -45,7 +45,7 @@ type Snapshot struct {
 // Snapshot returns the breaker's current state and counts. It takes no
 // lock of the breaker, so listeners may call it.
 func (b *Breaker) Snapshot() Snapshot {
-	g := b.cur.Load()
+	g := b.load()
 	now := b.clk.Nanotime()
 	c := windowCounts(g, now)
 	s := Snapshot{

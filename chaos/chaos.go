@@ -137,7 +137,8 @@ func (f Fault) When(match func(ctx context.Context) bool) Fault {
 // injection, with Reason "chaos:delay", "chaos:error", "chaos:abort" (a
 // [*StatusError]) or "chaos:panic".
 //
-// All methods are safe for concurrent use.
+// All methods are safe for concurrent use. The zero Injector is off and has
+// no faults; Set and Enable make it inject, on the real clock.
 type Injector struct {
 	active atomic.Pointer[faultSet] // nil when off or empty: the only load on the off path
 
@@ -320,7 +321,7 @@ func (in *Injector) inject(ctx context.Context, s *faultSet) error {
 			break
 		}
 	}
-	if delay > 0 && !clock.Sleep(in.clk, delay, ctx.Done()) {
+	if delay > 0 && !clock.Sleep(clock.Or(in.clk), delay, ctx.Done()) {
 		return ctx.Err()
 	}
 	if end == nil {
@@ -339,7 +340,7 @@ func (in *Injector) inject(ctx context.Context, s *faultSet) error {
 func (in *Injector) emit(reason string, f *fault, wait time.Duration, err error) {
 	if in.listeners.Active() {
 		in.listeners.Emit(levee.Event{Kind: levee.EventInfo, Policy: "chaos", Name: in.name,
-			Time: in.clk.Now(), Reason: reason, Value: f.Percent, Wait: wait, Err: err})
+			Time: clock.Or(in.clk).Now(), Reason: reason, Value: f.Percent, Wait: wait, Err: err})
 	}
 }
 

@@ -577,3 +577,41 @@ func BenchmarkInjector(b *testing.B) {
 		})
 	}
 }
+
+// TestZeroValues uses the zero value of each exported type: none may panic.
+func TestZeroValues(t *testing.T) {
+	var in chaos.Injector
+	if p, err := in.Acquire(context.Background()); err != nil || p != (levee.Permit{}) {
+		t.Errorf("zero Injector.Acquire = %v, %v; want a pass", p, err)
+	}
+	if in.Enabled() || in.Faults() != nil {
+		t.Errorf("zero Injector: enabled %v, faults %v; want off and empty", in.Enabled(), in.Faults())
+	}
+	var events int
+	in.OnEvent(func(levee.Event) { events++ })
+	if err := in.Set(chaos.Latency(100, time.Nanosecond), chaos.HTTPStatus(100, 503)); err != nil {
+		t.Fatal(err)
+	}
+	in.Enable()
+	if _, err := in.Acquire(context.Background()); levee.StatusOf(err).HTTPStatus() != 503 {
+		t.Errorf("enabled zero Injector: %v, want the injected 503", err)
+	}
+	if events != 2 {
+		t.Errorf("%d events, want 2 (delay, abort)", events)
+	}
+	if in.Stage() != levee.StageChaos {
+		t.Errorf("Stage = %v", in.Stage())
+	}
+	var f chaos.Fault
+	if err := in.Set(f); err != nil {
+		t.Errorf("Set(zero Fault) = %v", err)
+	}
+	var se chaos.StatusError
+	if se.Error() == "" || se.HTTPStatus() != 503 || se.GRPCCode() != 14 || se.FaultStatus().Code != levee.CodeUnavailable {
+		t.Errorf("zero StatusError = %q %d %d %v", se.Error(), se.HTTPStatus(), se.GRPCCode(), se.FaultStatus())
+	}
+	var cfg chaos.Config
+	if _, err := chaos.New(cfg); err != nil {
+		t.Errorf("New(zero Config) = %v", err)
+	}
+}

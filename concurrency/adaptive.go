@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,17 +18,21 @@ import (
 // windows and hands each window to Update, under its lock; the algorithm
 // answers with the next limit. [AIMD], [Vegas], [Gradient2] and [Gradient]
 // are the algorithms of this package. An Algorithm belongs to one Limiter.
+// Build them with their New functions: a zero value has no bounds, keeps
+// any limit it is given, and [NewLimiter] refuses it.
 type Algorithm interface {
 	// Bounds returns the limit to start from and the bounds the limit
 	// stays within.
 	Bounds() (initial, min, max int)
 	// Update returns the next limit from the closing window and the limit
 	// in force (not yet rounded down).
-	Update(w Window, limit float64) Decision
+	Update(w Window, limit float64) Adjustment
 }
 
-// Decision is an [Algorithm]'s answer to one window.
-type Decision struct {
+// Adjustment is an [Algorithm]'s answer to one window: the next limit and
+// why. (Decision, across Levee, names only the rate-limit decision,
+// [levee.Decision].)
+type Adjustment struct {
 	// Limit is the next limit. The limiter keeps it within the algorithm's
 	// bounds and admits floor(Limit) calls at once.
 	Limit float64
@@ -161,10 +164,11 @@ type LimiterConfig struct {
 //
 // Admission is one compare-and-swap and allocates nothing; recording an
 // outcome is a few atomic adds, and once per window one call takes a lock
-// to update the limit. All methods are safe for concurrent use.
+// to update the limit. All methods are safe for concurrent use. Build a
+// Limiter with [NewLimiter]: a zero Limiter refuses every call with
+// [ErrNotBuilt].
 type Limiter struct {
-	inflight atomic.Int64
-	limit    atomic.Int64
+	s slots // s.mu also guards limitF and scratch
 
 	// The open window, written with atomics by every completion.
 	wStart, wEnd              atomic.Int64
@@ -179,16 +183,11 @@ type Limiter struct {
 	minWindow  int64
 	maxWindow  int64
 	minSamples int64
-	maxQueue   int
-	maxWait    time.Duration
-	lifo       bool
 	rejection  error
 	clk        clock.Clock
 
-	mu      sync.Mutex // guards the fields below and the queue
-	limitF  float64
+	limitF  float64 // guarded by s.mu
 	scratch [maxWindowRTTs]time.Duration
-	q       waitQueue // q.n may be read without mu
 
 	listeners levee.Listeners
 }
@@ -232,7 +231,7 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	}
 	initial, lo, hi := alg.Bounds()
 	if lo < 1 || hi < lo || initial < lo || initial > hi {
-		return nil, fmt.Errorf("concurrency: algorithm bounds initial=%d min=%d max=%d, want 1 <= min <= initial <= max", initial, lo, hi)
+		return nil, fmt.Errorf("concurrency: algorithm bounds initial=%d min=%d max=%d, want 1 <= min <= initial <= max (a zero AIMD, Vegas, Gradient or Gradient2 has none: build it with its New function)", initial, lo, hi)
 	}
 	l := &Limiter{
 		name:       cfg.Name,
@@ -242,9 +241,6 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 		minWindow:  int64(minW),
 		maxWindow:  int64(maxW),
 		minSamples: int64(cmp0(cfg.MinSamples, DefaultMinSamples)),
-		maxQueue:   cfg.MaxQueue,
-		maxWait:    cfg.MaxWait,
-		lifo:       cfg.LIFO,
 		clk:        clock.Or(cfg.Clock),
 		limitF:     float64(initial),
 		rejection:  levee.ErrShed,
@@ -252,7 +248,8 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	if cfg.RetryAfter > 0 {
 		l.rejection = levee.Reject(levee.ErrShed, cfg.RetryAfter)
 	}
-	l.limit.Store(int64(initial))
+	l.s.maxQueue, l.s.maxWait, l.s.lifo, l.s.clk = cfg.MaxQueue, cfg.MaxWait, cfg.LIFO, l.clk
+	l.s.limit.Store(int64(initial))
 	now := l.clk.Nanotime()
 	l.wStart.Store(now)
 	l.wEnd.Store(now + l.minWindow)
@@ -272,59 +269,66 @@ func (l *Limiter) Stage() levee.Stage { return levee.StageConcurrency }
 
 // OnEvent registers a listener for the limiter's events:
 // [levee.EventLimitChange] on every change of the limit (Value the new
-// limit, Threshold the old one, Reason the algorithm's measurements) and
-// [levee.EventRejected] for every refused call (Reason "limit" when the
-// limit was reached with no room to wait, "wait" when MaxWait ran out).
+// limit, Threshold the old one, both in calls; Reason the algorithm's
+// measurements) and [levee.EventRejected] for every refused call (Reason
+// "limit" when the limit was reached with no room to wait, "wait" when
+// MaxWait ran out; Value the calls in flight, Threshold the limit, in
+// calls).
 func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) { return l.listeners.Add(fn) }
 
 // Limit returns how many calls may run at once.
-func (l *Limiter) Limit() int { return int(l.limit.Load()) }
+func (l *Limiter) Limit() int { return int(l.s.limit.Load()) }
 
 // InFlight returns how many admitted calls have not been settled.
-func (l *Limiter) InFlight() int { return int(l.inflight.Load()) }
+func (l *Limiter) InFlight() int { return int(l.s.inflight.Load()) }
 
 // Queued returns how many calls wait for a slot.
-func (l *Limiter) Queued() int { return int(l.q.n.Load()) }
+func (l *Limiter) Queued() int { return int(l.s.q.n.Load()) }
 
 // Acquire admits a call while fewer than the limit are in flight; otherwise
 // it queues the call if there is room, or refuses it with [levee.ErrShed].
 // A call whose context ends while it waits leaves with the context's error.
 // The permit must be settled exactly once; its outcome teaches the limit.
 func (l *Limiter) Acquire(ctx context.Context) (levee.Permit, error) {
-	if l.q.n.Load() == 0 {
-		if n, ok := l.tryAdmit(); ok {
-			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
-		}
+	if n, ok := l.s.admitNow(); ok {
+		return l.permit(n), nil
 	}
-	return l.acquireSlow(ctx)
+	if l.clk == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
+	n, full, timedOut, err := l.s.acquire(ctx)
+	switch {
+	case err != nil:
+		return levee.Permit{}, err
+	case full:
+		return levee.Permit{}, l.reject(ctx, "limit")
+	case timedOut:
+		return levee.Permit{}, l.reject(ctx, "wait")
+	}
+	return l.permit(n), nil
+}
+
+// permit issues the permit of a call that holds a slot; demand is the
+// calls in flight when it was admitted, itself included.
+func (l *Limiter) permit(demand int64) levee.Permit {
+	return levee.NewPermit(l, l.s.claim(demand), l.clk.Nanotime())
 }
 
 // Release records the call's outcome and frees its slot. Only [levee.Permit]
-// calls it.
+// calls it. A permit settled before, one from an earlier admission and one
+// the limiter did not issue neither free a slot nor teach the limit.
 func (l *Limiter) Release(p levee.Permit, o levee.Outcome) {
-	now := l.clk.Nanotime()
-	l.release()
-	if o.Result == levee.Ignored {
+	demand, ok := l.s.settle(p.Token())
+	if !ok || o.Result == levee.Ignored {
 		return
 	}
+	now := l.clk.Nanotime()
 	rtt := int64(o.Latency)
 	if rtt <= 0 {
 		rtt = max(now-p.Start(), 1)
 	}
 	drop := o.Result == levee.Failure || (o.Err != nil && errors.Is(o.Err, levee.ErrTimeout))
-	l.sample(now, rtt, int64(p.Token()), drop)
-}
-
-func (l *Limiter) tryAdmit() (int64, bool) {
-	for {
-		n := l.inflight.Load()
-		if n >= l.limit.Load() {
-			return 0, false
-		}
-		if l.inflight.CompareAndSwap(n, n+1) {
-			return n + 1, true
-		}
-	}
+	l.sample(now, rtt, demand, drop)
 }
 
 // sample adds one completion to the open window, and closes the window
@@ -341,7 +345,7 @@ func (l *Limiter) sample(now, rtt, demand int64, drop bool) {
 	storeMin(&l.wMin, rtt)
 	storeMax(&l.wMax, rtt)
 	storeMax(&l.wDemand, demand)
-	if now >= l.wEnd.Load() && i+1 >= l.minSamples && l.mu.TryLock() {
+	if now >= l.wEnd.Load() && i+1 >= l.minSamples && l.s.mu.TryLock() {
 		l.closeWindowLocked(now)
 	}
 }
@@ -365,10 +369,10 @@ func storeMax(a *atomic.Int64, v int64) {
 }
 
 // closeWindowLocked hands the open window to the algorithm and opens the
-// next one. It unlocks l.mu, and emits the limit change outside the lock.
+// next one. It unlocks l.s.mu, and emits the limit change outside the lock.
 func (l *Limiter) closeWindowLocked(now int64) {
 	if now < l.wEnd.Load() || l.wCount.Load() < l.minSamples {
-		l.mu.Unlock()
+		l.s.mu.Unlock()
 		return
 	}
 	n := l.wCount.Swap(0)
@@ -411,127 +415,21 @@ func (l *Limiter) closeWindowLocked(now int64) {
 	l.limitF = next
 	oldN, newN := int64(old), int64(next)
 	if newN != oldN {
-		l.limit.Store(newN)
-		if newN > oldN && l.q.n.Load() > 0 {
-			l.grantLocked()
-		}
+		l.s.setLimitLocked(newN)
 	}
-	l.mu.Unlock()
+	l.s.mu.Unlock()
 	if newN != oldN && l.listeners.Active() {
 		l.listeners.Emit(levee.Event{Kind: levee.EventLimitChange, Policy: "adaptive", Name: l.name,
 			Time: l.clk.Now(), Value: float64(newN), Threshold: float64(oldN), Reason: d.Reason})
 	}
 }
 
-// waiter is one queued call; its fields are guarded by the limiter's mu.
-func (l *Limiter) acquireSlow(ctx context.Context) (levee.Permit, error) {
-	if l.maxQueue == 0 {
-		if n, ok := l.tryAdmit(); ok {
-			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
-		}
-		return levee.Permit{}, l.reject(ctx, "limit")
-	}
-	l.mu.Lock()
-	if l.q.head == nil {
-		if n, ok := l.tryAdmit(); ok {
-			l.mu.Unlock()
-			return levee.NewPermit(l, uint64(n), l.clk.Nanotime()), nil
-		}
-	}
-	if int(l.q.n.Load()) >= l.maxQueue {
-		l.mu.Unlock()
-		return levee.Permit{}, l.reject(ctx, "limit")
-	}
-	if err := ctx.Err(); err != nil {
-		l.mu.Unlock()
-		return levee.Permit{}, err
-	}
-	w := &waiter{ready: make(chan struct{}, 1)}
-	l.q.push(w)
-	l.grantLocked() // a slot may have freed meanwhile (see release)
-	l.mu.Unlock()
-
-	var timeout <-chan time.Time
-	if l.maxWait > 0 {
-		t := l.clk.NewTimer(l.maxWait)
-		defer t.Stop()
-		timeout = t.C()
-	}
-	var err error
-	select {
-	case <-w.ready:
-		return levee.NewPermit(l, uint64(w.demand), l.clk.Nanotime()), nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-timeout:
-	}
-	l.mu.Lock()
-	if w.granted {
-		l.mu.Unlock()
-		if err == nil {
-			return levee.NewPermit(l, uint64(w.demand), l.clk.Nanotime()), nil
-		}
-		l.release() // the caller has gone: pass the slot on
-		return levee.Permit{}, err
-	}
-	l.q.remove(w)
-	l.mu.Unlock()
-	if err != nil {
-		return levee.Permit{}, err
-	}
-	return levee.Permit{}, l.reject(ctx, "wait")
-}
-
-// release frees a slot, or hands it to a waiter without freeing it, so that
-// no newcomer takes it first.
-func (l *Limiter) release() {
-	if l.q.n.Load() > 0 {
-		l.mu.Lock()
-		if l.q.head != nil && l.inflight.Load() <= l.limit.Load() {
-			l.grantOneLocked(l.inflight.Load())
-			l.mu.Unlock()
-			return
-		}
-		l.mu.Unlock()
-	}
-	l.inflight.Add(-1)
-	if l.q.n.Load() > 0 {
-		l.mu.Lock()
-		l.grantLocked()
-		l.mu.Unlock()
-	}
-}
-
-// grantLocked admits waiters while slots are free.
-func (l *Limiter) grantLocked() {
-	for l.q.head != nil {
-		n, ok := l.tryAdmit()
-		if !ok {
-			return
-		}
-		l.grantOneLocked(n)
-	}
-}
-
-// grantOneLocked gives the next waiter (oldest, or newest with LIFO) a slot
-// already counted in flight.
-func (l *Limiter) grantOneLocked(demand int64) {
-	w := l.q.head
-	if l.lifo {
-		w = l.q.tail
-	}
-	l.q.remove(w)
-	w.granted = true
-	w.demand = demand
-	w.ready <- struct{}{}
-}
-
 func (l *Limiter) reject(ctx context.Context, reason string) error {
 	if l.listeners.Active() {
 		wait, _ := levee.RetryAfter(l.rejection)
 		l.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "adaptive", Name: l.name,
-			Time: l.clk.Now(), Reason: reason, Value: float64(l.inflight.Load()),
-			Threshold: float64(l.limit.Load()), Wait: wait, Err: l.rejection, Context: ctx})
+			Time: l.clk.Now(), Reason: reason, Value: float64(l.s.inflight.Load()),
+			Threshold: float64(l.s.limit.Load()), Wait: wait, Err: l.rejection, Context: ctx})
 	}
 	return l.rejection
 }

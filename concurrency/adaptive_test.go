@@ -17,17 +17,17 @@ import (
 // next(limit).
 type stub struct {
 	initial, lo, hi int
-	next            func(limit float64) concurrency.Decision
+	next            func(limit float64) concurrency.Adjustment
 	windows         []concurrency.Window
 }
 
 func (s *stub) Bounds() (int, int, int) { return s.initial, s.lo, s.hi }
 
-func (s *stub) Update(w concurrency.Window, limit float64) concurrency.Decision {
+func (s *stub) Update(w concurrency.Window, limit float64) concurrency.Adjustment {
 	w.RTTs = append([]time.Duration(nil), w.RTTs...)
 	s.windows = append(s.windows, w)
 	if s.next == nil {
-		return concurrency.Decision{Limit: limit}
+		return concurrency.Adjustment{Limit: limit}
 	}
 	return s.next(limit)
 }
@@ -141,8 +141,8 @@ func TestLimiterWindows(t *testing.T) {
 
 func TestLimiterAppLimitedBoundsAndEvents(t *testing.T) {
 	clk := clocktest.New(time.Time{})
-	var next concurrency.Decision
-	alg := &stub{initial: 10, lo: 2, hi: 40, next: func(float64) concurrency.Decision { return next }}
+	var next concurrency.Adjustment
+	alg := &stub{initial: 10, lo: 2, hi: 40, next: func(float64) concurrency.Adjustment { return next }}
 	l := newLimiter(t, concurrency.LimiterConfig{Name: "db", Algorithm: alg, Clock: clk, MinSamples: 1})
 	var events []levee.Event
 	l.OnEvent(func(e levee.Event) { events = append(events, e) })
@@ -150,15 +150,15 @@ func TestLimiterAppLimitedBoundsAndEvents(t *testing.T) {
 	steps := []struct {
 		name     string
 		inflight int
-		next     concurrency.Decision
+		next     concurrency.Adjustment
 		want     int
 	}{
-		{"demand below half: no growth", 4, concurrency.Decision{Limit: 15}, 10},
-		{"demand at half: growth", 5, concurrency.Decision{Limit: 15.7, Reason: "up"}, 15},
-		{"shrinking needs no demand", 1, concurrency.Decision{Limit: 12, Reason: "down"}, 12},
-		{"pinned limits pass the app-limited rule", 1, concurrency.Decision{Limit: 20, Pin: true, Reason: "pin"}, 20},
-		{"above the max", 20, concurrency.Decision{Limit: 1000, Reason: "max"}, 40},
-		{"below the min", 1, concurrency.Decision{Limit: -3, Reason: "min"}, 2},
+		{"demand below half: no growth", 4, concurrency.Adjustment{Limit: 15}, 10},
+		{"demand at half: growth", 5, concurrency.Adjustment{Limit: 15.7, Reason: "up"}, 15},
+		{"shrinking needs no demand", 1, concurrency.Adjustment{Limit: 12, Reason: "down"}, 12},
+		{"pinned limits pass the app-limited rule", 1, concurrency.Adjustment{Limit: 20, Pin: true, Reason: "pin"}, 20},
+		{"above the max", 20, concurrency.Adjustment{Limit: 1000, Reason: "max"}, 40},
+		{"below the min", 1, concurrency.Adjustment{Limit: -3, Reason: "min"}, 2},
 	}
 	for _, s := range steps {
 		next = s.next
@@ -270,7 +270,7 @@ func TestLimiterQueueTimeoutAndCancel(t *testing.T) {
 func TestLimiterGrowthAdmitsWaiters(t *testing.T) {
 	clk := clocktest.New(time.Time{})
 	next := 1.0
-	alg := &stub{initial: 1, lo: 1, hi: 5, next: func(float64) concurrency.Decision { return concurrency.Decision{Limit: next, Pin: true} }}
+	alg := &stub{initial: 1, lo: 1, hi: 5, next: func(float64) concurrency.Adjustment { return concurrency.Adjustment{Limit: next, Pin: true} }}
 	l := newLimiter(t, concurrency.LimiterConfig{Algorithm: alg, MaxQueue: 4, Clock: clk, MinSamples: 1})
 	hold, _ := l.Acquire(context.Background())
 	got := make(chan levee.Permit, 2)

@@ -62,15 +62,18 @@ func NewAIMD(cfg AIMDConfig) (*AIMD, error) {
 func (a *AIMD) Bounds() (initial, min, max int) { return a.initial, a.lo, a.hi }
 
 // Update applies the AIMD rule to one window.
-func (a *AIMD) Update(w Window, limit float64) Decision {
+func (a *AIMD) Update(w Window, limit float64) Adjustment {
+	if a.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	switch {
 	case w.Drops > 0 || w.MaxRTT > a.timeout:
 		next := max(1, min(limit-1, float64(int(limit*a.ratio))))
-		return Decision{Limit: next, Reason: fmt.Sprintf("aimd: drops=%d max_rtt=%v timeout=%v", w.Drops, w.MaxRTT, a.timeout)}
+		return Adjustment{Limit: next, Reason: fmt.Sprintf("aimd: drops=%d max_rtt=%v timeout=%v", w.Drops, w.MaxRTT, a.timeout)}
 	case w.MaxInFlight*2 >= int(limit):
-		return Decision{Limit: limit + 1, Reason: fmt.Sprintf("aimd: no drop in %d samples, in_flight=%d", w.Samples, w.MaxInFlight)}
+		return Adjustment{Limit: limit + 1, Reason: fmt.Sprintf("aimd: no drop in %d samples, in_flight=%d", w.Samples, w.MaxInFlight)}
 	}
-	return Decision{Limit: limit}
+	return Adjustment{Limit: limit}
 }
 
 // bounds applies the defaults and checks the initial limit and the bounds

@@ -3,8 +3,6 @@ package concurrency
 import (
 	"context"
 	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/levee-go/levee"
@@ -49,20 +47,13 @@ type BulkheadConfig struct {
 // newcomer, so waiting is fair.
 //
 // Admission without waiting is one compare-and-swap on the in-flight count
-// and allocates nothing; only a call that queues allocates (its waiter).
-// All methods are safe for concurrent use.
+// and one on the permit's slot of the settle table, and allocates nothing; only a call that queues allocates (its waiter).
+// All methods are safe for concurrent use. Build a Bulkhead with
+// [NewBulkhead]: a zero Bulkhead refuses every call with [ErrNotBuilt].
 type Bulkhead struct {
-	inflight atomic.Int64
-	limit    atomic.Int64
+	s slots
 
-	name     string
-	maxQueue int
-	maxWait  time.Duration
-	clk      clock.Clock
-
-	mu sync.Mutex
-	q  waitQueue // guarded by mu; q.n may be read without it
-
+	name      string
 	listeners levee.Listeners
 }
 
@@ -83,13 +74,9 @@ func NewBulkhead(cfg BulkheadConfig) (*Bulkhead, error) {
 	if limit == 0 {
 		limit = DefaultMaxConcurrent
 	}
-	b := &Bulkhead{
-		name:     cfg.Name,
-		maxQueue: cfg.MaxQueue,
-		maxWait:  cfg.MaxWait,
-		clk:      clock.Or(cfg.Clock),
-	}
-	b.limit.Store(int64(limit))
+	b := &Bulkhead{name: cfg.Name}
+	b.s.maxQueue, b.s.maxWait, b.s.clk = cfg.MaxQueue, cfg.MaxWait, clock.Or(cfg.Clock)
+	b.s.limit.Store(int64(limit))
 	return b, nil
 }
 
@@ -98,20 +85,22 @@ func (b *Bulkhead) Stage() levee.Stage { return levee.StageConcurrency }
 
 // OnEvent registers a listener for the bulkhead's events:
 // [levee.EventRejected] for every refused call (Reason "full" when there
-// was no room in the queue, "wait" when MaxWait ran out) and
-// [levee.EventLimitChange] when [Bulkhead.SetLimit] changes the limit.
+// was no room in the queue, "wait" when MaxWait ran out; Value the calls in
+// flight, Threshold the limit, both counts of calls) and
+// [levee.EventLimitChange] when [Bulkhead.SetLimit] changes the limit
+// (Value the new limit, Threshold the old one, in calls).
 func (b *Bulkhead) OnEvent(fn levee.Listener) (remove func()) { return b.listeners.Add(fn) }
 
 // InFlight returns how many admitted calls have not been settled yet.
 // After the limit is lowered it may exceed [Bulkhead.Limit] until enough
 // of them end.
-func (b *Bulkhead) InFlight() int { return int(b.inflight.Load()) }
+func (b *Bulkhead) InFlight() int { return int(b.s.inflight.Load()) }
 
 // Queued returns how many calls are waiting for a slot.
-func (b *Bulkhead) Queued() int { return int(b.q.n.Load()) }
+func (b *Bulkhead) Queued() int { return int(b.s.q.n.Load()) }
 
 // Limit returns how many calls may run at once.
-func (b *Bulkhead) Limit() int { return int(b.limit.Load()) }
+func (b *Bulkhead) Limit() int { return int(b.s.limit.Load()) }
 
 // SetLimit changes how many calls may run at once. Raising it admits
 // waiters at once, oldest first; lowering it lets calls already running
@@ -120,15 +109,15 @@ func (b *Bulkhead) SetLimit(n int) error {
 	if n < 1 {
 		return fmt.Errorf("concurrency: SetLimit(%d), want >= 1", n)
 	}
-	old := b.limit.Swap(int64(n))
-	if int64(n) > old && b.q.n.Load() > 0 {
-		b.mu.Lock()
-		b.grantLocked()
-		b.mu.Unlock()
+	if b.s.clk == nil {
+		return ErrNotBuilt
 	}
+	b.s.mu.Lock()
+	old := b.s.setLimitLocked(int64(n))
+	b.s.mu.Unlock()
 	if int64(n) != old && b.listeners.Active() {
 		b.listeners.Emit(levee.Event{Kind: levee.EventLimitChange, Policy: "bulkhead", Name: b.name,
-			Time: b.clk.Now(), Value: float64(n), Threshold: float64(old)})
+			Time: b.s.clk.Now(), Value: float64(n), Threshold: float64(old)})
 	}
 	return nil
 }
@@ -140,135 +129,35 @@ func (b *Bulkhead) SetLimit(n int) error {
 // call itself then sees its context). An admitted call must settle its
 // permit exactly once, which frees its slot.
 func (b *Bulkhead) Acquire(ctx context.Context) (levee.Permit, error) {
-	// Newcomers take the fast path only when nobody waits, so that a freed
-	// slot goes to the oldest waiter (see release).
-	if b.q.n.Load() == 0 && b.tryAdmit() {
-		return levee.NewPermit(b, 0, 0), nil
+	if n, ok := b.s.admitNow(); ok {
+		return levee.NewPermit(b, b.s.claim(n), 0), nil
 	}
-	return b.acquireSlow(ctx)
+	if b.s.clk == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
+	n, full, timedOut, err := b.s.acquire(ctx)
+	switch {
+	case err != nil:
+		return levee.Permit{}, err
+	case full:
+		return levee.Permit{}, b.reject("full")
+	case timedOut:
+		return levee.Permit{}, b.reject("wait")
+	}
+	return levee.NewPermit(b, b.s.claim(n), 0), nil
 }
 
 // Release frees the permit's slot: it goes straight to the oldest waiter,
 // or back to the pool when none waits. The outcome does not matter to a
-// fixed limit.
-func (b *Bulkhead) Release(_ levee.Permit, _ levee.Outcome) { b.release() }
-
-// tryAdmit takes a slot if one is free.
-func (b *Bulkhead) tryAdmit() bool {
-	for {
-		n := b.inflight.Load()
-		if n >= b.limit.Load() {
-			return false
-		}
-		if b.inflight.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-func (b *Bulkhead) acquireSlow(ctx context.Context) (levee.Permit, error) {
-	if b.maxQueue == 0 {
-		// Nobody ever waits: refuse without taking the lock.
-		if b.tryAdmit() {
-			return levee.NewPermit(b, 0, 0), nil
-		}
-		return levee.Permit{}, b.reject("full")
-	}
-	b.mu.Lock()
-	// A slot may have freed since the fast path looked.
-	if b.q.head == nil && b.tryAdmit() {
-		b.mu.Unlock()
-		return levee.NewPermit(b, 0, 0), nil
-	}
-	if int(b.q.n.Load()) >= b.maxQueue {
-		b.mu.Unlock()
-		return levee.Permit{}, b.reject("full")
-	}
-	if err := ctx.Err(); err != nil {
-		b.mu.Unlock()
-		return levee.Permit{}, err
-	}
-	w := &waiter{ready: make(chan struct{}, 1)}
-	b.q.push(w)
-	// Counting ourselves in before looking at the slots again pairs with
-	// release, which frees a slot before it looks at the queue: one of the
-	// two sees the other, so a slot freed meanwhile is not missed.
-	b.grantLocked()
-	b.mu.Unlock()
-
-	var timeout <-chan time.Time
-	if b.maxWait > 0 {
-		t := b.clk.NewTimer(b.maxWait)
-		defer t.Stop()
-		timeout = t.C()
-	}
-	var err error
-	select {
-	case <-w.ready:
-		return levee.NewPermit(b, 0, 0), nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-timeout:
-	}
-
-	b.mu.Lock()
-	if w.granted {
-		// A slot was handed over while we gave up.
-		b.mu.Unlock()
-		if err == nil {
-			return levee.NewPermit(b, 0, 0), nil // the wait ran out, but we got in
-		}
-		b.release() // pass it on: the caller has gone
-		return levee.Permit{}, err
-	}
-	b.q.remove(w)
-	b.mu.Unlock()
-	if err != nil {
-		return levee.Permit{}, err
-	}
-	return levee.Permit{}, b.reject("wait")
-}
-
-func (b *Bulkhead) release() {
-	if b.q.n.Load() > 0 {
-		b.mu.Lock()
-		// Hand the slot over without giving it back, so no newcomer can
-		// take it; unless the limit was lowered below what runs now.
-		if b.q.head != nil && b.inflight.Load() <= b.limit.Load() {
-			b.grantHeadLocked()
-			b.mu.Unlock()
-			return
-		}
-		b.mu.Unlock()
-	}
-	b.inflight.Add(-1)
-	if b.q.n.Load() > 0 {
-		b.mu.Lock()
-		b.grantLocked()
-		b.mu.Unlock()
-	}
-}
-
-// grantLocked admits waiters, oldest first, while slots are free.
-func (b *Bulkhead) grantLocked() {
-	for b.q.head != nil && b.tryAdmit() {
-		b.grantHeadLocked()
-	}
-}
-
-// grantHeadLocked gives the oldest waiter a slot already counted in flight.
-func (b *Bulkhead) grantHeadLocked() {
-	w := b.q.head
-	b.q.remove(w)
-	w.granted = true
-	w.ready <- struct{}{}
-}
+// fixed limit. A permit settled before, one from an earlier admission and
+// one the bulkhead did not issue free nothing.
+func (b *Bulkhead) Release(p levee.Permit, _ levee.Outcome) { b.s.settle(p.Token()) }
 
 func (b *Bulkhead) reject(reason string) error {
 	if b.listeners.Active() {
 		b.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "bulkhead", Name: b.name,
-			Time: b.clk.Now(), Reason: reason, Value: float64(b.inflight.Load()),
-			Threshold: float64(b.limit.Load()), Err: levee.ErrBulkheadFull})
+			Time: b.s.clk.Now(), Reason: reason, Value: float64(b.s.inflight.Load()),
+			Threshold: float64(b.s.limit.Load()), Err: levee.ErrBulkheadFull})
 	}
 	return levee.ErrBulkheadFull
 }

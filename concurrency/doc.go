@@ -8,8 +8,9 @@
 //
 // A Bulkhead is a [levee.Gate]: put it in a [levee.Pipeline] (its stage is
 // [levee.StageConcurrency]), or call [Bulkhead.Acquire] and settle the
-// permit yourself. Admission without waiting costs one compare-and-swap and
-// no allocation. [Bulkhead.SetLimit] changes the limit at run time; the
+// permit yourself. Admission without waiting costs two compare-and-swaps
+// (the in-flight count, the permit's slot) and no allocation.
+// [Bulkhead.SetLimit] changes the limit at run time; the
 // adaptive limits of this package build on it.
 //
 // A [Limiter] is an adaptive limit: it admits a call while fewer than the
@@ -25,7 +26,12 @@
 // in which fewer than half the limit were in flight, stays within its
 // algorithm's bounds, and reports every change as levee.EventLimitChange.
 // A refused call gets levee.ErrShed; an optional bounded queue (FIFO or
-// LIFO, with a maximum wait) holds calls instead. Admission is one
-// compare-and-swap and allocates nothing; the limit is updated under a
-// lock once per window.
+// LIFO, with a maximum wait) holds calls instead. Admission allocates
+// nothing; the limit is updated under a lock once per window, from the
+// [Adjustment] its algorithm returns.
+//
+// Both gates share one queue and one release path, and settle each permit
+// once: a permit settled again, a permit of an earlier admission and one
+// the gate never issued free nothing. Their zero values refuse every call
+// with [ErrNotBuilt]; build them with [NewBulkhead] and [NewLimiter].
 package concurrency

@@ -142,7 +142,10 @@ func (g *Gradient) Measuring() bool { return g.pubMeasuring.Load() }
 
 // Update applies the gradient rule to one window, or advances a
 // minimum-latency measurement.
-func (g *Gradient) Update(w Window, limit float64) Decision {
+func (g *Gradient) Update(w Window, limit float64) Adjustment {
+	if g.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	defer func() {
 		g.pubMin.Store(int64(g.minRTT))
 		g.pubMeasuring.Store(g.measuring)
@@ -152,7 +155,7 @@ func (g *Gradient) Update(w Window, limit float64) Decision {
 		g.measuring = true
 		g.saved = limit
 		g.samples = g.samples[:0]
-		return Decision{Limit: pin, Pin: true, Reason: "gradient: measuring min_rtt"}
+		return Adjustment{Limit: pin, Pin: true, Reason: "gradient: measuring min_rtt"}
 	}
 	if g.measuring {
 		// Take what is missing evenly across the window's sorted
@@ -165,21 +168,21 @@ func (g *Gradient) Update(w Window, limit float64) Decision {
 			}
 		}
 		if len(g.samples) < g.count {
-			return Decision{Limit: pin, Pin: true}
+			return Adjustment{Limit: pin, Pin: true}
 		}
 		slices.Sort(g.samples)
 		g.minRTT = quantile(g.samples, g.pct, 0)
 		g.measuring = false
 		g.nextMeasure = w.End + int64(g.interval) + int64(g.jitter*g.rnd()*float64(g.interval))
-		return Decision{Limit: g.saved, Pin: true, Reason: fmt.Sprintf("gradient: min_rtt=%v from %d samples", g.minRTT, len(g.samples))}
+		return Adjustment{Limit: g.saved, Pin: true, Reason: fmt.Sprintf("gradient: min_rtt=%v from %d samples", g.minRTT, len(g.samples))}
 	}
 	sample := w.Quantile(g.pct)
 	if sample <= 0 || g.minRTT <= 0 {
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	}
 	gradient := float64(g.minRTT) * (1 + g.buffer) / float64(sample)
 	gradient = max(0.5, min(2, gradient))
 	l := limit * gradient
 	next := l + math.Sqrt(l)
-	return Decision{Limit: next, Reason: fmt.Sprintf("gradient: gradient=%.3f sample_rtt=%v min_rtt=%v headroom=%.1f", gradient, sample, g.minRTT, math.Sqrt(l))}
+	return Adjustment{Limit: next, Reason: fmt.Sprintf("gradient: gradient=%.3f sample_rtt=%v min_rtt=%v headroom=%.1f", gradient, sample, g.minRTT, math.Sqrt(l))}
 }

@@ -87,10 +87,13 @@ func (g *Gradient2) Bounds() (initial, min, max int) { return g.initial, g.lo, g
 func (g *Gradient2) LongRTT() time.Duration { return time.Duration(g.pub.Load()) }
 
 // Update applies the Gradient2 rule to one window.
-func (g *Gradient2) Update(w Window, limit float64) Decision {
+func (g *Gradient2) Update(w Window, limit float64) Adjustment {
+	if g.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	short := float64(w.AvgRTT)
 	if short <= 0 {
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	}
 	const warmup = 10
 	if g.count < warmup {
@@ -104,12 +107,12 @@ func (g *Gradient2) Update(w Window, limit float64) Decision {
 	}
 	g.pub.Store(int64(g.long))
 	if float64(w.MaxInFlight) < limit/2 {
-		return Decision{Limit: limit} // app-limited
+		return Adjustment{Limit: limit} // app-limited
 	}
 	q := float64(g.queue(int(limit)))
 	gradient := max(0.5, min(1, g.long/short))
 	next := limit*gradient + q
 	next = limit*(1-g.smoothing) + next*g.smoothing
 	next = min(max(next, float64(g.lo)), float64(g.hi))
-	return Decision{Limit: next, Reason: fmt.Sprintf("gradient2: gradient=%.3f short_rtt=%v long_rtt=%v queue=%v", gradient, w.AvgRTT, time.Duration(g.long), q)}
+	return Adjustment{Limit: next, Reason: fmt.Sprintf("gradient2: gradient=%.3f short_rtt=%v long_rtt=%v queue=%v", gradient, w.AvgRTT, time.Duration(g.long), q)}
 }

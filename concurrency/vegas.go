@@ -119,22 +119,25 @@ func (v *Vegas) NoLoadRTT() time.Duration { return time.Duration(v.pub.Load()) }
 
 // Update applies the Vegas rule to one window; its latency is the window's
 // average.
-func (v *Vegas) Update(w Window, limit float64) Decision {
+func (v *Vegas) Update(w Window, limit float64) Adjustment {
+	if v.hi == 0 {
+		return Adjustment{Limit: limit} // a zero value: see [NewLimiter]
+	}
 	defer func() { v.pub.Store(int64(v.noload)) }()
 	rtt := w.AvgRTT
 	if rtt <= 0 {
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	}
 	v.probeCount += max(w.Samples, 1)
 	if v.jitter*float64(v.probeMul)*limit <= float64(v.probeCount) {
 		v.jitter = 0.5 + v.rnd()/2
 		v.probeCount = 0
 		v.noload = rtt
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	}
 	if v.noload == 0 || rtt < v.noload {
 		v.noload = rtt
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	}
 	queue := int(math.Ceil(limit * (1 - float64(v.noload)/float64(rtt))))
 	cur := int(limit)
@@ -144,7 +147,7 @@ func (v *Vegas) Update(w Window, limit float64) Decision {
 	case w.Drops > 0:
 		next, why = v.decrease(limit), "drop"
 	case w.MaxInFlight*2 < cur:
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	case queue <= v.thr(cur):
 		next, why = limit+float64(v.beta(cur)), "no queue"
 	case queue < v.alpha(cur):
@@ -152,9 +155,9 @@ func (v *Vegas) Update(w Window, limit float64) Decision {
 	case queue > v.beta(cur):
 		next, why = v.decrease(limit), "queue above beta"
 	default:
-		return Decision{Limit: limit}
+		return Adjustment{Limit: limit}
 	}
 	next = min(max(next, 1), float64(v.hi))
 	next = (1-v.smoothing)*limit + v.smoothing*next
-	return Decision{Limit: next, Reason: fmt.Sprintf("vegas: %s, queue=%d rtt=%v noload=%v drops=%d", why, queue, rtt, v.noload, w.Drops)}
+	return Adjustment{Limit: next, Reason: fmt.Sprintf("vegas: %s, queue=%d rtt=%v noload=%v drops=%d", why, queue, rtt, v.noload, w.Drops)}
 }

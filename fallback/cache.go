@@ -36,6 +36,7 @@ type CacheConfig struct {
 // Cache keeps the last good result of each key, so that a [Chain] can serve
 // it when the call fails (stale-on-error). Its [Stale] step reads it; the
 // chain writes it after each success. A Cache is safe for concurrent use.
+// The zero Cache is ready to use, as one made by NewCache(CacheConfig{}).
 type Cache[T any] struct {
 	key    func(context.Context) string
 	ttl    int64
@@ -46,6 +47,8 @@ type Cache[T any] struct {
 	m    map[string]cacheEntry[T]
 	ring []string // keys in insertion order; ring[next] is evicted first
 	next int
+
+	once sync.Once // gives a zero Cache the zero config's settings
 }
 
 type cacheEntry[T any] struct {
@@ -74,14 +77,25 @@ func NewCache[T any](cfg CacheConfig) (*Cache[T], error) {
 	case cfg.MaxAge < cfg.TTL:
 		return nil, fmt.Errorf("fallback: CacheConfig.MaxAge = %v, want 0 (default 5m) or at least TTL (%v)", cfg.MaxAge, cfg.TTL)
 	}
-	return &Cache[T]{
-		key:    cfg.Key,
-		ttl:    int64(cfg.TTL),
-		maxAge: int64(cfg.MaxAge),
-		clk:    clock.Or(cfg.Clock),
-		m:      make(map[string]cacheEntry[T]),
-		ring:   make([]string, 0, cfg.MaxEntries),
-	}, nil
+	c := &Cache[T]{}
+	c.configure(cfg)
+	c.once.Do(func() {})
+	return c, nil
+}
+
+// configure applies cfg, validated and with its defaults set.
+func (c *Cache[T]) configure(cfg CacheConfig) {
+	c.key, c.ttl, c.maxAge, c.clk = cfg.Key, int64(cfg.TTL), int64(cfg.MaxAge), clock.Or(cfg.Clock)
+	c.m = make(map[string]cacheEntry[T])
+	c.ring = make([]string, 0, cfg.MaxEntries)
+}
+
+// ready gives a zero Cache the defaults of NewCache.
+func (c *Cache[T]) ready() {
+	c.once.Do(func() {
+		d, _ := NewCache[T](CacheConfig{}) // the zero config is valid
+		c.key, c.ttl, c.maxAge, c.clk, c.m, c.ring = d.key, d.ttl, d.maxAge, d.clk, d.m, d.ring
+	})
 }
 
 func (c *Cache[T]) keyOf(ctx context.Context) string {
@@ -94,6 +108,7 @@ func (c *Cache[T]) keyOf(ctx context.Context) string {
 // Put stores v as the last good result for ctx's key, unless the stored one
 // is younger than TTL.
 func (c *Cache[T]) Put(ctx context.Context, v T) {
+	c.ready()
 	k := c.keyOf(ctx)
 	now := c.clk.Nanotime()
 	c.mu.RLock()
@@ -127,6 +142,7 @@ func (c *Cache[T]) Put(ctx context.Context, v T) {
 // Get returns the last good result for ctx's key and its age, if there is
 // one no older than MaxAge.
 func (c *Cache[T]) Get(ctx context.Context) (v T, age time.Duration, ok bool) {
+	c.ready()
 	k := c.keyOf(ctx)
 	now := c.clk.Nanotime()
 	c.mu.RLock()
@@ -142,6 +158,7 @@ func (c *Cache[T]) Get(ctx context.Context) (v T, age time.Duration, ok bool) {
 // Len returns the number of keys held, expired ones included until they
 // are evicted.
 func (c *Cache[T]) Len() int {
+	c.ready()
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	return len(c.m)

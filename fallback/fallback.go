@@ -78,6 +78,8 @@ func Stale[T any](c *Cache[T]) Step[T] { return Step[T]{kind: stepStale, cache: 
 //
 // When every step misses or fails, the caller gets the original error,
 // joined with the last step's error if a [Func] failed.
+//
+// The zero Chain has no steps: it passes every result through unchanged.
 type Chain[T any] struct {
 	name      string
 	triggers  Trigger

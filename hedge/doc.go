@@ -14,5 +14,9 @@
 // cannot multiply load on a struggling dependency: the budgets of package
 // retry satisfy it.
 //
+// A call that answers before the delay costs two allocations: the
+// attempts' context and the first attempt's goroutine; the channel and the
+// timer are pooled.
+//
 // Hedge only idempotent calls: a hedged call may run more than once.
 package hedge

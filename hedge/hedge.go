@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -83,7 +84,8 @@ const recomputeEvery = 8
 // Hedger implements [levee.Wrapper]; its stage, [levee.StageHedge], puts it
 // inside retry and outside breakers and limits, so each hedge passes the
 // gates like any attempt. Only hedge idempotent calls. One Hedger serves any
-// number of goroutines.
+// number of goroutines. The zero Hedger is ready to use, as one made by
+// New(Config{}).
 type Hedger struct {
 	cfg       Config
 	maxHedges int
@@ -98,6 +100,8 @@ type Hedger struct {
 	delay     atomic.Int64 // current delay, ns
 
 	listeners levee.Listeners
+	once      sync.Once // gives a zero Hedger the zero Config's settings
+	calls     sync.Pool // of *call
 }
 
 // New returns a Hedger configured by cfg, or an error naming the first
@@ -135,7 +139,16 @@ func New(cfg Config) (*Hedger, error) {
 		h.requester, _ = cfg.Budget.(interface{ Request() })
 	}
 	h.delay.Store(int64(h.fixed))
+	h.once.Do(func() {})
 	return h, nil
+}
+
+// ready gives a zero Hedger the settings of the zero Config.
+func (h *Hedger) ready() {
+	h.once.Do(func() {
+		h.maxHedges, h.fixed, h.minSample, h.clk = 1, 100*time.Millisecond, 20, clock.Real
+		h.delay.Store(int64(h.fixed))
+	})
 }
 
 // Stage returns [levee.StageHedge].
@@ -143,7 +156,10 @@ func (h *Hedger) Stage() levee.Stage { return levee.StageHedge }
 
 // Delay returns the current wait before a hedge: the fixed delay, or the
 // configured percentile of recent latencies once enough are known.
-func (h *Hedger) Delay() time.Duration { return time.Duration(h.delay.Load()) }
+func (h *Hedger) Delay() time.Duration {
+	h.ready()
+	return time.Duration(h.delay.Load())
+}
 
 // OnEvent registers a listener for the policy's events: an
 // [levee.EventHedge] each time a hedge starts (Attempt is its number, the
@@ -157,27 +173,73 @@ type result struct {
 	latency int64
 }
 
-// Execute runs the call through next, hedging it as configured.
+// call is the machinery of one Execute that can outlive it: the channel
+// the attempts answer on and the hedge timer. Attempts that lose still send
+// on the channel after Execute has returned, so a call goes back to the
+// Hedger's pool only when Execute and every attempt it launched are done
+// with it (refs). The attempts' context is not pooled: callers may keep it.
+type call struct {
+	results chan result // buffered for every attempt: losers never block
+	timer   clock.Timer // stopped and drained between uses
+	refs    atomic.Int32
+}
+
+func (h *Hedger) getCall() *call {
+	if c, ok := h.calls.Get().(*call); ok {
+		return c
+	}
+	t := h.clk.NewTimer(time.Hour)
+	stopTimer(t)
+	return &call{results: make(chan result, 1+h.maxHedges), timer: t}
+}
+
+// done drops one reference to c; the last one empties c and pools it.
+func (h *Hedger) done(c *call) {
+	if c.refs.Add(-1) != 0 {
+		return
+	}
+	for len(c.results) > 0 {
+		<-c.results
+	}
+	h.calls.Put(c)
+}
+
+// stopTimer stops t and drains a fire that nobody read, so the next Reset
+// starts clean on any clock.
+func stopTimer(t clock.Timer) {
+	t.Stop()
+	select {
+	case <-t.C():
+	default:
+	}
+}
+
+// Execute runs the call through next, hedging it as configured. When no
+// hedge starts it costs two allocations: the attempts' context and the
+// goroutine of the first attempt.
 func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
+	h.ready()
 	if h.requester != nil {
 		h.requester.Request()
 	}
-	hctx, cancel := context.WithCancel(ctx)
-	defer cancel() // the losers' cancellation
+	hctx := &attemptCtx{Context: ctx}
+	defer hctx.cancel(context.Canceled) // the losers' cancellation
+	c := h.getCall()
+	c.refs.Store(1) // Execute's own
+	defer h.done(c)
 	maxAttempts := 1 + h.maxHedges
-	results := make(chan result, maxAttempts) // buffered: losers never block
-	h.launch(hctx, next, results)
+	h.launch(hctx, next, c)
 	started, running := 1, 1
 
 	delay := h.Delay()
-	timer := h.clk.NewTimer(delay)
-	defer timer.Stop()
-	timerC := timer.C()
+	c.timer.Reset(delay)
+	defer stopTimer(c.timer)
+	timerC := c.timer.C()
 
 	var last result
 	for {
 		select {
-		case r := <-results:
+		case r := <-c.results:
 			running--
 			if h.acceptable(r.err) {
 				h.record(r.latency)
@@ -199,9 +261,9 @@ func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 			started++
 			running++
 			h.emit(levee.EventHedge, started, delay, "")
-			h.launch(hctx, next, results)
+			h.launch(hctx, next, c)
 			if started < maxAttempts {
-				timer.Reset(delay)
+				c.timer.Reset(delay)
 			} else {
 				timerC = nil
 			}
@@ -211,19 +273,24 @@ func (h *Hedger) Execute(ctx context.Context, next levee.Next) (any, error) {
 	}
 }
 
-func (h *Hedger) launch(ctx context.Context, next levee.Next, results chan<- result) {
-	go func() {
-		start := h.clk.Nanotime()
-		var r result
-		defer func() {
-			if p := recover(); p != nil {
-				r = result{err: levee.NewPanicError(p)}
-			}
-			results <- r
-		}()
-		v, err := next.Run(ctx)
-		r = result{v: v, err: err, latency: h.clk.Nanotime() - start}
+func (h *Hedger) launch(ctx context.Context, next levee.Next, c *call) {
+	c.refs.Add(1)
+	go h.attempt(ctx, next, c)
+}
+
+// attempt runs one attempt and sends its result on c.
+func (h *Hedger) attempt(ctx context.Context, next levee.Next, c *call) {
+	start := h.clk.Nanotime()
+	var r result
+	defer func() {
+		if p := recover(); p != nil {
+			r = result{err: levee.NewPanicError(p)}
+		}
+		c.results <- r
+		h.done(c)
 	}()
+	v, err := next.Run(ctx)
+	r = result{v: v, err: err, latency: h.clk.Nanotime() - start}
 }
 
 func (h *Hedger) acceptable(err error) bool {

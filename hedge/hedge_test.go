@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/levee-go/levee"
@@ -149,34 +150,38 @@ func TestHedgeTiming(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			clk := clocktest.New(time.Time{})
-			h := mustNew(t, hedge.Config{MaxHedges: tt.maxHedges, Delay: 50 * time.Millisecond, Clock: clk})
-			s := newScript(tt.answers...)
-			out := start(levee.New(h), s.call)
-			for range tt.maxHedges {
-				clk.BlockUntil(1)
-				clk.Advance(50 * time.Millisecond)
-			}
-			s.started(t, len(tt.answers))
-			for k, i := range tt.releases {
-				close(s.release[i])
-				if k == len(tt.releases)-1 {
-					break
+			synctest.Test(t, func(t *testing.T) {
+				clk := clocktest.New(time.Time{})
+				h := mustNew(t, hedge.Config{MaxHedges: tt.maxHedges, Delay: 50 * time.Millisecond, Clock: clk})
+				s := newScript(tt.answers...)
+				out := start(levee.New(h), s.call)
+				for range tt.maxHedges {
+					clk.BlockUntil(1)
+					clk.Advance(50 * time.Millisecond)
 				}
-				// A losing answer must not end the call.
-				select {
-				case got := <-out:
-					t.Fatalf("Do = %d, %v after attempt %d alone answered, want it to wait", got.v, got.err, i+1)
-				case <-time.After(20 * time.Millisecond):
+				s.started(t, len(tt.answers))
+				for k, i := range tt.releases {
+					close(s.release[i])
+					if k == len(tt.releases)-1 {
+						break
+					}
+					// A losing answer must not end the call: once everything
+					// in the bubble has settled, Do has not returned.
+					synctest.Wait()
+					select {
+					case got := <-out:
+						t.Fatalf("Do = %d, %v after attempt %d alone answered, want it to wait", got.v, got.err, i+1)
+					default:
+					}
 				}
-			}
-			got := <-out
-			if got.v != tt.want || !errors.Is(got.err, tt.wantErr) || (got.err == nil) != (tt.wantErr == nil) {
-				t.Errorf("Do = %d, %v; want %d, %v", got.v, got.err, tt.want, tt.wantErr)
-			}
-			if elapsed := clk.Now().Sub(clocktest.Epoch); elapsed != time.Duration(tt.maxHedges)*50*time.Millisecond {
-				t.Errorf("hedges started over %v, want %v", elapsed, time.Duration(tt.maxHedges)*50*time.Millisecond)
-			}
+				got := <-out
+				if got.v != tt.want || !errors.Is(got.err, tt.wantErr) || (got.err == nil) != (tt.wantErr == nil) {
+					t.Errorf("Do = %d, %v; want %d, %v", got.v, got.err, tt.want, tt.wantErr)
+				}
+				if elapsed := clk.Now().Sub(clocktest.Epoch); elapsed != time.Duration(tt.maxHedges)*50*time.Millisecond {
+					t.Errorf("hedges started over %v, want %v", elapsed, time.Duration(tt.maxHedges)*50*time.Millisecond)
+				}
+			})
 		})
 	}
 }
@@ -352,47 +357,37 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}
 }
 
-// TestNoLeakedGoroutines hedges on real time with calls that only end when
-// cancelled, and checks that every goroutine ends.
+// TestNoLeakedGoroutines hedges with calls that only end when cancelled,
+// and checks that every goroutine ends: synctest.Test fails when a
+// goroutine of its bubble outlives the test. The bubble's time is fake, so
+// nothing waits for real.
 func TestNoLeakedGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	h := mustNew(t, hedge.Config{MaxHedges: 3, Delay: time.Millisecond})
-	p := levee.New(h)
-	for range 10 {
-		var n atomic.Int32
-		v, err := levee.Do(context.Background(), p, func(ctx context.Context) (int, error) {
-			if i := n.Add(1); i == 4 {
-				return int(i), nil
+	synctest.Test(t, func(t *testing.T) {
+		h := mustNew(t, hedge.Config{MaxHedges: 3, Delay: time.Millisecond})
+		p := levee.New(h)
+		for range 10 {
+			var n atomic.Int32
+			v, err := levee.Do(context.Background(), p, func(ctx context.Context) (int, error) {
+				if i := n.Add(1); i == 4 {
+					return int(i), nil
+				}
+				<-ctx.Done()
+				return 0, ctx.Err()
+			})
+			if v != 4 || err != nil {
+				t.Fatalf("Do = %d, %v; want 4, nil", v, err)
 			}
+		}
+		// The caller gives up while every attempt hangs.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		defer cancel()
+		if _, err := levee.Do(ctx, p, func(ctx context.Context) (int, error) {
 			<-ctx.Done()
 			return 0, ctx.Err()
-		})
-		if v != 4 || err != nil {
-			t.Fatalf("Do = %d, %v; want 4, nil", v, err)
+		}); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Do with a 20ms deadline = %v, want DeadlineExceeded", err)
 		}
-	}
-	// The caller gives up while every attempt hangs.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := levee.Do(ctx, p, func(ctx context.Context) (int, error) {
-		<-ctx.Done()
-		return 0, ctx.Err()
-	}); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Do with a 20ms deadline = %v, want DeadlineExceeded", err)
-	}
-	waitGoroutines(t, before)
-}
-
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > want {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines = %d, want <= %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(time.Millisecond)
-	}
+	})
 }
 
 func BenchmarkHedgeNoHedge(b *testing.B) {

@@ -5,9 +5,12 @@
 //
 // Rejections map to status codes as gRPC clients expect: a rate limit is
 // RESOURCE_EXHAUSTED, an open breaker, shedding or a full bulkhead is
-// UNAVAILABLE, a time limit is DEADLINE_EXCEEDED; a rejection that knows its
-// wait sends it in the grpc-retry-pushback-ms trailer, which gRPC's own retry
-// policy and Levee's client interceptor both honour.
+// UNAVAILABLE, a time limit is DEADLINE_EXCEEDED ([levee.StatusOf], the
+// mapping leveehttp shares); a rejection that knows its wait sends it in the
+// grpc-retry-pushback-ms trailer, in milliseconds rounded up
+// ([levee.WaitUnits]) so clients do not come back early, or -1 (do not
+// retry) for [levee.Never]. gRPC's own retry policy and Levee's client
+// interceptor both honour it.
 //
 // Outcomes are classified from status codes ([ClassifyCode]): codes that say
 // the server is unwell (UNAVAILABLE, DEADLINE_EXCEEDED, INTERNAL, UNKNOWN,

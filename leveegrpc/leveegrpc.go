@@ -264,7 +264,12 @@ type PushbackError struct {
 	Stop bool
 }
 
-func (e *PushbackError) Error() string { return e.Err.Error() }
+func (e *PushbackError) Error() string {
+	if e.Err == nil {
+		return "leveegrpc: retry pushback"
+	}
+	return e.Err.Error()
+}
 
 // Unwrap returns the status error.
 func (e *PushbackError) Unwrap() error { return e.Err }

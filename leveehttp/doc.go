@@ -6,20 +6,27 @@
 //     handler wrote; [Handler] runs requests through a whole pipeline (gates,
 //     time limits, fallbacks). A rejection becomes a well-formed answer:
 //     429 for rate limits, 503 for open breakers, shedding and full
-//     bulkheads, 504 for time limits, with Retry-After when known
+//     bulkheads, 504 for time limits ([StatusFor], from [levee.StatusOf]),
+//     with Retry-After when known, in seconds rounded up, and a body that
+//     says the refusal's kind and wait but never the error's text
 //     ([WriteRejection]), or a response of the caller's choosing.
 //   - [Recover] turns a panic into a 500 instead of a dropped connection,
-//     logs it with slog and reports it as an event; http.ErrAbortHandler
-//     keeps its meaning. [Go] protects goroutines a handler starts.
+//     logs it with slog and reports it as an event; a panic after the
+//     header went out aborts the response, so the client sees the
+//     truncation; http.ErrAbortHandler keeps its meaning. [Go] protects
+//     goroutines a handler starts.
 //   - [Propagate] reads the caller's remaining budget (grpc-timeout or
 //     X-Request-Timeout) and criticality into the request's context;
 //     [WriteBudget] writes them on outgoing requests, less a safety margin.
 //   - [NewServer] returns an http.Server with safe timeouts.
-//   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates.
+//   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates;
+//     ClientIP{}.Key is the one client-address key (the connection's
+//     peer), ClientIP{TrustedProxies: ...}.Key the client behind proxies.
 //
 // Client side:
 //   - [Transport] is an http.RoundTripper that sends each request through a
-//     pipeline (one per host with [PerHost]: breaker, retry with budget,
+//     pipeline (one per host with [PerHost], whose [Hosts] reaches them
+//     for health checks: breaker, retry with budget,
 //     hedge, time limit, rate limit, bulkhead). It keeps the RoundTripper
 //     contract: statuses are classified ([ClassifyResponse]), never turned
 //     into errors; bodies of retried responses are closed; request bodies
@@ -36,6 +43,17 @@
 // io.ReaderFrom and http.Pusher working and unwraps for
 // http.ResponseController, so streaming and WebSockets pass through. Gate
 // middleware allocates nothing per admitted request.
+//
+// # Stacked middleware
+//
+// Levee middleware stacks in any order ([Gate] around [Gate], a [Handler]
+// pipeline, [RateLimit]): a refusal written by one of them (a 429 or 503) is
+// marked on the shared ResponseWriter, and every Levee gate around it
+// records the request as ignored, so a burst refused by a rate limiter does
+// not open the breaker around it. The mark reaches outer middleware through
+// wrappers of other packages that have an Unwrap method. An injected
+// fault's answer ([levee.Fault]) is not marked: it stands for a failing
+// dependency, and outer breakers are meant to see it.
 //
 // # Rate-limit responses
 //
@@ -59,7 +77,7 @@
 // fields; the request's context reaches the limiter:
 //
 //	keyed, _ := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(100)})
-//	handler = leveehttp.RateLimit(keyed, leveehttp.RemoteIP, leveehttp.RateLimitOptions{})(handler)
+//	handler = leveehttp.RateLimit(keyed, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{})(handler)
 //
 // # Reading them as a client
 //

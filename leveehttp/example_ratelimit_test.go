@@ -20,7 +20,7 @@ func ExampleRateLimit() {
 		panic(err)
 	}
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
-	srv := httptest.NewServer(leveehttp.RateLimit(keyed, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
+	srv := httptest.NewServer(leveehttp.RateLimit(keyed, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{
 		Headers: leveehttp.RateLimitHeaders{Fields: leveehttp.FieldsIETF},
 	})(app))
 	defer srv.Close()
@@ -93,7 +93,7 @@ func ExampleRateLimit_stacked() {
 	app := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })
 	h := leveehttp.RateLimit(global, nil, leveehttp.RateLimitOptions{
 		Headers: leveehttp.RateLimitHeaders{Policy: "global"},
-	})(leveehttp.RateLimit(perClient, leveehttp.RemoteIP, leveehttp.RateLimitOptions{
+	})(leveehttp.RateLimit(perClient, leveehttp.ClientIP{}.Key, leveehttp.RateLimitOptions{
 		Headers: leveehttp.RateLimitHeaders{Policy: "per-client"},
 	})(app))
 	srv := httptest.NewServer(h)

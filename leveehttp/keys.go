@@ -25,6 +25,10 @@ func KeyHeader(name string) func(*http.Request) string {
 // peer and, while that peer is a trusted proxy, steps one hop back through
 // X-Forwarded-For. A client cannot spoof its address by sending the header
 // itself, because the header is read only from the right, past trusted hops.
+//
+// It is the one way to key requests by client address: ClientIP{}.Key keys
+// on the connection's peer (no proxy trusted), and
+// ClientIP{TrustedProxies: ...}.Key on the client behind your proxies.
 type ClientIP struct {
 	// TrustedProxies are the networks of the proxies in front of the
 	// server. Empty means no proxy is trusted: the peer address is the
@@ -34,23 +38,32 @@ type ClientIP struct {
 	Header string
 }
 
-// Key returns the client's address as a string, for use as a key function.
+// Key returns the client's address as a string, for use as a key function
+// ([Keyed], [RateLimit]). IPv4-mapped IPv6 addresses are unmapped, so one
+// client has one key. A peer address that is not an IP (a Unix socket's)
+// is returned as given, host part only.
 func (c ClientIP) Key(r *http.Request) string {
 	addr, ok := c.Resolve(r)
 	if !ok {
-		return ""
+		return peerHost(r)
 	}
 	return addr.String()
+}
+
+// peerHost returns the host part of r.RemoteAddr, or all of it when it has
+// no port.
+func peerHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
 }
 
 // Resolve returns the client's address, and false when the peer address
 // cannot be parsed.
 func (c ClientIP) Resolve(r *http.Request) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	peer, err := netip.ParseAddr(host)
+	peer, err := netip.ParseAddr(peerHost(r))
 	if err != nil {
 		return netip.Addr{}, false
 	}

@@ -98,27 +98,53 @@ func Keyed(g KeyedGate, key func(*http.Request) string, opts Options) func(http.
 }
 
 // refuse answers a request whose admission failed with err, raising a panic
-// the gate returned as a [*levee.PanicError] as [levee.Do] would.
+// the gate returned as a [*levee.PanicError] as [levee.Do] would. The
+// refusal is marked for outer gates (see [markRefused]) unless it is an
+// injected fault's answer, which stands for a failing dependency.
 func refuse(w http.ResponseWriter, r *http.Request, err error, opts *Options) {
 	if pe, ok := errors.AsType[*levee.PanicError](err); ok {
 		panic(pe.Value)
 	}
+	markRefusal(w, err)
 	opts.reject(w, r, err)
+}
+
+// markRefusal marks w refused by a Levee policy with err, unless err is a
+// [levee.Fault]: an injected answer is what the dependency would have said,
+// and outer breakers are meant to see it.
+func markRefusal(w http.ResponseWriter, err error) {
+	if _, ok := errors.AsType[levee.Fault](err); !ok {
+		markRefused(w)
+	}
+}
+
+// outcome classifies the response rw holds: ignored when a Levee
+// middleware inside refused the request, else opts' classification.
+func (o *Options) outcome(rw *responseWriter) levee.Result {
+	if rw.refused {
+		return levee.Ignored
+	}
+	return o.classify(rw.Status())
 }
 
 func serveGated(w http.ResponseWriter, r *http.Request, next http.Handler, permit levee.Permit, opts *Options) {
 	rw, owned := wrap(w)
+	returned := false
 	defer func() {
-		if v := recover(); v != nil {
+		// A handler that did not return panicked (or called
+		// runtime.Goexit): record the failure and let the panic go on
+		// unrecovered, with its own stack. Not recovering keeps the
+		// common path free of recover and re-panic.
+		if !returned {
 			permit.Record(levee.Outcome{Result: levee.Failure, Err: errPanicked})
 			if owned {
 				rw.release()
 			}
-			panic(v)
 		}
 	}()
 	next.ServeHTTP(rw, r)
-	permit.Record(levee.Outcome{Result: opts.classify(rw.Status())})
+	returned = true
+	permit.Record(levee.Outcome{Result: opts.outcome(rw)})
 	if owned {
 		rw.release()
 	}
@@ -157,13 +183,19 @@ func Handler(p *levee.Pipeline, opts Options) func(http.Handler) http.Handler {
 					req = r.WithContext(ctx)
 				}
 				next.ServeHTTP(rw, req)
-				if st := rw.Status(); opts.classify(st) == levee.Failure {
+				switch st := rw.Status(); {
+				case rw.refused:
+					// A Levee middleware inside refused the request: not
+					// the handler's outcome, so the pipeline ignores it.
+					return levee.Ignore(&StatusError{Code: st})
+				case opts.classify(st) == levee.Failure:
 					return &StatusError{Code: st}
 				}
 				return nil
 			})
 			var se *StatusError
 			if err != nil && !errors.As(err, &se) && !rw.wroteHeader {
+				markRefusal(rw, err)
 				opts.reject(rw, r, err)
 			}
 		})

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -238,6 +239,7 @@ func TestHijackThroughMiddleware(t *testing.T) {
 
 func TestRecover(t *testing.T) {
 	g := &testGate{}
+	var mu sync.Mutex // the late panic's retried request may overlap the first
 	var events []levee.Event
 	var logged strings.Builder
 	mux := http.NewServeMux()
@@ -249,7 +251,7 @@ func TestRecover(t *testing.T) {
 	})
 	h := leveehttp.Recover(leveehttp.RecoverOptions{
 		Logger:  slog.New(slog.NewTextHandler(&logged, nil)),
-		OnEvent: func(e levee.Event) { events = append(events, e) },
+		OnEvent: func(e levee.Event) { mu.Lock(); events = append(events, e); mu.Unlock() },
 	})(leveehttp.Gate(g, leveehttp.Options{})(mux))
 	srv := httptest.NewServer(h)
 	defer srv.Close()
@@ -262,6 +264,7 @@ func TestRecover(t *testing.T) {
 	if f := g.results[levee.Failure].Load(); f != 1 {
 		t.Errorf("gate recorded %d failures for the panic, want 1", f)
 	}
+	mu.Lock()
 	if len(events) != 1 {
 		t.Fatalf("got %d events, want 1", len(events))
 	}
@@ -269,6 +272,7 @@ func TestRecover(t *testing.T) {
 	if !errors.As(events[0].Err, &hp) || hp.Route != "GET /boom/{id}" || hp.Method != "GET" || hp.RequestID != "req-1" || len(hp.Panic.Stack) == 0 {
 		t.Errorf("panic event = %+v", hp)
 	}
+	mu.Unlock()
 	for _, want := range []string{"route=\"GET /boom/{id}\"", "request_id=req-1", "panic=boom", "stack="} {
 		if !strings.Contains(logged.String(), want) {
 			t.Errorf("log line lacks %s: %s", want, logged.String())

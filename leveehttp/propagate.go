@@ -181,9 +181,15 @@ func Propagate(opts PropagateOptions) func(http.Handler) http.Handler {
 // spent is written as the smallest positive value so the callee refuses
 // quickly. Headers already set by the caller are kept.
 func WriteBudget(req *http.Request, margin time.Duration) {
+	WriteBudgetAt(req, margin, time.Now())
+}
+
+// WriteBudgetAt is [WriteBudget] with the budget counted from now, for
+// callers that take their time from a clock (as [Transport] does).
+func WriteBudgetAt(req *http.Request, margin time.Duration, now time.Time) {
 	ctx := req.Context()
 	if dl, ok := ctx.Deadline(); ok {
-		left := time.Until(dl) - margin
+		left := dl.Sub(now) - margin
 		if req.Header.Get(HeaderGRPCTimeout) == "" {
 			req.Header.Set(HeaderGRPCTimeout, FormatGRPCTimeout(left))
 		}

@@ -228,7 +228,9 @@ func TestClientIP(t *testing.T) {
 		{"all trusted", "10.1.1.1:80", []string{"10.3.3.3"}, "10.3.3.3"},
 		{"malformed hop", "10.1.1.1:80", []string{"garbage, 10.3.3.3"}, "10.3.3.3"},
 		{"mapped v4", "[::ffff:203.0.113.9]:1", nil, "203.0.113.9"},
-		{"bad remote", "nonsense", nil, ""},
+		{"remote not an IP", "nonsense", nil, "nonsense"},
+		{"remote not an IP, with a port", "pipe:1", nil, "pipe"},
+		{"v6 peer", "[2001:db8::1]:80", nil, "2001:db8::1"},
 	}
 	c := leveehttp.ClientIP{TrustedProxies: trusted}
 	for _, tt := range tests {
@@ -239,6 +241,11 @@ func TestClientIP(t *testing.T) {
 		}
 		if got := c.Key(r); got != tt.want {
 			t.Errorf("%s: ClientIP.Key = %q, want %q", tt.name, got, tt.want)
+		}
+		// The zero ClientIP keys on the peer: forwarding headers count
+		// for nothing.
+		if got, want := (leveehttp.ClientIP{}).Key(r), (leveehttp.ClientIP{}).Key(&http.Request{RemoteAddr: tt.remote}); got != want {
+			t.Errorf("%s: ClientIP{}.Key = %q, want the peer's %q", tt.name, got, want)
 		}
 	}
 }

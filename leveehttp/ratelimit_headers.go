@@ -256,12 +256,13 @@ func gcd(a, b uint64) uint64 {
 	return a
 }
 
-// ceilSeconds rounds d up to whole seconds: 0 stays 0, 1ns becomes 1.
+// ceilSeconds rounds d up to whole seconds as [levee.WaitUnits] does for
+// every wait told to a client: 0 stays 0, 1ns becomes 1. A wait no number
+// can say (negative, or [levee.Never], which callers keep out of
+// Retry-After) reads 0.
 func ceilSeconds(d time.Duration) int64 {
-	if d <= 0 {
-		return 0
-	}
-	return int64((d + time.Second - 1) / time.Second)
+	n, _ := levee.WaitUnits(d, time.Second)
+	return n
 }
 
 // appendPolicyName appends name as a structured-field string ("default"

@@ -2,7 +2,6 @@ package leveehttp
 
 import (
 	"errors"
-	"net"
 	"net/http"
 
 	"github.com/levee-go/levee"
@@ -79,6 +78,7 @@ func RateLimit(l levee.KeyedLimiter, key func(*http.Request) string, opts RateLi
 				h := w.Header()
 				h.Set("Content-Type", "text/plain; charset=utf-8")
 				h.Set("X-Content-Type-Options", "nosniff")
+				markRefused(w)
 				w.WriteHeader(http.StatusServiceUnavailable)
 				_, _ = w.Write([]byte("rate limit unavailable\n"))
 				return
@@ -94,20 +94,9 @@ func RateLimit(l levee.KeyedLimiter, key func(*http.Request) string, opts RateLi
 			WriteRateLimitHeaders(h, d, opts.Headers)
 			h.Set("Content-Type", "text/plain; charset=utf-8")
 			h.Set("X-Content-Type-Options", "nosniff")
+			markRefused(w)
 			w.WriteHeader(http.StatusTooManyRequests)
 			rejected(w, r)
 		})
 	}
-}
-
-// RemoteIP returns the host part of r.RemoteAddr (the connection's peer),
-// a key for per-client limits. It does not trust forwarding headers, which
-// any client can set; behind a proxy, key on what the proxy guarantees.
-// Use [ClientIP] with trusted proxies to key on the client behind them.
-func RemoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

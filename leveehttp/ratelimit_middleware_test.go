@@ -185,20 +185,6 @@ func TestRateLimitContext(t *testing.T) {
 	}
 }
 
-func TestRemoteIP(t *testing.T) {
-	tests := []struct{ addr, want string }{
-		{"192.0.2.1:1234", "192.0.2.1"},
-		{"[2001:db8::1]:80", "2001:db8::1"},
-		{"pipe", "pipe"},
-	}
-	for _, tt := range tests {
-		r := &http.Request{RemoteAddr: tt.addr}
-		if got := leveehttp.RemoteIP(r); got != tt.want {
-			t.Errorf("RemoteIP(%q) = %q, want %q", tt.addr, got, tt.want)
-		}
-	}
-}
-
 // TestRateLimitStacked: two RateLimit middlewares over a real server (a
 // per-client limit inside a global one) each add their policy to the
 // RateLimit-Policy and RateLimit lists; neither overwrites the other.

@@ -40,6 +40,9 @@ type HandlerPanic struct {
 }
 
 func (p *HandlerPanic) Error() string {
+	if p.Panic == nil {
+		return "leveehttp: panic in " + p.Method + " " + p.Route
+	}
 	return "leveehttp: panic in " + p.Method + " " + p.Route + ": " + p.Panic.Error()
 }
 

@@ -1,7 +1,9 @@
 package leveehttp
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
@@ -35,15 +37,60 @@ func RetryAfterSeconds(d time.Duration) string {
 
 // WriteRejection answers a request refused by a policy: the status of
 // [StatusFor], Retry-After when the rejection knows its wait, and a short
-// body, plain text or, with problemJSON, an RFC 9457 problem document.
+// body, plain text or, with problemJSON, an RFC 9457 problem document whose
+// detail says what the client needs: the kind of refusal and when to come
+// back ([RefusalDetail]). The error's own text never reaches the client: it
+// may name internal hosts and URLs.
 func WriteRejection(w http.ResponseWriter, err error, problemJSON bool) {
 	status := StatusFor(err)
+	retry := ""
 	if wait, ok := levee.RetryAfter(err); ok {
-		if v := RetryAfterSeconds(wait); v != "" {
-			w.Header().Set("Retry-After", v)
+		if retry = RetryAfterSeconds(wait); retry != "" {
+			w.Header().Set("Retry-After", retry)
 		}
 	}
-	writeStatus(w, status, err.Error(), problemJSON)
+	if !problemJSON {
+		writeStatus(w, status, "", false)
+		return
+	}
+	writeStatus(w, status, refusalDetail(err, status, retry), true)
+}
+
+// RefusalDetail describes a refusal for a client, without the error's text:
+// its kind ("rate limited", "circuit breaker open", "too many concurrent
+// requests", "load shed", "retry budget exhausted", "time limit exceeded",
+// else the status text) and, when the refusal knows its wait, when to come
+// back ("; retry after 3 s").
+func RefusalDetail(err error) string {
+	retry := ""
+	if wait, ok := levee.RetryAfter(err); ok {
+		retry = RetryAfterSeconds(wait)
+	}
+	return refusalDetail(err, StatusFor(err), retry)
+}
+
+func refusalDetail(err error, status int, retry string) string {
+	kind := http.StatusText(status)
+	switch {
+	case errors.Is(err, levee.ErrLimited):
+		kind = "rate limited"
+	case errors.Is(err, levee.ErrOpen):
+		kind = "circuit breaker open"
+	case errors.Is(err, levee.ErrBulkheadFull):
+		kind = "too many concurrent requests"
+	case errors.Is(err, levee.ErrShed):
+		kind = "load shed"
+	case errors.Is(err, levee.ErrBudgetExhausted):
+		kind = "retry budget exhausted"
+	case errors.Is(err, levee.ErrRejected):
+		kind = "rejected"
+	case errors.Is(err, context.DeadlineExceeded):
+		kind = "time limit exceeded"
+	}
+	if retry == "" {
+		return kind
+	}
+	return kind + "; retry after " + retry + " s"
 }
 
 // writeStatus writes a short error response: plain text, or an RFC 9457

@@ -49,7 +49,9 @@ type TransportConfig struct {
 	// "first_byte" with Wait the duration, or "conn" with Value 1 when the
 	// connection was reused). Nil means no tracing, at no cost.
 	OnEvent levee.Listener
-	// Clock measures the trace timings. Nil means the real clock.
+	// Clock is the transport's time: trace timings, the date a Retry-After
+	// date is measured from, and the time the budget headers count down
+	// from. Nil means the real clock.
 	Clock clock.Clock
 }
 
@@ -67,10 +69,16 @@ type TransportConfig struct {
 // injected in the pipeline is the call's panic: it is raised in the
 // caller's goroutine, as [levee.Do] does, or returned as a
 // [*levee.PanicError] by a pipeline with ReturnPanics.
+//
+// The zero Transport is NewTransport(TransportConfig{}): safe timeouts, no
+// policy.
 type Transport struct {
 	cfg  TransportConfig
 	base http.RoundTripper
 }
+
+// zeroTransport is what the zero Transport sends through, built once.
+var zeroTransport = sync.OnceValue(func() *Transport { return NewTransport(TransportConfig{}) })
 
 // NewTransport returns a Transport configured by cfg.
 func NewTransport(cfg TransportConfig) *Transport {
@@ -105,6 +113,12 @@ type ResponseError struct {
 }
 
 func (e *ResponseError) Error() string {
+	if e.Response == nil || e.Response.Request == nil || e.Response.Request.URL == nil {
+		if e.Response != nil {
+			return "leveehttp: response " + e.Response.Status
+		}
+		return "leveehttp: failed response"
+	}
 	return "leveehttp: " + e.Response.Request.Method + " " + e.Response.Request.URL.Redacted() + ": " + e.Response.Status
 }
 
@@ -118,8 +132,16 @@ func (e *ResponseError) RetryAfter() time.Duration { return e.retryAfter }
 // the first attempt's result instead.
 var ErrNotReplayable = errors.New("leveehttp: request may not be sent again")
 
-// RoundTrip implements http.RoundTripper.
+// RoundTrip implements http.RoundTripper. Its stages, one method each of a
+// per-request roundTrip: make the body replayable (replayable), run the
+// pipeline around the attempts (attempt, which prepares each outgoing
+// request), then choose the answer and close every response the caller
+// will not get (answer).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.base == nil {
+		// The zero Transport: NewTransport's defaults, no policy.
+		return zeroTransport().RoundTrip(req)
+	}
 	var p *levee.Pipeline
 	if t.cfg.Pipeline != nil {
 		p = t.cfg.Pipeline(req)
@@ -127,115 +149,156 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if p == nil && t.cfg.BudgetMargin < 0 && t.cfg.OnEvent == nil {
 		return t.base.RoundTrip(req)
 	}
-	repeatable := t.cfg.RetryNonIdempotent || isIdempotent(req)
-	getBody := req.GetBody
+	rt := &roundTrip{t: t, req: req, repeatable: t.cfg.RetryNonIdempotent || isIdempotent(req)}
+	if err := rt.replayable(); err != nil {
+		return nil, err
+	}
+	resp, err := levee.Do(rt.req.Context(), p, rt.attempt)
+	return rt.answer(resp, err)
+}
+
+// roundTrip is one request through a [Transport]: the request, how to send
+// its body again, and what the attempts got back.
+type roundTrip struct {
+	t          *Transport
+	req        *http.Request
+	repeatable bool // the method or an Idempotency-Key allows a repeat
+	getBody    func() (io.ReadCloser, error)
+
+	mu       sync.Mutex
+	attempts int
+	winners  []*http.Response // responses received, to close the losers
+	lastErr  error            // the last transport error of a real attempt
+}
+
+// replayable sets up getBody so later attempts can send the body again:
+// the request's own GetBody, nothing to send for an empty body, or a copy
+// of a body small enough to buffer (MaxBufferedBody). A body too large to
+// buffer and without GetBody is refused rather than sent truncated.
+func (rt *roundTrip) replayable() error {
+	req := rt.req
+	rt.getBody = req.GetBody
 	if req.Body == nil || req.Body == http.NoBody {
-		getBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
-	} else if getBody == nil && repeatable && t.cfg.MaxBufferedBody > 0 {
-		buf, err := io.ReadAll(io.LimitReader(req.Body, t.cfg.MaxBufferedBody+1))
-		req.Body.Close()
+		rt.getBody = func() (io.ReadCloser, error) { return http.NoBody, nil }
+		return nil
+	}
+	limit := rt.t.cfg.MaxBufferedBody
+	if rt.getBody != nil || !rt.repeatable || limit <= 0 {
+		return nil
+	}
+	buf, err := io.ReadAll(io.LimitReader(req.Body, limit+1))
+	req.Body.Close()
+	if err != nil {
+		return err
+	}
+	if int64(len(buf)) > limit {
+		return errors.New("leveehttp: request body exceeds MaxBufferedBody and has no GetBody")
+	}
+	rt.getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
+	rt.req = req.Clone(req.Context())
+	rt.req.Body, _ = rt.getBody()
+	rt.req.GetBody = rt.getBody
+	return nil
+}
+
+// attempt sends the request once, as the pipeline's call: it prepares the
+// outgoing request (prepare), sends it, and classifies the response for the
+// policies, carrying the server's Retry-After in a [ResponseError].
+func (rt *roundTrip) attempt(ctx context.Context) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.attempts++
+	n := rt.attempts
+	rt.mu.Unlock()
+	out, err := rt.prepare(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := rt.t.base.RoundTrip(out)
+	rt.mu.Lock()
+	if err != nil {
+		rt.lastErr = err
+	} else {
+		rt.winners = append(rt.winners, resp)
+	}
+	rt.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	if rt.t.classify(resp) == levee.Failure {
+		re := &ResponseError{Response: resp}
+		if d, ok := RetryAfterHeader(resp.Header, rt.t.clock().Now(), rt.t.cfg.MaxRetryAfter); ok {
+			re.retryAfter = d
+		}
+		return resp, re
+	}
+	return resp, nil
+}
+
+// prepare returns the request for attempt n: a fresh body for a repeat
+// (refused, as ignored, when the request may not be repeated), the
+// attempt's context, the budget and criticality headers, and the trace.
+func (rt *roundTrip) prepare(ctx context.Context, n int) (*http.Request, error) {
+	req, cfg := rt.req, &rt.t.cfg
+	out := req
+	if n > 1 {
+		if !rt.repeatable || rt.getBody == nil {
+			return nil, levee.Ignore(ErrNotReplayable)
+		}
+		body, err := rt.getBody()
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(buf)) > t.cfg.MaxBufferedBody {
-			// Too large to buffer: send what we read and the rest is lost,
-			// so refuse rather than send a truncated body.
-			return nil, errors.New("leveehttp: request body exceeds MaxBufferedBody and has no GetBody")
-		}
-		getBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
-		req = req.Clone(req.Context())
-		req.Body, _ = getBody()
-		req.GetBody = getBody
+		out = req.Clone(ctx)
+		out.Body = body
+	} else if ctx != req.Context() {
+		out = req.WithContext(ctx)
 	}
-
-	var (
-		mu       sync.Mutex
-		attempts int
-		winners  []*http.Response // responses received, to close the losers
-		lastErr  error            // the last transport error of a real attempt
-	)
-	attempt := func(ctx context.Context) (*http.Response, error) {
-		mu.Lock()
-		attempts++
-		n := attempts
-		mu.Unlock()
-		out := req
-		if n > 1 {
-			if !repeatable || getBody == nil {
-				return nil, levee.Ignore(ErrNotReplayable)
-			}
-			body, err := getBody()
-			if err != nil {
-				return nil, err
-			}
-			out = req.Clone(ctx)
-			out.Body = body
-		} else if ctx != req.Context() {
-			out = req.WithContext(ctx)
-		}
-		if t.cfg.BudgetMargin >= 0 {
-			if _, ok := ctx.Deadline(); ok || levee.CriticalityFrom(ctx) != levee.Critical {
-				if out == req {
-					out = req.Clone(ctx)
-				}
-				WriteBudget(out, t.cfg.BudgetMargin)
-			}
-		}
-		if t.cfg.OnEvent != nil {
+	if cfg.BudgetMargin >= 0 {
+		if _, ok := ctx.Deadline(); ok || levee.CriticalityFrom(ctx) != levee.Critical {
 			if out == req {
 				out = req.Clone(ctx)
 			}
-			out = out.WithContext(httptrace.WithClientTrace(out.Context(), t.trace(out)))
+			WriteBudgetAt(out, cfg.BudgetMargin, rt.t.clock().Now())
 		}
-		resp, err := t.base.RoundTrip(out)
-		if err != nil {
-			mu.Lock()
-			lastErr = err
-			mu.Unlock()
-			return nil, err
-		}
-		mu.Lock()
-		winners = append(winners, resp)
-		mu.Unlock()
-		if t.classify(resp) == levee.Failure {
-			re := &ResponseError{Response: resp}
-			if d, ok := RetryAfterHeader(resp.Header, time.Now(), t.cfg.MaxRetryAfter); ok {
-				re.retryAfter = d
-			}
-			return resp, re
-		}
-		return resp, nil
 	}
+	if cfg.OnEvent != nil {
+		if out == req {
+			out = req.Clone(ctx)
+		}
+		out = out.WithContext(httptrace.WithClientTrace(out.Context(), rt.t.trace(out)))
+	}
+	return out, nil
+}
 
-	resp, err := levee.Do(req.Context(), p, attempt)
+// answer turns the pipeline's result into RoundTrip's: a response the
+// policies counted as a failure is still the response; a refused repeat
+// hands back the first attempt's answer; every other response is closed.
+func (rt *roundTrip) answer(resp *http.Response, err error) (*http.Response, error) {
 	var re *ResponseError
 	if errors.As(err, &re) {
 		resp, err = re.Response, nil
 	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
 	if errors.Is(err, ErrNotReplayable) && resp == nil {
-		// The pipeline's last word was a refused repeat: hand back the
-		// first attempt's answer.
-		mu.Lock()
-		if len(winners) > 0 {
-			resp, err = winners[len(winners)-1], nil
-		} else if lastErr != nil {
-			err = lastErr
+		if len(rt.winners) > 0 {
+			resp, err = rt.winners[len(rt.winners)-1], nil
+		} else if rt.lastErr != nil {
+			err = rt.lastErr
 		}
-		mu.Unlock()
 	}
-	// Close every response the caller will not get.
-	mu.Lock()
-	for _, w := range winners {
+	for _, w := range rt.winners {
 		if w != resp {
 			drainClose(w.Body)
 		}
 	}
-	mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
+
+func (t *Transport) clock() clock.Clock { return clock.Or(t.cfg.Clock) }
 
 func (t *Transport) classify(resp *http.Response) levee.Result {
 	if t.cfg.Classify != nil {
@@ -261,7 +324,7 @@ func isIdempotent(req *http.Request) bool {
 }
 
 func (t *Transport) trace(req *http.Request) *httptrace.ClientTrace {
-	clk := clock.Or(t.cfg.Clock)
+	clk := t.clock()
 	emit := t.cfg.OnEvent
 	host := req.URL.Host
 	var dnsStart, connStart, tlsStart int64
@@ -288,19 +351,61 @@ func (t *Transport) trace(req *http.Request) *httptrace.ClientTrace {
 	}
 }
 
-// PerHost returns a pipeline picker that builds one pipeline per host with
-// newPipeline, on first use, and reuses it: a breaker per host isolates one
-// failing host from the others. The set of hosts a client talks to must be
-// bounded.
-func PerHost(newPipeline func(host string) *levee.Pipeline) func(*http.Request) *levee.Pipeline {
-	var m sync.Map
-	return func(r *http.Request) *levee.Pipeline {
-		if p, ok := m.Load(r.URL.Host); ok {
-			return p.(*levee.Pipeline)
-		}
-		p, _ := m.LoadOrStore(r.URL.Host, newPipeline(r.URL.Host))
+// PerHost returns the pipelines of a client that keeps one per host, built
+// with newPipeline on a host's first request and reused: a breaker per host
+// isolates one failing host from the others. Pass its Pick method as
+// [TransportConfig.Pipeline]; keep the [*Hosts] to reach the pipelines (and
+// through [levee.Pipeline.Policies], their breakers) from health checks and
+// dashboards. The set of hosts a client talks to must be bounded.
+func PerHost(newPipeline func(host string) *levee.Pipeline) *Hosts {
+	return &Hosts{newPipeline: newPipeline}
+}
+
+// Hosts holds one pipeline per host, made by [PerHost]. Its methods are
+// safe for concurrent use. The zero value (or a nil newPipeline) builds no
+// pipelines: Pick returns nil, so requests go without policies.
+type Hosts struct {
+	newPipeline func(host string) *levee.Pipeline
+	m           sync.Map // host → *levee.Pipeline
+	mu          sync.Mutex
+}
+
+// Pick returns the pipeline for the request's host, building it on first
+// use. It is the [TransportConfig.Pipeline] hook.
+func (h *Hosts) Pick(r *http.Request) *levee.Pipeline {
+	host := r.URL.Host
+	if p, ok := h.m.Load(host); ok {
 		return p.(*levee.Pipeline)
 	}
+	if h.newPipeline == nil {
+		return nil
+	}
+	h.mu.Lock() // build each host's pipeline once, not once per racing request
+	defer h.mu.Unlock()
+	if p, ok := h.m.Load(host); ok {
+		return p.(*levee.Pipeline)
+	}
+	p := h.newPipeline(host)
+	if p != nil {
+		h.m.Store(host, p)
+	}
+	return p
+}
+
+// Pipeline returns the pipeline built for host ("example.com:8080", as in
+// the request URL), and false when no request to host has been made yet.
+func (h *Hosts) Pipeline(host string) (*levee.Pipeline, bool) {
+	p, ok := h.m.Load(host)
+	if !ok {
+		return nil, false
+	}
+	return p.(*levee.Pipeline), true
+}
+
+// Range calls fn for each host and its pipeline, in no particular order,
+// until fn returns false.
+func (h *Hosts) Range(fn func(host string, p *levee.Pipeline) bool) {
+	h.m.Range(func(k, v any) bool { return fn(k.(string), v.(*levee.Pipeline)) })
 }
 
 // HTTPTransportConfig holds the limits of [NewHTTPTransport]. Zero fields

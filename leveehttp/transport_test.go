@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/leveehttp"
 )
 
@@ -196,7 +197,7 @@ func TestTransportRejectionAndPerHost(t *testing.T) {
 	defer bad.Close()
 	gates := map[string]*testGate{}
 	var mu sync.Mutex
-	c := client(leveehttp.TransportConfig{Pipeline: leveehttp.PerHost(func(host string) *levee.Pipeline {
+	hosts := leveehttp.PerHost(func(host string) *levee.Pipeline {
 		g := &testGate{}
 		if "http://"+host == bad.URL {
 			g.reject(levee.Reject(levee.ErrOpen, time.Second))
@@ -205,7 +206,11 @@ func TestTransportRejectionAndPerHost(t *testing.T) {
 		gates[host] = g
 		mu.Unlock()
 		return levee.New(g)
-	})})
+	})
+	c := client(leveehttp.TransportConfig{Pipeline: hosts.Pick})
+	if _, ok := hosts.Pipeline(strings.TrimPrefix(good.URL, "http://")); ok {
+		t.Errorf("Pipeline(good host) found one before any request")
+	}
 	for range 3 {
 		resp, err := c.Get(good.URL)
 		if err != nil || resp.StatusCode != 200 {
@@ -219,6 +224,44 @@ func TestTransportRejectionAndPerHost(t *testing.T) {
 	}
 	if len(gates) != 2 {
 		t.Errorf("PerHost built %d pipelines, want one per host (2)", len(gates))
+	}
+	// The pipelines are reachable: by host, and all of them with Range.
+	for _, u := range []string{good.URL, bad.URL} {
+		host := strings.TrimPrefix(u, "http://")
+		p, ok := hosts.Pipeline(host)
+		if !ok || len(p.Policies()) != 1 || p.Policies()[0] != levee.Policy(gates[host]) {
+			t.Errorf("Pipeline(%s) = %v, %v; want the pipeline around its gate", host, p, ok)
+		}
+	}
+	seen := map[string]bool{}
+	hosts.Range(func(host string, p *levee.Pipeline) bool { seen[host] = p != nil; return true })
+	if len(seen) != 2 || !seen[strings.TrimPrefix(good.URL, "http://")] || !seen[strings.TrimPrefix(bad.URL, "http://")] {
+		t.Errorf("Range saw %v, want both hosts", seen)
+	}
+	n := 0
+	hosts.Range(func(string, *levee.Pipeline) bool { n++; return false })
+	if n != 1 {
+		t.Errorf("Range went on after false: %d calls", n)
+	}
+}
+
+// TestPerHostBuildsOncePerHost races requests to a new host: the pipeline
+// is built once.
+func TestPerHostBuildsOncePerHost(t *testing.T) {
+	var built atomic.Int32
+	hosts := leveehttp.PerHost(func(string) *levee.Pipeline { built.Add(1); return levee.New() })
+	r := httptest.NewRequest("GET", "http://a.example/", nil)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() { hosts.Pick(r) })
+	}
+	wg.Wait()
+	if n := built.Load(); n != 1 {
+		t.Errorf("built %d pipelines for one host, want 1", n)
+	}
+	var zero leveehttp.Hosts
+	if p := zero.Pick(r); p != nil {
+		t.Errorf("zero Hosts.Pick = %v, want nil (no policies)", p)
 	}
 }
 
@@ -266,5 +309,57 @@ func TestTransportBufferLimit(t *testing.T) {
 	req, _ := http.NewRequest("PUT", srv.URL, io.MultiReader(bytes.NewReader([]byte("too large"))))
 	if _, err := c.Do(req); err == nil || !strings.Contains(err.Error(), "MaxBufferedBody") {
 		t.Errorf("oversized unbuffered body: err = %v, want a clear refusal", err)
+	}
+}
+
+// outcomeGate admits every call and keeps the last outcome's error.
+type outcomeGate struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (g *outcomeGate) Stage() levee.Stage { return levee.StageBreaker }
+func (g *outcomeGate) Acquire(context.Context) (levee.Permit, error) {
+	return levee.NewPermit(g, 0, 0), nil
+}
+func (g *outcomeGate) Release(_ levee.Permit, o levee.Outcome) {
+	g.mu.Lock()
+	g.err = o.Err
+	g.mu.Unlock()
+}
+
+// TestTransportTakesTimeFromItsClock checks that the Transport measures a
+// Retry-After date and the budget it writes from its Clock, not the
+// machine's time: the fake clock is years ahead, so the machine's time
+// would give a capped wait and a budget of years.
+func TestTransportTakesTimeFromItsClock(t *testing.T) {
+	now := time.Date(2040, 1, 2, 3, 4, 5, 0, time.UTC)
+	clk := clocktest.New(now)
+	var budget atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		budget.Store(r.Header.Get(leveehttp.HeaderRequestTimeout))
+		w.Header().Set("Retry-After", now.Add(7*time.Second).Format(http.TimeFormat))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	g := &outcomeGate{}
+	c := client(leveehttp.TransportConfig{Clock: clk, BudgetMargin: time.Millisecond,
+		Pipeline: func(*http.Request) *levee.Pipeline { return levee.New(g) }})
+	ctx, cancel := context.WithDeadline(context.Background(), now.Add(2*time.Second))
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	resp.Body.Close()
+	g.mu.Lock()
+	wait, ok := levee.RetryAfter(g.err)
+	g.mu.Unlock()
+	if !ok || wait != 7*time.Second {
+		t.Errorf("Retry-After date read as %v, %v; want 7s from the clock's now", wait, ok)
+	}
+	if got := budget.Load(); got != "1.999s" {
+		t.Errorf("X-Request-Timeout = %v, want 1.999s counted from the clock's now", got)
 	}
 }

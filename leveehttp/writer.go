@@ -18,7 +18,10 @@ type responseWriter struct {
 	status      int
 	wroteHeader bool
 	hijacked    bool
-	written     int64
+	// refused is set when a Levee middleware refused the request: the
+	// response is a refusal, not the handler's, so outer gates ignore it.
+	refused bool
+	written int64
 }
 
 var writerPool = sync.Pool{New: func() any { return new(responseWriter) }}
@@ -127,6 +130,26 @@ func (rw *responseWriter) Push(target string, opts *http.PushOptions) error {
 
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.w }
+
+// markRefused records on w that a Levee middleware is refusing the request,
+// before it writes the refusal, so that every Levee gate around it records
+// the request as ignored instead of taking the refusal's 503 or 429 for the
+// handler's. It finds the writer an outer Levee middleware wrapped through
+// any wrappers in between that have an Unwrap method (as
+// http.ResponseController requires), and does nothing when there is none.
+func markRefused(w http.ResponseWriter) {
+	for {
+		switch x := w.(type) {
+		case *responseWriter:
+			x.refused = true
+			return
+		case interface{ Unwrap() http.ResponseWriter }:
+			w = x.Unwrap()
+		default:
+			return
+		}
+	}
+}
 
 // writerOnly hides ReadFrom so io.Copy does not recurse.
 type writerOnly struct{ io.Writer }

@@ -68,6 +68,7 @@ func (j Jitter) String() string {
 // attempt that just failed (zero after the first attempt). It draws from the
 // configured random source. The result lies in [0, MaxDelay].
 func (r *Retry) Delay(n int, prev time.Duration) time.Duration {
+	r.ready()
 	base, capd := r.base, r.cap
 	if r.jitter == JitterDecorrelated {
 		if prev < base {

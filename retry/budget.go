@@ -3,6 +3,7 @@ package retry
 import (
 	"fmt"
 	"math"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -143,7 +144,8 @@ const ratioBuckets = 10
 // The window is ten slices, each an atomic word holding the slice's number
 // and its count, so a RatioBudget is lock-free and safe for concurrent use.
 // Under contention it may allow a few more retries than the formula says,
-// never fewer.
+// never fewer. The zero RatioBudget is ready to use, as one made by
+// NewRatioBudget(RatioBudgetConfig{}).
 type RatioBudget struct {
 	clk     clock.Clock
 	width   int64
@@ -151,6 +153,7 @@ type RatioBudget struct {
 	minimum float64
 	reqs    [ratioBuckets]atomic.Uint64
 	rets    [ratioBuckets]atomic.Uint64
+	once    sync.Once // gives a zero RatioBudget the zero config's settings
 }
 
 // NewRatioBudget returns an empty ratio budget.
@@ -176,12 +179,26 @@ func NewRatioBudget(cfg RatioBudgetConfig) (*RatioBudget, error) {
 	if cfg.Window == 0 {
 		cfg.Window = 10 * time.Second
 	}
-	return &RatioBudget{
-		clk:     clock.Or(cfg.Clock),
-		width:   int64(cfg.Window) / ratioBuckets,
-		ratio:   cfg.Ratio,
-		minimum: cfg.MinPerSecond * cfg.Window.Seconds(),
-	}, nil
+	b := &RatioBudget{}
+	b.configure(cfg)
+	b.once.Do(func() {})
+	return b, nil
+}
+
+// configure applies cfg, validated and with its defaults set.
+func (b *RatioBudget) configure(cfg RatioBudgetConfig) {
+	b.clk = clock.Or(cfg.Clock)
+	b.width = int64(cfg.Window) / ratioBuckets
+	b.ratio = cfg.Ratio
+	b.minimum = cfg.MinPerSecond * cfg.Window.Seconds()
+}
+
+// ready gives a zero RatioBudget the defaults of NewRatioBudget.
+func (b *RatioBudget) ready() {
+	b.once.Do(func() {
+		d, _ := NewRatioBudget(RatioBudgetConfig{}) // the zero config is valid
+		b.clk, b.width, b.ratio, b.minimum = d.clk, d.width, d.ratio, d.minimum
+	})
 }
 
 // Request counts one call.
@@ -212,7 +229,10 @@ func (b *RatioBudget) Counts() (calls, retries uint64) {
 	return sum(&b.reqs, e), sum(&b.rets, e)
 }
 
-func (b *RatioBudget) slice() uint32 { return uint32(b.clk.Nanotime() / b.width) }
+func (b *RatioBudget) slice() uint32 {
+	b.ready()
+	return uint32(b.clk.Nanotime() / b.width)
+}
 
 // bump adds one to the slice word w for slice e: the word holds the slice
 // number in its high half and the count in its low half. A word left from an

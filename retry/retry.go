@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/levee-go/levee"
@@ -87,6 +88,8 @@ type Config struct {
 // (see [ErrNoRetry]); attempts remain; the context is live and, unless
 // RetryPastDeadline is set, its deadline lies beyond the delay; and the
 // budget, if any, allows it.
+//
+// The zero Retry is ready to use, as one made by New(Config{}).
 type Retry struct {
 	cfg           Config
 	maxAttempts   int
@@ -99,29 +102,44 @@ type Retry struct {
 	clk           clock.Clock
 	pipe          *levee.Pipeline
 	listeners     levee.Listeners
+	once          sync.Once // gives a zero Retry the zero Config's settings
 }
 
 // New returns a Retry configured by cfg, or an error naming the first
 // invalid field.
 func New(cfg Config) (*Retry, error) {
-	r := &Retry{cfg: cfg, backoff: cfg.Backoff, jitter: cfg.Jitter, clk: clock.Or(cfg.Clock), rand: cfg.Rand}
+	r := &Retry{}
+	if err := r.configure(cfg); err != nil {
+		return nil, err
+	}
+	r.once.Do(func() {})
+	return r, nil
+}
+
+// ready gives a zero Retry the settings of the zero Config.
+func (r *Retry) ready() {
+	r.once.Do(func() { _ = r.configure(Config{}) }) // the zero Config is valid
+}
+
+func (r *Retry) configure(cfg Config) error {
+	r.cfg, r.backoff, r.jitter, r.clk, r.rand = cfg, cfg.Backoff, cfg.Jitter, clock.Or(cfg.Clock), cfg.Rand
 	switch {
 	case cfg.MaxAttempts < 0:
-		return nil, fmt.Errorf("retry: Config.MaxAttempts = %d, want 0 (default 3) or at least 1", cfg.MaxAttempts)
+		return fmt.Errorf("retry: Config.MaxAttempts = %d, want 0 (default 3) or at least 1", cfg.MaxAttempts)
 	case cfg.MaxAttempts == 0:
 		r.maxAttempts = 3
 	default:
 		r.maxAttempts = cfg.MaxAttempts
 	}
 	if cfg.Backoff > Constant {
-		return nil, fmt.Errorf("retry: Config.Backoff = %d, want Exponential or Constant", cfg.Backoff)
+		return fmt.Errorf("retry: Config.Backoff = %d, want Exponential or Constant", cfg.Backoff)
 	}
 	if cfg.Jitter > JitterDecorrelated {
-		return nil, fmt.Errorf("retry: Config.Jitter = %d, want JitterFull, JitterNone, JitterEqual or JitterDecorrelated", cfg.Jitter)
+		return fmt.Errorf("retry: Config.Jitter = %d, want JitterFull, JitterNone, JitterEqual or JitterDecorrelated", cfg.Jitter)
 	}
 	switch {
 	case cfg.BaseDelay < 0:
-		return nil, fmt.Errorf("retry: Config.BaseDelay = %v, want 0 (default 100ms) or positive", cfg.BaseDelay)
+		return fmt.Errorf("retry: Config.BaseDelay = %v, want 0 (default 100ms) or positive", cfg.BaseDelay)
 	case cfg.BaseDelay == 0:
 		r.base = 100 * time.Millisecond
 	default:
@@ -131,7 +149,7 @@ func New(cfg Config) (*Retry, error) {
 	case cfg.MaxDelay == 0:
 		r.cap = max(10*time.Second, r.base)
 	case cfg.MaxDelay < r.base:
-		return nil, fmt.Errorf("retry: Config.MaxDelay = %v, want 0 (default 10s) or at least BaseDelay (%v)", cfg.MaxDelay, r.base)
+		return fmt.Errorf("retry: Config.MaxDelay = %v, want 0 (default 10s) or at least BaseDelay (%v)", cfg.MaxDelay, r.base)
 	default:
 		r.cap = cfg.MaxDelay
 	}
@@ -139,7 +157,7 @@ func New(cfg Config) (*Retry, error) {
 	case cfg.Multiplier == 0:
 		r.mult = 2
 	case cfg.Multiplier < 1 || math.IsNaN(cfg.Multiplier) || math.IsInf(cfg.Multiplier, 0):
-		return nil, fmt.Errorf("retry: Config.Multiplier = %v, want 0 (default 2) or a finite number at least 1", cfg.Multiplier)
+		return fmt.Errorf("retry: Config.Multiplier = %v, want 0 (default 2) or a finite number at least 1", cfg.Multiplier)
 	default:
 		r.mult = cfg.Multiplier
 	}
@@ -155,7 +173,7 @@ func New(cfg Config) (*Retry, error) {
 		r.rand = rand.Float64
 	}
 	r.pipe = levee.New(r)
-	return r, nil
+	return nil
 }
 
 // Stage returns [levee.StageRetry].
@@ -170,7 +188,10 @@ func (r *Retry) Stage() levee.Stage { return levee.StageRetry }
 func (r *Retry) OnEvent(fn levee.Listener) (remove func()) { return r.listeners.Add(fn) }
 
 // MaxAttempts returns the configured attempt limit.
-func (r *Retry) MaxAttempts() int { return r.maxAttempts }
+func (r *Retry) MaxAttempts() int {
+	r.ready()
+	return r.maxAttempts
+}
 
 // ErrNoRetry marks an error that must not be retried, whatever the
 // classifier says: wrap it into an error (fmt.Errorf("...: %w",
@@ -209,6 +230,7 @@ var stop = levee.RetryDecision{}
 // The pipeline calls it; it does not allocate unless it returns a
 // [*BudgetError].
 func (r *Retry) Attempted(ctx context.Context, a levee.Attempt) levee.RetryDecision {
+	r.ready()
 	b := r.cfg.Budget
 	if b != nil {
 		if a.N == 1 {
@@ -274,6 +296,7 @@ func (r *Retry) info(a levee.Attempt, reason string) {
 // Wait sleeps for d on the policy's clock. It returns ctx's error at once if
 // ctx ends first, interrupting the backoff.
 func (r *Retry) Wait(ctx context.Context, d time.Duration) error {
+	r.ready()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -289,6 +312,7 @@ func Do[T any](ctx context.Context, r *Retry, fn func(context.Context) (T, error
 	if r == nil {
 		return levee.Do(ctx, nil, fn)
 	}
+	r.ready()
 	return levee.Do(ctx, r.pipe, fn)
 }
 

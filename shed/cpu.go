@@ -77,6 +77,9 @@ type CPUSampler struct {
 	usage   atomic.Uint64 // float64 bits of the averaged usage
 }
 
+// errSamplerNotBuilt is what a zero [CPUSampler] returns from Sample.
+var errSamplerNotBuilt = errors.New("shed: CPUSampler used as a zero value; build it with NewCPUSampler")
+
 // NewCPUSampler detects where CPU usage can be read and returns a sampler,
 // or an error when cfg is invalid or nothing can be read.
 func NewCPUSampler(cfg CPUConfig) (*CPUSampler, error) {
@@ -198,6 +201,9 @@ func (s *CPUSampler) Cores() float64 { return s.cores }
 // made), as a fraction of the quota within [0, 1], and folds it into the
 // average [CPUSampler.Usage] reports.
 func (s *CPUSampler) Sample() (float64, error) {
+	if s.fsys == nil {
+		return 0, errSamplerNotBuilt
+	}
 	var use, tot float64
 	if s.source == "procstat" {
 		b, err := fs.ReadFile(s.fsys, "proc/stat")
@@ -239,6 +245,9 @@ func (s *CPUSampler) Usage() float64 { return math.Float64frombits(s.usage.Load(
 // Run samples every [CPUConfig.Interval] until ctx ends. Start it once, in
 // its own goroutine.
 func (s *CPUSampler) Run(ctx context.Context) {
+	if s.fsys == nil {
+		return // a zero value: nothing to read
+	}
 	_, _ = s.Sample()
 	t := s.clk.NewTimer(s.interval)
 	defer t.Stop()

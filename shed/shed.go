@@ -2,6 +2,7 @@ package shed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // Config configures a [Shedder]. The zero value is a shedder that is always
@@ -85,7 +87,8 @@ type Config struct {
 // A refused call gets [levee.ErrShed] with a suggested Retry-After.
 // Admission and release are a few atomic operations and allocate nothing;
 // the estimate is recomputed at most once per bucket. All methods are safe
-// for concurrent use.
+// for concurrent use. Build a Shedder with [New]: a zero Shedder refuses
+// every call with [ErrNotBuilt].
 type Shedder struct {
 	inflight atomic.Int64
 	level    atomic.Int32
@@ -112,6 +115,8 @@ type Shedder struct {
 	spareTop  bool
 	rejection error
 	clk       clock.Clock
+
+	permits settle.Table // the permits admitted and not yet settled
 
 	listeners levee.Listeners
 }
@@ -203,8 +208,11 @@ func (s *Shedder) Stage() levee.Stage { return levee.StageLimit }
 // OnEvent registers a listener for the shedder's events:
 // [levee.EventRejected] for every refused call (Reason "level" when its
 // criticality is below the shed level, "overload" otherwise; Value the
-// calls in flight, Threshold the estimate) and [levee.EventStateChange]
-// when the shed level moves (From and To the lowest criticality admitted).
+// calls in flight and Threshold the estimate of maxInFlight, both in calls,
+// Threshold -1 for "level") and [levee.EventStateChange] when the shed
+// level moves (From and To the lowest criticality admitted; Value the new
+// level and Threshold the old one, as a [levee.Criticality.Rank]: calls of
+// a lower rank are refused outright).
 func (s *Shedder) OnEvent(fn levee.Listener) (remove func()) { return s.listeners.Add(fn) }
 
 // Stat is a snapshot of a [Shedder].
@@ -227,6 +235,9 @@ type Stat struct {
 
 // Stat returns a snapshot of the shedder's measurements.
 func (s *Shedder) Stat() Stat {
+	if s.clk == nil {
+		return Stat{MaxInFlight: -1} // a zero value: nothing measured
+	}
 	now := s.clk.Nanotime()
 	pass, rt := s.reduce(now / s.bucketNs)
 	st := Stat{InFlight: s.inflight.Load(), MaxPass: pass, MinRT: time.Duration(rt), Level: int(s.level.Load()), MaxInFlight: -1}
@@ -246,6 +257,9 @@ func (s *Shedder) Acquire(ctx context.Context) (levee.Permit, error) {
 
 // AcquireCriticality is [Shedder.Acquire] with the criticality given.
 func (s *Shedder) AcquireCriticality(ctx context.Context, c levee.Criticality) (levee.Permit, error) {
+	if s.clk == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
 	now := s.clk.Nanotime()
 	rank := int32(c.Rank())
 	if rank == 3 && s.spareTop {
@@ -307,13 +321,20 @@ func (s *Shedder) engaged(now int64) bool {
 }
 
 func (s *Shedder) admit(now int64) levee.Permit {
-	s.inflight.Add(1)
-	return levee.NewPermit(s, 0, now)
+	n := s.inflight.Add(1)
+	return levee.NewPermit(s, s.permits.Claim(0, n), now)
 }
 
+// InFlight returns how many admitted calls have not been settled yet.
+func (s *Shedder) InFlight() int { return int(s.inflight.Load()) }
+
 // Release records the call's latency in the window and frees its place.
-// Only [levee.Permit] calls it.
+// Only [levee.Permit] calls it. A permit settled before, one from an
+// earlier admission and one the shedder did not issue change nothing.
 func (s *Shedder) Release(p levee.Permit, o levee.Outcome) {
+	if _, ok := s.permits.Settle(p.Token()); !ok {
+		return
+	}
 	s.inflight.Add(-1)
 	if o.Result == levee.Ignored {
 		return
@@ -422,3 +443,7 @@ var (
 	_ levee.Releaser = (*Shedder)(nil)
 	_ CPUSource      = (*CPUSampler)(nil)
 )
+
+// ErrNotBuilt is what a zero [Shedder] returns from Acquire: a shedder must
+// come from [New], which applies the defaults a zero [Config] asks for.
+var ErrNotBuilt = errors.New("shed: Shedder used as a zero value; build it with New")

@@ -299,7 +299,7 @@ func TestShedderConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx := withCrit(levee.Criticality(g % 4))
+			ctx := withCrit(levee.Sheddable + levee.Criticality(g%4))
 			for range 2000 {
 				if p, err := s.Acquire(ctx); err == nil {
 					p.Done(nil)

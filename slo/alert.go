@@ -39,6 +39,7 @@ type AlertStatus struct {
 // returns the status of each severity, in the order of first appearance in
 // [Config.Alerts].
 func (s *SLO) Evaluate() []AlertStatus {
+	s = s.orEmpty()
 	if len(s.alerts) == 0 {
 		return nil
 	}
@@ -102,6 +103,7 @@ func (s *SLO) Evaluate() []AlertStatus {
 
 // Firing returns the severities that fired at the last evaluation.
 func (s *SLO) Firing() []string {
+	s = s.orEmpty()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []string
@@ -116,6 +118,7 @@ func (s *SLO) Firing() []string {
 // Alerting reports whether the alert of the given severity fired at the
 // last evaluation.
 func (s *SLO) Alerting(severity string) bool {
+	s = s.orEmpty()
 	i := severityIndex(s.sevs, severity)
 	if i < 0 {
 		return false
@@ -130,6 +133,7 @@ func (s *SLO) Alerting(severity string) bool {
 // [AlertStatus.Pressure]. It is one atomic load, for policies to poll on
 // every call. An unknown severity has pressure 0.
 func (s *SLO) Pressure(severity string) float64 {
+	s = s.orEmpty()
 	i := severityIndex(s.sevs, severity)
 	if i < 0 {
 		return 0
@@ -143,6 +147,9 @@ func (s *SLO) Pressure(severity string) float64 {
 // the SLO is started (its cost drops from one clock read plus an atomic add
 // to an atomic load and add). Starting a started SLO does nothing.
 func (s *SLO) Start() {
+	if s.ring == nil {
+		return // a zero SLO has nothing to schedule
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.timer != nil {
@@ -186,6 +193,9 @@ func (s *SLO) arm(gen uint64) {
 // Stop ends the schedule started by [SLO.Start]. Alerts keep the state of
 // their last evaluation.
 func (s *SLO) Stop() {
+	if s.ring == nil {
+		return // a zero SLO has nothing to schedule
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++

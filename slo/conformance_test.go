@@ -44,6 +44,7 @@ func TestConformance(t *testing.T) {
 			new: func(t *testing.T, clk clock.Clock) levee.Gate {
 				return slo.NewGroup(newSLO(t, small, clk), newSLO(t, latency, clk))
 			},
+			failures: func(g levee.Gate) int { return int(g.(*slo.Group).SLOs()[0].Totals().Bad()) },
 		},
 	}
 	for _, tt := range tests {
@@ -56,4 +57,28 @@ func TestConformance(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSettleOnce counts every outcome an SLO records, good or bad, so that
+// a permit of a latency SLO settled twice shows too.
+func TestSettleOnce(t *testing.T) {
+	cfg := slo.Config{Window: 72 * time.Hour, Bucket: 5 * time.Minute, Latency: 300 * time.Millisecond}
+	newSLO := func(clk clock.Clock) *slo.SLO {
+		cfg := cfg
+		cfg.Clock = clk
+		s, err := slo.New(cfg)
+		if err != nil {
+			t.Fatalf("New(%+v) = %v", cfg, err)
+		}
+		return s
+	}
+	recorded := func(s *slo.SLO) int { return int(s.Totals().Total) }
+	t.Run("slo", func(t *testing.T) {
+		conformance.SettleOnce(t, func(clk clock.Clock) levee.Gate { return newSLO(clk) },
+			func(g levee.Gate) int { return recorded(g.(*slo.SLO)) })
+	})
+	t.Run("group", func(t *testing.T) {
+		conformance.SettleOnce(t, func(clk clock.Clock) levee.Gate { return slo.NewGroup(newSLO(clk)) },
+			func(g levee.Gate) int { return recorded(g.(*slo.Group).SLOs()[0]) })
+	})
 }

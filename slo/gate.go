@@ -132,7 +132,8 @@ type SelfCheckConfig struct {
 // SelfCheck watches SLOs for a period after a change and reports whether
 // the change kept them healthy: the gateway rolls a configuration reload
 // back when its check fails. The figures count exactly the events recorded
-// after [NewSelfCheck] (not to a bucket's width).
+// after [NewSelfCheck] (not to a bucket's width). A zero SelfCheck watched
+// nothing: its Result does not pass and its Wait returns an error.
 type SelfCheck struct {
 	cfg   SelfCheckConfig
 	clk   clock.Clock
@@ -215,6 +216,9 @@ func (r CheckResult) Err() error {
 // Result returns the figures now: final once the period has elapsed,
 // provisional before.
 func (c *SelfCheck) Result() CheckResult {
+	if c.clk == nil {
+		return CheckResult{} // a zero SelfCheck watched nothing: it does not pass
+	}
 	now := c.clk.Nanotime()
 	r := CheckResult{Pass: true, Elapsed: time.Duration(now - c.start)}
 	r.Done = r.Elapsed >= c.cfg.Period
@@ -234,6 +238,9 @@ func (c *SelfCheck) Result() CheckResult {
 // the final result; if ctx ends first it returns the provisional result and
 // ctx's error.
 func (c *SelfCheck) Wait(ctx context.Context) (CheckResult, error) {
+	if c.clk == nil {
+		return CheckResult{}, errors.New("slo: SelfCheck used as a zero value; build it with NewSelfCheck")
+	}
 	left := c.cfg.Period - time.Duration(c.clk.Nanotime()-c.start)
 	if !clock.Sleep(c.clk, left, ctx.Done()) {
 		return c.Result(), ctx.Err()

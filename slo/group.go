@@ -2,9 +2,11 @@ package slo
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // Group records every outcome into several SLOs, such as one availability
@@ -16,6 +18,11 @@ import (
 type Group struct {
 	slos  []*SLO
 	stage levee.Stage
+
+	// permits holds the permits admitted and not yet settled, open counts
+	// them: a permit counts its outcome once.
+	permits settle.Table
+	open    atomic.Int64
 }
 
 // NewGroup returns a group of the given SLOs; nil entries are skipped. Its
@@ -58,17 +65,23 @@ func (g *Group) Acquire(context.Context) (levee.Permit, error) {
 	if len(g.slos) == 0 {
 		return levee.Permit{}, nil
 	}
-	return levee.NewPermit(g, permitTimed, g.slos[0].clk.Nanotime()), nil
+	return levee.NewPermit(g, g.permits.Claim(0, g.open.Add(1)), g.slos[0].clk.Nanotime()), nil
 }
 
 // Release records the outcome of a call admitted by [Group.Acquire] in every
 // SLO, with its latency measured from the permit when the outcome has none.
+// A permit settled before, one from an earlier admission and one the group
+// did not issue count nothing.
 func (g *Group) Release(p levee.Permit, o levee.Outcome) {
-	if o.Result == levee.Ignored || len(g.slos) == 0 {
+	if _, ok := g.permits.Settle(p.Token()); !ok {
+		return
+	}
+	g.open.Add(-1)
+	if o.Result == levee.Ignored {
 		return
 	}
 	now := g.slos[0].clk.Nanotime()
-	if o.Latency == 0 && p.Token() == permitTimed {
+	if o.Latency == 0 {
 		o.Latency = time.Duration(now - p.Start())
 	}
 	for _, s := range g.slos {

@@ -3,6 +3,8 @@ package slo
 import (
 	"math"
 	"time"
+
+	"github.com/levee-go/levee"
 )
 
 // Budget is the error budget of an SLO's window: the bad events the
@@ -44,7 +46,7 @@ type Status struct {
 	// budget would last exactly one window.
 	BurnRate float64
 	// TimeToExhaustion is how long the remaining budget lasts at BurnRate:
-	// 0 when already spent, [Never] when not burning.
+	// 0 when already spent, [levee.Never] when not burning.
 	TimeToExhaustion time.Duration
 	// Firing lists the severities of the alerts that fired at the last
 	// evaluation.
@@ -65,6 +67,7 @@ func (s *SLO) span(w time.Duration) int64 {
 // buckets (the current one included). Zero or negative w means the whole
 // window.
 func (s *SLO) Counts(w time.Duration) Counts {
+	s = s.orEmpty()
 	return s.ring.sum(s.clk.Nanotime(), s.span(w))
 }
 
@@ -73,11 +76,15 @@ func (s *SLO) Counts(w time.Duration) Counts {
 // [EventsMetric] that the generated Prometheus rules read. It reads every
 // bucket (about 30µs for the default 43,200), so call it per scrape, not
 // per event.
-func (s *SLO) Totals() Counts { return s.ring.totals() }
+func (s *SLO) Totals() Counts {
+	s = s.orEmpty()
+	return s.ring.totals()
+}
 
 // SLI returns the fraction of good events over the window, or 1 when the
 // window holds none.
 func (s *SLO) SLI() float64 {
+	s = s.orEmpty()
 	return sli(s.Counts(0))
 }
 
@@ -98,6 +105,7 @@ func errorRatio(c Counts) float64 {
 // ErrorRatio returns the fraction of bad events over the last w (see
 // [SLO.Counts]), or 0 when there were none.
 func (s *SLO) ErrorRatio(w time.Duration) float64 {
+	s = s.orEmpty()
 	return errorRatio(s.Counts(w))
 }
 
@@ -106,11 +114,13 @@ func (s *SLO) ErrorRatio(w time.Duration) float64 {
 // lasts exactly one window; at 10, a tenth of it. Zero or negative w means
 // the whole window.
 func (s *SLO) BurnRate(w time.Duration) float64 {
+	s = s.orEmpty()
 	return s.ErrorRatio(w) / s.allowed
 }
 
 // Budget returns the error budget of the window now.
 func (s *SLO) Budget() Budget {
+	s = s.orEmpty()
 	now := s.clk.Nanotime()
 	return s.budget(now, s.ring.sum(now, s.ring.n))
 }
@@ -129,8 +139,9 @@ func (s *SLO) budget(now int64, c Counts) Budget {
 
 // TimeToExhaustion returns how long the remaining budget lasts if it burns
 // on at the rate measured over the last w: 0 when the budget is spent,
-// [Never] when nothing burns.
+// [levee.Never] when nothing burns.
 func (s *SLO) TimeToExhaustion(w time.Duration) time.Duration {
+	s = s.orEmpty()
 	now := s.clk.Nanotime()
 	var out [2]Counts
 	s.ring.sums(now, []int64{s.ring.n, s.span(w)}, out[:])
@@ -142,17 +153,18 @@ func (s *SLO) timeToExhaustion(b Budget, burn float64) time.Duration {
 		return 0
 	}
 	if burn <= 0 {
-		return Never
+		return levee.Never
 	}
 	d := b.RemainingRatio * float64(s.window) / burn
-	if d >= float64(Never) {
-		return Never
+	if d >= float64(levee.Never) {
+		return levee.Never
 	}
 	return time.Duration(math.Round(d))
 }
 
 // Status returns the SLO's figures now. It reads the window once.
 func (s *SLO) Status() Status {
+	s = s.orEmpty()
 	now := s.clk.Nanotime()
 	var out [2]Counts
 	s.ring.sums(now, []int64{s.ring.n, s.span(DefaultBurnWindow)}, out[:])

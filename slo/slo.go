@@ -2,6 +2,7 @@ package slo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // Defaults applied to a zero [Config].
@@ -35,9 +37,6 @@ const (
 	// maxBuckets bounds the memory of one SLO (8 bytes per bucket).
 	maxBuckets = 1 << 22
 )
-
-// Never is the [SLO.TimeToExhaustion] of a budget that is not burning.
-const Never time.Duration = math.MaxInt64
 
 // Config describes one service level objective. The zero value is an
 // availability objective of 99.9% over 30 days, counted in one-minute
@@ -135,6 +134,10 @@ func DefaultAlerts() []Alert {
 // sit in a pipeline and record the outcome and latency of each call itself.
 // Recording costs one clock reading and one atomic add, without allocation;
 // memory is fixed at construction. All methods are safe for concurrent use.
+//
+// Build an SLO with [New]. A zero SLO records nothing, answers every query
+// as an SLO that has recorded nothing, and refuses Acquire with
+// [ErrNotBuilt].
 type SLO struct {
 	cfg       Config
 	clk       clock.Clock
@@ -161,6 +164,11 @@ type SLO struct {
 	// ticking is set while Start's schedule keeps the ring's head current,
 	// so Record can skip reading the clock.
 	ticking atomic.Bool
+
+	// permits holds the permits admitted and not yet settled, open counts
+	// them: a permit counts its outcome once.
+	permits settle.Table
+	open    atomic.Int64
 
 	listeners levee.Listeners
 }
@@ -306,6 +314,9 @@ func (s *SLO) Config() Config {
 // Record counts one outcome now. Ignored outcomes are not counted. For a
 // latency SLI the outcome must carry its latency.
 func (s *SLO) Record(o levee.Outcome) {
+	if s.ring == nil {
+		return // a zero SLO records nothing
+	}
 	if o.Result == levee.Ignored {
 		return
 	}
@@ -319,6 +330,9 @@ func (s *SLO) Record(o levee.Outcome) {
 // RecordAt counts one outcome at time now, for callers that already hold
 // the time. Outcomes older than the window are dropped.
 func (s *SLO) RecordAt(now time.Time, o levee.Outcome) {
+	if s.ring == nil {
+		return // a zero SLO records nothing
+	}
 	if o.Result == levee.Ignored {
 		return
 	}
@@ -343,31 +357,63 @@ func (s *SLO) Stage() levee.Stage { return s.cfg.Stage }
 // Acquire admits every call; the permit remembers when the call started so
 // that its latency can be measured.
 func (s *SLO) Acquire(context.Context) (levee.Permit, error) {
-	return levee.NewPermit(s, permitTimed, s.clk.Nanotime()), nil
+	if s.ring == nil {
+		return levee.Permit{}, ErrNotBuilt
+	}
+	return levee.NewPermit(s, s.permits.Claim(0, s.open.Add(1)), s.clk.Nanotime()), nil
 }
 
 // Release records the outcome of a call admitted by [SLO.Acquire]. When the
-// outcome carries no latency it is measured from the permit's start.
+// outcome carries no latency it is measured from the permit's start. A
+// permit settled before, one from an earlier admission and one the SLO did
+// not issue count nothing.
 func (s *SLO) Release(p levee.Permit, o levee.Outcome) {
+	if _, ok := s.permits.Settle(p.Token()); !ok {
+		return
+	}
+	s.open.Add(-1)
 	if o.Result == levee.Ignored {
 		return
 	}
 	now := s.clk.Nanotime()
-	if o.Latency == 0 && p.Token() == permitTimed {
+	if o.Latency == 0 {
 		o.Latency = time.Duration(now - p.Start())
 	}
 	s.ring.add(now, s.isGood(o))
 }
 
-// permitTimed marks permits whose Start is an admission time (a fake
-// clock's first reading is zero, so Start alone cannot tell).
-const permitTimed = 1
-
 // OnEvent registers a listener for the SLO's alert events and returns a
-// function that removes it.
+// function that removes it: a [levee.EventStateChange] each time an alert
+// starts or stops firing (From and To [StateOK] or [StateFiring], Reason the
+// alert's severity), with Value the burn rate that decided it (a
+// multiple of the rate that spends the budget exactly over the window,
+// unitless) and Threshold the alert's burn-rate factor.
 func (s *SLO) OnEvent(fn levee.Listener) (remove func()) { return s.listeners.Add(fn) }
 
 var (
 	_ levee.Gate     = (*SLO)(nil)
 	_ levee.Releaser = (*SLO)(nil)
 )
+
+// ErrNotBuilt is what a zero [SLO] returns from Acquire: an SLO must come
+// from [New], which applies the defaults a zero [Config] asks for. Its
+// other methods treat a zero SLO as one that has recorded nothing.
+var ErrNotBuilt = errors.New("slo: SLO used as a zero value; build it with New")
+
+// empty is the SLO a zero SLO answers queries with: nothing recorded.
+var empty = sync.OnceValue(func() *SLO {
+	s, err := New(Config{Window: 72 * time.Hour, Bucket: 5 * time.Minute})
+	if err != nil {
+		panic(err) // unreachable: the default alerts fit this window
+	}
+	return s
+})
+
+// orEmpty returns s, or for a zero SLO an empty one, so that the queries
+// of a zero SLO answer as an SLO that has recorded nothing.
+func (s *SLO) orEmpty() *SLO {
+	if s.ring == nil {
+		return empty()
+	}
+	return s
+}

@@ -99,7 +99,7 @@ func TestDefaults(t *testing.T) {
 	if got := s.SLI(); got != 1 {
 		t.Errorf("SLI() of an empty SLO = %v, want 1", got)
 	}
-	if got := s.TimeToExhaustion(time.Hour); got != slo.Never {
+	if got := s.TimeToExhaustion(time.Hour); got != levee.Never {
 		t.Errorf("TimeToExhaustion(1h) of an empty SLO = %v, want Never", got)
 	}
 	if b := s.Budget(); b.RemainingRatio != 1 || b.Total != 0 {

@@ -3,6 +3,7 @@ package timelimit
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/levee-go/levee"
@@ -26,22 +27,29 @@ type Config struct {
 	// included, by placing it at [StageTotal] instead of
 	// [levee.StageTimeout]. Default false: a per-attempt limit.
 	Total bool
-	// Clock stamps the policy's events. Nil means [clock.Real]. The limit
-	// itself is a context deadline, which always runs on real time.
+	// Clock is the time the limit runs on and that stamps the policy's
+	// events. Nil means [clock.Real], on which the limit is a plain
+	// context deadline (context.WithDeadlineCause). With another clock
+	// (a clocktest.Fake in tests) the call's context reports a deadline on
+	// that clock and ends when that clock reaches it; contexts derived from
+	// it see context.Canceled with the [*TimeoutError] as cause.
 	Clock clock.Clock
 }
 
 // Timelimit ends a call that runs longer than its limit by cancelling the
 // call's context. It implements [levee.Scoper]; a pipeline runs it with no
 // more allocation than context.WithTimeout. One Timelimit serves any number
-// of goroutines.
+// of goroutines. The zero Timelimit is ready to use, as one made by
+// New(Config{}).
 type Timelimit struct {
 	timeout   time.Duration
 	stage     levee.Stage
 	name      string
 	clk       clock.Clock
+	real      bool // clk is clock.Real: the limit is a runtime deadline
 	err       *TimeoutError
 	listeners levee.Listeners
+	once      sync.Once // gives a zero Timelimit the zero Config's settings
 }
 
 // New returns a Timelimit configured by cfg, or an error naming the invalid
@@ -50,22 +58,40 @@ func New(cfg Config) (*Timelimit, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("timelimit: Config.Timeout = %v, want 0 (default 1s) or positive", cfg.Timeout)
 	}
-	if cfg.Timeout == 0 {
-		cfg.Timeout = time.Second
-	}
-	t := &Timelimit{timeout: cfg.Timeout, stage: levee.StageTimeout, name: cfg.Name, clk: clock.Or(cfg.Clock)}
-	if cfg.Total {
-		t.stage = StageTotal
-	}
-	t.err = &TimeoutError{Name: cfg.Name, Limit: cfg.Timeout, Total: cfg.Total}
+	t := &Timelimit{}
+	t.configure(cfg)
+	t.once.Do(func() {})
 	return t, nil
 }
 
+func (t *Timelimit) configure(cfg Config) {
+	t.timeout, t.stage, t.name, t.clk = max(cfg.Timeout, 0), levee.StageTimeout, cfg.Name, clock.Or(cfg.Clock)
+	if t.timeout == 0 {
+		t.timeout = time.Second
+	}
+	if cfg.Total {
+		t.stage = StageTotal
+	}
+	t.real = t.clk == clock.Real
+	t.err = &TimeoutError{Name: cfg.Name, Limit: t.timeout, Total: cfg.Total}
+}
+
+// ready gives a zero Timelimit the settings of the zero Config.
+func (t *Timelimit) ready() {
+	t.once.Do(func() { t.configure(Config{}) })
+}
+
 // Stage returns [levee.StageTimeout], or [StageTotal] for a total limit.
-func (t *Timelimit) Stage() levee.Stage { return t.stage }
+func (t *Timelimit) Stage() levee.Stage {
+	t.ready()
+	return t.stage
+}
 
 // Timeout returns the limit.
-func (t *Timelimit) Timeout() time.Duration { return t.timeout }
+func (t *Timelimit) Timeout() time.Duration {
+	t.ready()
+	return t.timeout
+}
 
 // OnEvent registers a listener for the policy's events: an
 // [levee.EventInfo] with Reason "timeout" each time the limit ends a call
@@ -77,18 +103,52 @@ func (t *Timelimit) OnEvent(fn levee.Listener) (remove func()) { return t.listen
 // returned as it is: the caller's deadline wins, and deriving a context would
 // cost allocations for nothing.
 func (t *Timelimit) Enter(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := time.Now().Add(t.timeout)
+	t.ready()
+	if t.real {
+		d := time.Now().Add(t.timeout)
+		if cur, ok := ctx.Deadline(); ok && !cur.After(d) {
+			return ctx, nop
+		}
+		return context.WithDeadlineCause(ctx, d, t.err)
+	}
+	d := t.clk.Now().Add(t.timeout)
 	if cur, ok := ctx.Deadline(); ok && !cur.After(d) {
 		return ctx, nop
 	}
-	return context.WithDeadlineCause(ctx, d, t.err)
+	cctx, cancel := context.WithCancelCause(ctx)
+	timer := t.clk.AfterFunc(t.timeout, func() { cancel(t.err) })
+	return &clockedCtx{Context: cctx, deadline: d, cause: t.err}, func() {
+		timer.Stop()
+		cancel(context.Canceled)
+	}
 }
 
 func nop() {}
 
+// clockedCtx is a context with a deadline on an injected clock: an
+// AfterFunc of that clock cancels it with cause.
+type clockedCtx struct {
+	context.Context
+	deadline time.Time
+	cause    error
+}
+
+func (c *clockedCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Err reports context.DeadlineExceeded once the clock reached the
+// deadline, as a context made by context.WithDeadline does.
+func (c *clockedCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == c.cause {
+		return context.DeadlineExceeded
+	}
+	return err
+}
+
 // Exit turns err into the policy's [*TimeoutError] when the limit's
 // deadline, and not the caller's cancellation or deadline, ended the call.
 func (t *Timelimit) Exit(parent, scoped context.Context, err error) error {
+	t.ready()
 	if err == nil || parent.Err() != nil || context.Cause(scoped) != error(t.err) {
 		return err
 	}

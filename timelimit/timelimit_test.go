@@ -3,12 +3,13 @@ package timelimit_test
 import (
 	"context"
 	"errors"
-	"runtime"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/timelimit"
 )
 
@@ -21,16 +22,61 @@ func mustNew(t testing.TB, cfg timelimit.Config) *timelimit.Timelimit {
 	return tl
 }
 
-// slow waits for d or for ctx to end, whichever comes first.
-func slow(d time.Duration) func(context.Context) (int, error) {
+// slow waits for d on clk or for ctx to end, whichever comes first.
+func slow(clk clock.Clock, d time.Duration) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) {
+		t := clk.NewTimer(d)
+		defer t.Stop()
 		select {
-		case <-time.After(d):
+		case <-t.C():
 			return 1, nil
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		}
 	}
+}
+
+// drive runs levee.Do(ctx, p, fn) in a goroutine of the synctest bubble
+// and moves clk on in steps of 10ms, each once every goroutine of the
+// bubble is blocked, until Do returns. It returns Do's error and how long
+// it took on clk. Nothing sleeps: the bubble's clock never moves.
+func drive(clk *clocktest.Fake, ctx context.Context, p *levee.Pipeline, fn func(context.Context) (int, error)) (time.Duration, error) {
+	start := clk.Now()
+	done := make(chan error, 1)
+	go func() {
+		_, err := levee.Do(ctx, p, fn)
+		done <- err
+	}()
+	for {
+		synctest.Wait()
+		select {
+		case err := <-done:
+			return clk.Now().Sub(start), err
+		default:
+			clk.Advance(10 * time.Millisecond)
+		}
+	}
+}
+
+// fakeDeadline is a caller's context with a deadline on a fake clock.
+type fakeDeadline struct {
+	context.Context
+	d time.Time
+}
+
+func (c fakeDeadline) Deadline() (time.Time, bool) { return c.d, true }
+
+func (c fakeDeadline) Err() error {
+	if c.Context.Err() != nil && context.Cause(c.Context) == context.DeadlineExceeded {
+		return context.DeadlineExceeded
+	}
+	return c.Context.Err()
+}
+
+func withFakeDeadline(clk clock.Clock, parent context.Context, d time.Duration) (context.Context, func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	t := clk.AfterFunc(d, func() { cancel(context.DeadlineExceeded) })
+	return fakeDeadline{ctx, clk.Now().Add(d)}, func() { t.Stop(); cancel(context.Canceled) }
 }
 
 func TestTimelimit(t *testing.T) {
@@ -53,22 +99,22 @@ func TestTimelimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tl := mustNew(t, timelimit.Config{Timeout: tt.limit})
+				clk := clocktest.New(time.Time{})
+				tl := mustNew(t, timelimit.Config{Timeout: tt.limit, Clock: clk})
 				ctx := context.Background()
 				if tt.callerLimit > 0 {
-					var cancel context.CancelFunc
-					ctx, cancel = context.WithTimeout(ctx, tt.callerLimit)
+					var cancel func()
+					ctx, cancel = withFakeDeadline(clk, ctx, tt.callerLimit)
 					defer cancel()
 				}
 				if tt.cancelAfter > 0 {
 					var cancel context.CancelFunc
 					ctx, cancel = context.WithCancel(ctx)
 					defer cancel()
-					time.AfterFunc(tt.cancelAfter, cancel)
+					clk.AfterFunc(tt.cancelAfter, cancel)
 				}
-				start := time.Now()
-				_, err := levee.Do(ctx, levee.New(tl), slow(tt.work))
-				if elapsed := time.Since(start); elapsed != tt.wantElapsed {
+				elapsed, err := drive(clk, ctx, levee.New(tl), slow(clk, tt.work))
+				if elapsed != tt.wantElapsed {
 					t.Errorf("Do took %v, want %v", elapsed, tt.wantElapsed)
 				}
 				if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
@@ -89,10 +135,31 @@ func TestTimelimit(t *testing.T) {
 	}
 }
 
+// TestDeadlineOnClock checks that the call's context reports the limit's
+// deadline on the policy's clock.
+func TestDeadlineOnClock(t *testing.T) {
+	clk := clocktest.New(time.Time{})
+	tl := mustNew(t, timelimit.Config{Timeout: time.Second, Clock: clk})
+	_, err := levee.Do(context.Background(), levee.New(tl), func(ctx context.Context) (int, error) {
+		if dl, ok := ctx.Deadline(); !ok || !dl.Equal(clocktest.Epoch.Add(time.Second)) {
+			t.Errorf("ctx.Deadline() = %v, %v; want %v, true", dl, ok, clocktest.Epoch.Add(time.Second))
+		}
+		return 0, nil
+	})
+	if err != nil {
+		t.Errorf("Do = %v", err)
+	}
+	if n := clk.Pending(); n != 0 {
+		t.Errorf("timers pending after Do = %d, want 0 (the limit's timer stopped)", n)
+	}
+}
+
 // constRetry is a minimal levee.Retrier for these tests (policy packages
-// do not import each other): up to max attempts, a fixed delay, and no retry
-// whose delay reaches the context's deadline unless pastDeadline is set.
+// do not import each other): up to max attempts, a fixed delay on clk, and
+// no retry whose delay reaches the context's deadline unless pastDeadline
+// is set.
 type constRetry struct {
+	clk          clock.Clock
 	max          int
 	delay        time.Duration
 	pastDeadline bool
@@ -104,17 +171,17 @@ func (r *constRetry) Attempted(ctx context.Context, a levee.Attempt) levee.Retry
 	if a.Err == nil || a.N >= r.max || ctx.Err() != nil {
 		return levee.RetryDecision{}
 	}
-	if dl, ok := ctx.Deadline(); ok && !r.pastDeadline && !time.Now().Add(r.delay).Before(dl) {
+	if dl, ok := ctx.Deadline(); ok && !r.pastDeadline && !r.clk.Now().Add(r.delay).Before(dl) {
 		return levee.RetryDecision{}
 	}
 	return levee.RetryDecision{Retry: true, Delay: r.delay}
 }
 
 func (r *constRetry) Wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
+	t := r.clk.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-t.C:
+	case <-t.C():
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -123,9 +190,10 @@ func (r *constRetry) Wait(ctx context.Context, d time.Duration) error {
 
 func TestPerAttemptAndTotalWithRetry(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		attempt := mustNew(t, timelimit.Config{Name: "attempt", Timeout: time.Second})
-		total := mustNew(t, timelimit.Config{Name: "total", Timeout: 3250 * time.Millisecond, Total: true})
-		r := &constRetry{max: 10, delay: 100 * time.Millisecond}
+		clk := clocktest.New(time.Time{})
+		attempt := mustNew(t, timelimit.Config{Name: "attempt", Timeout: time.Second, Clock: clk})
+		total := mustNew(t, timelimit.Config{Name: "total", Timeout: 3250 * time.Millisecond, Total: true, Clock: clk})
+		r := &constRetry{clk: clk, max: 10, delay: 100 * time.Millisecond}
 		p := levee.New(attempt, r, total) // sorted: total, retry, attempt
 		if got := p.Policies(); got[0] != levee.Policy(total) || got[2] != levee.Policy(attempt) {
 			t.Fatalf("Policies() = %v, want total first and attempt last", got)
@@ -134,10 +202,9 @@ func TestPerAttemptAndTotalWithRetry(t *testing.T) {
 		attempt.OnEvent(func(e levee.Event) { events = append(events, e.Name) })
 		total.OnEvent(func(e levee.Event) { events = append(events, e.Name) })
 		calls := 0
-		start := time.Now()
-		_, err := levee.Do(context.Background(), p, func(ctx context.Context) (int, error) {
+		elapsed, err := drive(clk, context.Background(), p, func(ctx context.Context) (int, error) {
 			calls++
-			return slow(time.Hour)(ctx)
+			return slow(clk, time.Hour)(ctx)
 		})
 		// Attempts end at 1s, 2.1s, 3.2s; the retry after the third would
 		// start at 3.3s, past the total deadline (3.25s), so the call ends
@@ -145,7 +212,7 @@ func TestPerAttemptAndTotalWithRetry(t *testing.T) {
 		if calls != 3 {
 			t.Errorf("calls = %d, want 3", calls)
 		}
-		if elapsed := time.Since(start); elapsed != 3200*time.Millisecond {
+		if elapsed != 3200*time.Millisecond {
 			t.Errorf("Do took %v, want 3.2s", elapsed)
 		}
 		var te *timelimit.TimeoutError
@@ -160,16 +227,16 @@ func TestPerAttemptAndTotalWithRetry(t *testing.T) {
 
 func TestTotalLimitEndsBackoff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		total := mustNew(t, timelimit.Config{Timeout: time.Second, Total: true})
-		r := &constRetry{max: 10, delay: 800 * time.Millisecond, pastDeadline: true}
-		start := time.Now()
-		_, err := levee.Do(context.Background(), levee.New(r, total), func(ctx context.Context) (int, error) {
-			if _, err := slow(400 * time.Millisecond)(ctx); err != nil {
+		clk := clocktest.New(time.Time{})
+		total := mustNew(t, timelimit.Config{Timeout: time.Second, Total: true, Clock: clk})
+		r := &constRetry{clk: clk, max: 10, delay: 800 * time.Millisecond, pastDeadline: true}
+		elapsed, err := drive(clk, context.Background(), levee.New(r, total), func(ctx context.Context) (int, error) {
+			if _, err := slow(clk, 400*time.Millisecond)(ctx); err != nil {
 				return 0, err
 			}
 			return 0, errors.New("unavailable")
 		})
-		if elapsed := time.Since(start); elapsed != time.Second {
+		if elapsed != time.Second {
 			t.Errorf("Do took %v, want 1s", elapsed)
 		}
 		if !errors.Is(err, levee.ErrTimeout) {
@@ -202,14 +269,13 @@ func TestRemaining(t *testing.T) {
 			}
 		})
 	}
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		time.Sleep(300 * time.Millisecond)
-		if got, ok := timelimit.Remaining(ctx); got != 700*time.Millisecond || !ok {
-			t.Errorf("Remaining(ctx) = %v, %v; want 700ms, true", got, ok)
-		}
-	})
+	// Remaining reads the real time: a deadline an hour away has at most
+	// an hour, and most of it, left.
+	hour, cancelHour := context.WithTimeout(context.Background(), time.Hour)
+	defer cancelHour()
+	if got, ok := timelimit.Remaining(hour); !ok || got > time.Hour || got < 59*time.Minute {
+		t.Errorf("Remaining(1h context) = %v, %v; want about 1h, true", got, ok)
+	}
 }
 
 func TestNewRefusesNegative(t *testing.T) {
@@ -225,30 +291,22 @@ func TestNewRefusesNegative(t *testing.T) {
 	}
 }
 
-// TestNoLeakedGoroutines runs timeouts on real time and checks that every
-// goroutine started for them ends.
+// TestNoLeakedGoroutines ends calls by their limit and checks that nothing
+// they started is left: synctest.Test fails when a goroutine of its bubble
+// outlives the test.
 func TestNoLeakedGoroutines(t *testing.T) {
-	before := runtime.NumGoroutine()
-	tl := mustNew(t, timelimit.Config{Timeout: time.Millisecond})
-	p := levee.New(tl)
-	for range 20 {
-		if _, err := levee.Do(context.Background(), p, slow(time.Hour)); !errors.Is(err, levee.ErrTimeout) {
-			t.Fatalf("Do = %v, want ErrTimeout", err)
+	synctest.Test(t, func(t *testing.T) {
+		clk := clocktest.New(time.Time{})
+		p := levee.New(mustNew(t, timelimit.Config{Timeout: time.Millisecond, Clock: clk}))
+		for range 20 {
+			if _, err := drive(clk, context.Background(), p, slow(clk, time.Hour)); !errors.Is(err, levee.ErrTimeout) {
+				t.Fatalf("Do = %v, want ErrTimeout", err)
+			}
 		}
-	}
-	waitGoroutines(t, before)
-}
-
-func waitGoroutines(t *testing.T, want int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > want {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<16)
-			t.Fatalf("goroutines = %d, want <= %d:\n%s", runtime.NumGoroutine(), want, buf[:runtime.Stack(buf, true)])
+		if n := clk.Pending(); n != 0 {
+			t.Errorf("timers pending = %d, want 0", n)
 		}
-		time.Sleep(time.Millisecond)
-	}
+	})
 }
 
 func TestAllocs(t *testing.T) {

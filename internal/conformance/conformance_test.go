@@ -14,6 +14,7 @@ import (
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/internal/conformance"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // fakeT runs the suite and collects its failures instead of failing the
@@ -74,10 +75,11 @@ type bugs struct {
 	plainRefusal   bool // a refusing gate returns an error that is no rejection
 	realRefusal    bool // the refusal ends on the real clock
 	admitRefusing  bool // a refusing gate still admits one call in ten
+	settleTwice    bool // every settle frees a slot, whether or not the permit holds one
 }
 
 var (
-	sink    *int
+	sink    atomic.Pointer[int]
 	forever = make(chan struct{}) // what spawned goroutines wait on
 )
 
@@ -88,6 +90,8 @@ type semGate struct {
 	wait  time.Duration // 0: wait until ctx ends
 	clk   clock.Clock
 	bugs  bugs
+
+	permits settle.Table
 
 	refusing   atomic.Bool
 	until      atomic.Int64 // nanotime (or real UnixNano) the refusal ends; 0: never
@@ -181,19 +185,25 @@ func (g *semGate) refusal() error {
 
 func (g *semGate) admit() levee.Permit {
 	if g.bugs.allocate {
-		sink = new(int)
+		sink.Store(new(int))
 	}
 	if g.bugs.spawn {
 		go func() { <-forever }()
 	}
-	return levee.NewPermit(g, 0, 0)
+	return levee.NewPermit(g, g.permits.Claim(0, int64(cap(g.slots))), 0)
 }
 
-func (g *semGate) Release(_ levee.Permit, o levee.Outcome) {
+func (g *semGate) Release(p levee.Permit, o levee.Outcome) {
+	if _, ok := g.permits.Settle(p.Token()); !ok && !g.bugs.settleTwice {
+		return
+	}
 	if g.bugs.keepOnFailure && o.Result == levee.Failure {
 		return
 	}
-	<-g.slots
+	select {
+	case <-g.slots:
+	default: // nothing held: only a gate that settles twice gets here
+	}
 }
 
 // block fills every slot and returns a function that frees them.
@@ -268,6 +278,7 @@ func TestRunGate(t *testing.T) {
 		{name: "refuses with a plain error", c: refuseCase(time.Hour, bugs{plainRefusal: true}, good), want: "/refusing"},
 		{name: "refuses on the real clock", c: refuseCase(time.Hour, bugs{realRefusal: true}, good), want: "/refusing"},
 		{name: "admits while refusing", c: refuseCase(0, bugs{admitRefusing: true}, good), want: "/refusing"},
+		{name: "settles twice", c: semCase(2, time.Hour, bugs{settleTwice: true}, good), want: "/settle once"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,8 @@
 //     suite gives it a fake one and moves it), never on the real clock;
 //   - allocations: no heap allocation where the policy promises none;
 //   - goroutine leaks: the goroutine count returns to where it was;
+//   - settling once: a permit settled a second time, a permit of an
+//     earlier admission and a forged permit give back nothing ([SettleOnce]);
 //   - refusals, for gates that can be put in a refusing state (an open
 //     breaker, a drained limiter): they come at once, match
 //     [levee.ErrRejected], cost no allocation where promised, and end on

@@ -70,7 +70,8 @@ type Gate struct {
 }
 
 // TestGate runs the conformance checks every gate must pass: admission and
-// settling (alone and under concurrent load), cancellation, clock use,
+// settling (alone and under concurrent load), settling once ([SettleOnce]),
+// cancellation, clock use,
 // panics passing through [levee.Do] and recorded as failures, allocations,
 // goroutine leaks, and the checks of [TestPolicy] in a pipeline.
 // Call it from the gate package's own test, not in parallel with other
@@ -102,6 +103,7 @@ func RunGate(t T, c Gate) {
 	if c.Refuse != nil {
 		t.Run("refusing", func(t T) { gateRefuse(t, c, guard) })
 	}
+	t.Run("settle once", func(t T) { settleOnce(t, c.New, c.Failures, guard) })
 	t.Run("pipeline", func(t T) {
 		RunPolicy(t, Policy{
 			New:        func(clk clock.Clock) levee.Policy { return c.New(clk) },
