@@ -8,9 +8,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/levee-go/levee"
+	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/concurrency"
+	"github.com/levee-go/levee/internal/conformance"
 )
 
 func newKeyed(t testing.TB, cfg concurrency.KeyedConfig) *concurrency.Keyed {
@@ -252,4 +255,42 @@ func BenchmarkKeyed(b *testing.B) {
 			}
 		})
 	})
+}
+
+// keyedGate is a Keyed as a plain gate on one key, for the suite.
+type keyedGate struct{ *concurrency.Keyed }
+
+func (k keyedGate) Acquire(ctx context.Context) (levee.Permit, error) {
+	return k.AcquireKey(ctx, "tenant")
+}
+
+func (k keyedGate) InFlight() int {
+	if g := k.Gate("tenant"); g != nil {
+		return g.InFlight()
+	}
+	return 0
+}
+func (k keyedGate) Limit() int { return 2 }
+
+func TestKeyedConformance(t *testing.T) {
+	for _, queue := range []int{0, 4} {
+		t.Run(fmt.Sprintf("queue %d", queue), func(t *testing.T) {
+			c := conformance.Gate{
+				New: func(clk clock.Clock) levee.Gate {
+					k, err := concurrency.NewKeyed(concurrency.KeyedConfig{
+						Bulkhead: concurrency.BulkheadConfig{MaxConcurrent: 2, MaxQueue: queue, Clock: clk}})
+					if err != nil {
+						t.Fatalf("NewKeyed = %v", err)
+					}
+					return keyedGate{k}
+				},
+				Replenishes: true,
+				ZeroAllocs:  true,
+			}
+			if queue > 0 {
+				c.Block = func(g levee.Gate) (time.Duration, func()) { return fill(g, 0) }
+			}
+			conformance.TestGate(t, c)
+		})
+	}
 }

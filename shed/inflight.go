@@ -9,6 +9,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
+	"github.com/levee-go/levee/internal/settle"
 )
 
 // InFlightConfig configures an [InFlight] shedder.
@@ -47,12 +48,14 @@ type InFlightConfig struct {
 // Where [Shedder] estimates the concurrency the service can sustain from
 // its throughput and latency, InFlight takes it from configuration: it is
 // what a gateway's max_in_flight means, exact from the first call and
-// deterministic under test. Admission and release are one atomic addition
-// each (two on a refusal) and allocate nothing. It is a [levee.Gate]
+// deterministic under test. Admission and release are an atomic addition
+// and a compare-and-swap each (two additions on a refusal) and allocate
+// nothing; a permit settled twice, stale or forged frees nothing. It is a [levee.Gate]
 // (stage [levee.StageLimit]) and safe for concurrent use.
 type InFlight struct {
 	inflight  atomic.Int64
-	limits    [4]int64 // by levee.Criticality.Rank; math.MaxInt64 never sheds
+	permits   settle.Table // the permits admitted and not yet settled
+	limits    [4]int64     // by levee.Criticality.Rank; math.MaxInt64 never sheds
 	name      string
 	clk       clock.Clock
 	rejection error
@@ -120,7 +123,7 @@ func (s *InFlight) AcquireCriticality(_ context.Context, c levee.Criticality) (l
 	limit := s.limits[c.Rank()]
 	n := s.inflight.Add(1)
 	if n <= limit {
-		return levee.NewPermit(s, 0, 0), nil
+		return levee.NewPermit(s, s.permits.Claim(0, n), 0), nil
 	}
 	s.inflight.Add(-1)
 	if s.listeners.Active() {
@@ -130,8 +133,13 @@ func (s *InFlight) AcquireCriticality(_ context.Context, c levee.Criticality) (l
 	return levee.Permit{}, s.rejection
 }
 
-// Release frees the call's place. Only [levee.Permit] calls it.
-func (s *InFlight) Release(levee.Permit, levee.Outcome) { s.inflight.Add(-1) }
+// Release frees the call's place, once per admission: a permit settled
+// before, or not issued by s, frees nothing. Only [levee.Permit] calls it.
+func (s *InFlight) Release(p levee.Permit, _ levee.Outcome) {
+	if _, ok := s.permits.Settle(p.Token()); ok {
+		s.inflight.Add(-1)
+	}
+}
 
 var (
 	_ levee.Gate     = (*InFlight)(nil)

@@ -80,6 +80,39 @@ func TestInFlightShedCriticalPlus(t *testing.T) {
 	}
 }
 
+// TestInFlightSettleOnce: a permit settled twice, or forged, must not free
+// a place a call still holds.
+func TestInFlightSettleOnce(t *testing.T) {
+	s, err := shed.NewInFlight(shed.InFlightConfig{Max: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := levee.WithCriticality(context.Background(), levee.Sheddable)
+	first, err := s.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Done(nil)
+	held, err := s.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Done(nil)
+	levee.NewPermit(s, 0, 0).Done(nil)
+	levee.NewPermit(s, held.Token()+1, 0).Done(nil)
+	if got := s.InFlight(); got != 1 {
+		t.Fatalf("InFlight = %d after settling a permit twice and forged ones, want 1", got)
+	}
+	if _, err := s.Acquire(ctx); !errors.Is(err, levee.ErrShed) {
+		t.Fatalf("second SHEDDABLE call over Max 1: err = %v, want ErrShed", err)
+	}
+	held.Done(nil)
+	held.Done(nil)
+	if got := s.InFlight(); got != 0 {
+		t.Fatalf("InFlight = %d after settling the last permit twice, want 0", got)
+	}
+}
+
 func TestInFlightConfigErrors(t *testing.T) {
 	for _, cfg := range []shed.InFlightConfig{
 		{}, {Max: -1}, {Max: 1, Headroom: 0.5}, {Max: 1, Headroom: math.NaN()}, {Max: 1, RetryAfter: -1},

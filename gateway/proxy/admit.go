@@ -41,7 +41,7 @@ type admission struct {
 // admitted is what an admitted request holds until it ends: the permits it
 // must settle. The zero value settles to nothing.
 type admitted struct {
-	shed, conc levee.Permit
+	shed, cpu, conc levee.Permit
 }
 
 // newAdmission compiles a route's admission policies.
@@ -80,21 +80,21 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	}
 	ctx := r.Context()
 	if a.shed != nil {
-		p, err := a.shed.acquire(ctx, r)
+		p, cpu, err := a.shed.acquire(ctx, r)
 		if err != nil {
 			refuse(w, err, ReasonShed, a.route, "the gateway is overloaded and sheds requests of this criticality first")
 			return adm, false
 		}
-		adm.shed = p
+		adm.shed, adm.cpu = p, cpu
 	}
 	if a.limit != nil && !a.limit.admit(w, r, ex, a.route) {
-		adm.shed.Record(levee.Outcome{Result: levee.Ignored})
+		adm.unshed()
 		return admitted{}, false
 	}
 	if a.conc != nil {
 		p, err := a.conc.acquire(ctx, r, ex)
 		if err != nil {
-			adm.shed.Record(levee.Outcome{Result: levee.Ignored})
+			adm.unshed()
 			refuse(w, err, ReasonConcurrency, a.route, "the route has as many requests in flight as its concurrency limit allows")
 			return admitted{}, false
 		}
@@ -109,6 +109,14 @@ func (adm admitted) settle(r *http.Request, w *statusWriter) {
 	o := levee.Outcome{Result: outcome(r, w.status, w.aborted)}
 	adm.conc.Record(o)
 	adm.shed.Record(o)
+	adm.cpu.Record(o)
+}
+
+// unshed settles the shedders' permits of a request a later policy
+// refused: it was never forwarded, so it teaches them nothing.
+func (adm admitted) unshed() {
+	adm.shed.Record(levee.Outcome{Result: levee.Ignored})
+	adm.cpu.Record(levee.Outcome{Result: levee.Ignored})
 }
 
 // refuse answers 503 for a shedding or concurrency refusal, with

@@ -61,43 +61,21 @@ func (g *shedGate) criticality(r *http.Request) levee.Criticality {
 }
 
 // acquire admits r through both shedders, or refuses it with
-// levee.ErrShed. The permit settles both.
-func (g *shedGate) acquire(ctx context.Context, r *http.Request) (levee.Permit, error) {
+// levee.ErrShed. Each admission is a permit of its own to settle.
+func (g *shedGate) acquire(ctx context.Context, r *http.Request) (inflight, cpu levee.Permit, err error) {
 	c := g.criticality(r)
-	var first levee.Permit
 	if g.inflight != nil {
-		p, err := g.inflight.AcquireCriticality(ctx, c)
-		if err != nil {
-			return levee.Permit{}, err
+		if inflight, err = g.inflight.AcquireCriticality(ctx, c); err != nil {
+			return levee.Permit{}, levee.Permit{}, err
 		}
-		if g.cpu == nil {
-			return p, nil
-		}
-		first = p
 	}
 	if g.cpu != nil {
-		p, err := g.cpu.AcquireCriticality(ctx, c)
-		if err != nil {
-			first.Record(levee.Outcome{Result: levee.Ignored})
-			return levee.Permit{}, err
+		if cpu, err = g.cpu.AcquireCriticality(ctx, c); err != nil {
+			inflight.Record(levee.Outcome{Result: levee.Ignored})
+			return levee.Permit{}, levee.Permit{}, err
 		}
-		if g.inflight == nil {
-			return p, nil
-		}
-		// Both shedders hold the request: one permit settles both.
-		return levee.NewPermit(bothShedders{g}, p.Token(), p.Start()), nil
 	}
-	return levee.Permit{}, nil
-}
-
-// bothShedders settles a request admitted by the in-flight and the CPU
-// shedder: the in-flight shedder's permit carries nothing to remember, so
-// it is rebuilt, and the CPU shedder's token and start come in the permit.
-type bothShedders struct{ g *shedGate }
-
-func (b bothShedders) Release(p levee.Permit, o levee.Outcome) {
-	levee.NewPermit(b.g.inflight, 0, 0).Record(o)
-	levee.NewPermit(b.g.cpu, p.Token(), p.Start()).Record(o)
+	return inflight, cpu, nil
 }
 
 // cpuSampler returns the process's CPU sampler, made and started on first
