@@ -34,8 +34,10 @@ type KeyedConfig struct {
 	Bulkhead BulkheadConfig
 	// New makes the gate of a key the first time the key is seen, or again
 	// after it was dropped while idle. Nil means a [Bulkhead] configured by
-	// Bulkhead. It is called without a lock held by other keys' calls, at
-	// most once per insertion.
+	// Bulkhead. It is called under the write lock of the key's shard, once
+	// per insertion. A key dropped while idle starts again from a new gate,
+	// so an adaptive [Limiter] per key relearns its limit from its initial
+	// one after its key was idle and dropped.
 	New func(key string) (KeyGate, error)
 	// MaxKeys bounds the keys held at once. When a new key finds its shard
 	// full, an idle key of the shard is dropped to make room; when every key
