@@ -19,6 +19,7 @@ var heavy = map[string]string{
 	"go.opentelemetry.io/":                 "observe",
 	"google.golang.org/grpc":               "leveegrpc",
 	"go.etcd.io/":                          "gateway",
+	"github.com/jackc/pgx":                 "leveesql",
 	"github.com/sony/gobreaker":            "bench",
 	"github.com/failsafe-go/":              "bench",
 	"github.com/alibaba/sentinel-golang":   "bench",
@@ -120,7 +121,7 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	for _, want := range []string{core, core + "/breaker", core + "/leveegrpc", core + "/slo",
-		core + "/health", core + "/lifecycle", core + "/observe", core + "/redislimit"} {
+		core + "/health", core + "/lifecycle", core + "/observe", core + "/redislimit", core + "/leveesql"} {
 		if _, ok := all[want]; !ok {
 			t.Errorf("go list did not report %s: the test would not check it", want)
 		}

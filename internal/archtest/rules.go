@@ -44,6 +44,9 @@ func Rules() []Rule {
 		// Modules beside the core never reach into its internals.
 		{"leveegrpc", []string{"", "clock"}},
 		{"redislimit", []string{"", "clock", "redislimit/internal/..."}},
+		// leveesql retries transactions with the retry policy and lets any
+		// policy (a breaker) wrap each attempt through the root package.
+		{"leveesql", []string{"", "clock", "retry"}},
 		{"observe", []string{"public", "observe/..."}},
 		{"gateway", []string{"public", "gateway/...", "observe/...", "redislimit", "leveegrpc"}},
 		{"examples", []string{"public", "observe/...", "redislimit", "leveegrpc"}},

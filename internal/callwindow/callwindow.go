@@ -121,7 +121,19 @@ func (w *Count) Slow() int64 { return max(w.slow.Load(), 0) }
 
 // Counts returns the window's totals.
 func (w *Count) Counts() Counts {
-	return clamp(w.calls.Load(), w.fails.Load(), w.slow.Load())
+	return readCounts(&w.calls, &w.fails, &w.slow)
+}
+
+// readCounts reads running totals that concurrent adds and rolls keep with
+// failures and slow calls never above calls at any instant (an add counts
+// the call first, a roll removes failures first). Reading failures and slow
+// calls before calls keeps that order in the reading: were calls read
+// first, a reader paused between the loads would pair an old call count
+// with a newer failure count and see a failure rate far above the true one
+// (a breaker at a 100% threshold opened under a 50% failure load).
+func readCounts(calls, fails, slow *atomic.Int64) Counts {
+	f, s := fails.Load(), slow.Load()
+	return clamp(calls.Load(), f, s)
 }
 
 // Time is a window over the calls of the last N bucket widths. Each bucket
@@ -209,9 +221,9 @@ func (w *Time) roll(e int64) *bucket {
 	if e > h {
 		for ep := max(h+1, e-w.n+1); ep <= e; ep++ {
 			bk := &w.buckets[mod(ep, w.n)]
-			w.calls.Add(-bk.calls.Swap(0))
 			w.fails.Add(-bk.fails.Swap(0))
 			w.slow.Add(-bk.slow.Swap(0))
+			w.calls.Add(-bk.calls.Swap(0))
 			bk.epoch.Store(ep)
 		}
 		w.head.Store(e)
@@ -242,7 +254,7 @@ func (w *Time) Slow() int64 { return max(w.slow.Load(), 0) }
 
 // Counts returns the window's totals as of the last Add or Advance.
 func (w *Time) Counts() Counts {
-	return clamp(w.calls.Load(), w.fails.Load(), w.slow.Load())
+	return readCounts(&w.calls, &w.fails, &w.slow)
 }
 
 // CountsAt advances the window to now and returns its totals.
