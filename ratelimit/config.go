@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -146,19 +147,42 @@ type settings struct {
 	install func(old, np *params)
 }
 
+// ErrNotNew is returned by the methods of a limiter that its constructor
+// did not make (the zero value of [GCRA], [TokenBucket], [SlidingWindow] or
+// [Keyed]): it has no clock and no rate. Such a limiter refuses every call,
+// as x/time/rate's zero Limiter does, so that a limiter left unbuilt is
+// noticed rather than silently admitting everything.
+var ErrNotNew = errors.New("ratelimit: limiter not made by its constructor (NewGCRA, NewTokenBucket, NewSlidingWindow or NewKeyed)")
+
+// notNew is the Decision of a limiter its constructor did not make: a
+// refusal no wait can cure.
+var notNew = levee.Decision{RetryAfter: levee.Never}
+
 // Rate returns the current rate (of a [Keyed] limiter: the default rate
-// of keys).
-func (s *settings) Rate() Rate { return s.p.Load().rate }
+// of keys); the zero Rate for a limiter its constructor did not make.
+func (s *settings) Rate() Rate {
+	if p := s.p.Load(); p != nil {
+		return p.rate
+	}
+	return Rate{}
+}
 
 // Burst returns the current burst, after the default for zero is applied
-// (of a [Keyed] limiter: the default burst of keys).
-func (s *settings) Burst() int { return int(s.p.Load().burst) }
+// (of a [Keyed] limiter: the default burst of keys); zero for a limiter its
+// constructor did not make.
+func (s *settings) Burst() int {
+	if p := s.p.Load(); p != nil {
+		return int(p.burst)
+	}
+	return 0
+}
 
 // SetRate changes the rate at run time. The tokens available now are kept
 // (capped at the burst), so a change neither forgets recent use nor hands
 // out a burst; a [Keyed] limiter does so for every key it holds. A burst
 // configured as zero keeps following the rate's Events. Calls decided
-// concurrently with the change may see either rate.
+// concurrently with the change may see either rate. A limiter its
+// constructor did not make returns [ErrNotNew].
 func (s *settings) SetRate(r Rate) error {
 	return s.set(func(old *params) (*params, error) { return old.withRate(r, old.burstCfg) })
 }
@@ -166,7 +190,8 @@ func (s *settings) SetRate(r Rate) error {
 // SetBurst changes the burst at run time, keeping the tokens available now
 // (capped at the new burst): raising it lets tokens accrue to the new
 // capacity at the rate instead of granting them at once. Zero means
-// Rate.Events; negative is an error.
+// Rate.Events; negative is an error. A limiter its constructor did not make
+// returns [ErrNotNew].
 func (s *settings) SetBurst(b int) error {
 	return s.set(func(old *params) (*params, error) { return old.withRate(old.rate, b) })
 }
@@ -175,6 +200,9 @@ func (s *settings) set(next func(old *params) (*params, error)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old := s.p.Load()
+	if old == nil {
+		return ErrNotNew
+	}
 	np, err := next(old)
 	if err != nil {
 		return err

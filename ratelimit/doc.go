@@ -100,4 +100,7 @@
 //   - ColdFactor zero means 3; WarmUp zero means none.
 //   - Keyed: MaxKeys 1<<20, Shards 256, IdleTimeout one minute.
 //   - A nil Clock means [clock.Real]; CoarseClock false reads it on every call.
+//   - A limiter must be made by its constructor: the zero value of [GCRA],
+//     [TokenBucket], [SlidingWindow] or [Keyed] refuses every call and its
+//     methods that return an error return [ErrNotNew].
 package ratelimit

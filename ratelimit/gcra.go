@@ -28,7 +28,10 @@ import (
 // runs ahead of now by more than τ, which is why the keyed and distributed
 // limiters store exactly this; [TokenBucket] adds reservations that may.
 //
-// A GCRA is safe for concurrent use.
+// A GCRA is safe for concurrent use. Make one with [NewGCRA]: the zero
+// value has no clock and no rate, so it refuses every call (Allow false,
+// Decide a refusal with RetryAfter [levee.Never]) and its methods that
+// return an error return [ErrNotNew].
 type GCRA struct{ core }
 
 // NewGCRA returns a GCRA limiter configured by cfg, or an error naming the
@@ -143,8 +146,8 @@ func (c *core) warmInterval(p *params, now, tat int64, restart bool) int64 {
 	return p.cold - int64(q)
 }
 
-func (c *core) decideNAt(now int64, n int, live bool) levee.Decision {
-	p := c.p.Load()
+// decideNAt decides n tokens at now under p, the limiter's current params.
+func (c *core) decideNAt(p *params, now int64, n int, live bool) levee.Decision {
 	if p.interval == 0 {
 		return levee.Decision{Allowed: true}
 	}
@@ -213,8 +216,7 @@ const maxStale = int64(100 * time.Millisecond)
 // clock and deciding holds a reading older than what other callers have
 // stored, and would be refused for that alone. That check costs such
 // refusals one more clock read.
-func (c *core) allowNAt(now int64, n int, live bool) bool {
-	p := c.p.Load()
+func (c *core) allowNAt(p *params, now int64, n int, live bool) bool {
 	if p.interval == 0 || n <= 0 {
 		return true
 	}
@@ -247,33 +249,73 @@ func (c *core) rejected(wait time.Duration) {
 // Allow reports whether one call may happen now, and takes its token if so.
 // It is the cheapest path: one clock read, one compare-and-swap, no
 // allocation.
-func (c *core) Allow() bool { return c.allowNAt(c.clk.Nanotime(), 1, true) }
+func (c *core) Allow() bool {
+	if p := c.p.Load(); p != nil {
+		return c.allowNAt(p, c.clk.Nanotime(), 1, true)
+	}
+	return false
+}
 
 // AllowN reports whether n tokens may be taken now, and takes them if so.
 // n larger than the burst is never allowed; n <= 0 always is.
-func (c *core) AllowN(n int) bool { return c.allowNAt(c.clk.Nanotime(), n, true) }
+func (c *core) AllowN(n int) bool {
+	if p := c.p.Load(); p != nil {
+		return c.allowNAt(p, c.clk.Nanotime(), n, true)
+	}
+	return false
+}
 
 // AllowAt is Allow at now, a [clock.Clock.Nanotime] reading of the
 // limiter's clock. Tests step through fixed instants with it.
-func (c *core) AllowAt(now int64) bool { return c.allowNAt(now, 1, false) }
+func (c *core) AllowAt(now int64) bool {
+	if p := c.p.Load(); p != nil {
+		return c.allowNAt(p, now, 1, false)
+	}
+	return false
+}
 
 // AllowNAt is AllowN at now, a Nanotime reading of the limiter's clock.
-func (c *core) AllowNAt(now int64, n int) bool { return c.allowNAt(now, n, false) }
+func (c *core) AllowNAt(now int64, n int) bool {
+	if p := c.p.Load(); p != nil {
+		return c.allowNAt(p, now, n, false)
+	}
+	return false
+}
 
 // Decide is Allow with the whole answer: limit, remaining, reset and, on
 // rejection, the retry-after. It returns a value and does not allocate.
-func (c *core) Decide() levee.Decision { return c.decideNAt(c.clk.Nanotime(), 1, true) }
+func (c *core) Decide() levee.Decision {
+	if p := c.p.Load(); p != nil {
+		return c.decideNAt(p, c.clk.Nanotime(), 1, true)
+	}
+	return notNew
+}
 
 // DecideN is Decide for n tokens. n <= 0 takes nothing and describes the
 // limiter (Allowed is true); n larger than the burst is rejected with
 // RetryAfter [levee.Never].
-func (c *core) DecideN(n int) levee.Decision { return c.decideNAt(c.clk.Nanotime(), n, true) }
+func (c *core) DecideN(n int) levee.Decision {
+	if p := c.p.Load(); p != nil {
+		return c.decideNAt(p, c.clk.Nanotime(), n, true)
+	}
+	return notNew
+}
 
 // DecideAt is Decide at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideAt(now int64) levee.Decision { return c.decideNAt(now, 1, false) }
+func (c *core) DecideAt(now int64) levee.Decision {
+	if p := c.p.Load(); p != nil {
+		return c.decideNAt(p, now, 1, false)
+	}
+	return notNew
+}
 
 // DecideNAt is DecideN at now, a Nanotime reading of the limiter's clock.
-func (c *core) DecideNAt(now int64, n int) levee.Decision { return c.decideNAt(now, n, false) }
+func (c *core) DecideNAt(now int64, n int) levee.Decision {
+	if p := c.p.Load(); p != nil {
+		return c.decideNAt(p, now, n, false)
+	}
+	return notNew
+}
 
 // Stage places the limiter at [levee.StageLimit] in a pipeline.
 func (c *core) Stage() levee.Stage { return levee.StageLimit }
@@ -283,9 +325,13 @@ func (c *core) Stage() levee.Stage { return levee.StageLimit }
 // from it the wait before a token is free. The rejection is one error value
 // owned by the limiter, whose RetryAfter is computed from the limiter's state
 // when it is read, so neither path allocates. The permit needs no settling.
+// A limiter not made by its constructor returns [ErrNotNew].
 func (c *core) Acquire(ctx context.Context) (levee.Permit, error) {
-	if c.allowNAt(c.clk.Nanotime(), 1, true) {
+	if c.Allow() {
 		return levee.Permit{}, nil
+	}
+	if c.err.l == nil {
+		return levee.Permit{}, ErrNotNew
 	}
 	return levee.Permit{}, &c.err
 }

@@ -85,7 +85,10 @@ const (
 // (measured by TestKeyedMemory and BenchmarkKeyedMemory: see the package
 // documentation).
 //
-// A Keyed limiter is safe for concurrent use.
+// A Keyed limiter is safe for concurrent use. Make one with [NewKeyed]: the
+// zero value has no clock and no rate, so it refuses every call (AllowKey
+// false, DecideKeyAt a refusal with RetryAfter [levee.Never]) and its
+// methods that return an error return [ErrNotNew].
 type Keyed struct {
 	settings
 	overrides atomic.Pointer[map[string]*GCRA]
@@ -173,48 +176,64 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 // DecideKey decides one call for key now: it takes the key's token if it
 // can. It implements [levee.KeyedLimiter]. A local decision never waits, so
 // ctx is not consulted and the error is always nil; the error exists for
-// limiters that call out (redislimit). It does not allocate for a known key.
+// limiters that call out (redislimit), and for a limiter [NewKeyed] did not
+// make, which refuses with [ErrNotNew]. It does not allocate for a known
+// key.
 func (k *Keyed) DecideKey(ctx context.Context, key string) (levee.Decision, error) {
-	return k.decideAt(key, k.clk.Nanotime(), 1, true), nil
+	return k.DecideKeyN(ctx, key, 1)
 }
 
 // DecideKeyN is DecideKey for n tokens. n <= 0 takes nothing and
 // describes the key; n above the burst is rejected with RetryAfter
-// [levee.Never]. The error is always nil.
+// [levee.Never]. The error is nil unless [NewKeyed] did not make k
+// ([ErrNotNew]).
 func (k *Keyed) DecideKeyN(ctx context.Context, key string, n int) (levee.Decision, error) {
-	return k.decideAt(key, k.clk.Nanotime(), n, true), nil
+	if p := k.p.Load(); p != nil {
+		return k.decideAt(p, key, k.clk.Nanotime(), n, true), nil
+	}
+	return notNew, ErrNotNew
 }
 
 // DecideKeyAt is DecideKey at now, a [clock.Clock.Nanotime] reading of the
-// limiter's clock.
+// limiter's clock. A limiter [NewKeyed] did not make refuses with
+// RetryAfter [levee.Never].
 func (k *Keyed) DecideKeyAt(key string, now int64) levee.Decision {
-	return k.decideAt(key, now, 1, false)
+	return k.DecideKeyNAt(key, now, 1)
 }
 
 // DecideKeyNAt is DecideKeyN at now, a Nanotime reading.
 func (k *Keyed) DecideKeyNAt(key string, now int64, n int) levee.Decision {
-	return k.decideAt(key, now, n, false)
+	if p := k.p.Load(); p != nil {
+		return k.decideAt(p, key, now, n, false)
+	}
+	return notNew
 }
 
 // AllowKey reports whether one call for key may happen now, and takes its
-// token if so.
-func (k *Keyed) AllowKey(key string) bool { return k.decideAt(key, k.clk.Nanotime(), 1, true).Allowed }
+// token if so. A limiter [NewKeyed] did not make allows nothing.
+func (k *Keyed) AllowKey(key string) bool {
+	if p := k.p.Load(); p != nil {
+		return k.decideAt(p, key, k.clk.Nanotime(), 1, true).Allowed
+	}
+	return false
+}
 
-// decideAt decides n tokens for key at now and reports a refusal. With live
+// decideAt decides n tokens for key at now under p, the limiter's params,
+// and reports a refusal. With live
 // set now is a reading this call just took: on the coarse clock, a refusal
 // whose wait a lagging reading could explain is decided again at an exact
 // reading. Overridden keys go to their own limiters, which report to their
 // own listeners.
-func (k *Keyed) decideAt(key string, now int64, n int, live bool) levee.Decision {
+func (k *Keyed) decideAt(p *params, key string, now int64, n int, live bool) levee.Decision {
 	if ov := *k.overrides.Load(); len(ov) > 0 {
 		if g := ov[key]; g != nil {
-			return g.decideNAt(now, n, live)
+			return g.decideNAt(g.p.Load(), now, n, live)
 		}
 	}
-	d := k.decide(key, now, n)
+	d := k.decide(p, key, now, n)
 	if live && !d.Allowed && d.RetryAfter < time.Duration(maxStale) && isCoarse(k.clk) {
 		if fresh := exactNanotime(k.clk); fresh > now {
-			d = k.decide(key, fresh, n)
+			d = k.decide(p, key, fresh, n)
 		}
 	}
 	return k.done(d)
@@ -222,8 +241,7 @@ func (k *Keyed) decideAt(key string, now int64, n int, live bool) levee.Decision
 
 // decide decides at now for a key without an override; the caller reports
 // a refusal.
-func (k *Keyed) decide(key string, now int64, n int) levee.Decision {
-	p := k.p.Load()
+func (k *Keyed) decide(p *params, key string, now int64, n int) levee.Decision {
 	if p.interval == 0 {
 		return levee.Decision{Allowed: true}
 	}
@@ -348,8 +366,14 @@ func decideSlot(tat *atomic.Int64, p *params, now int64, n int) levee.Decision {
 
 // Sweep drops every key whose bucket has been full for IdleTimeout. Keys are
 // also dropped as new ones arrive; call Sweep from a ticker to give memory
-// back when no new keys come.
-func (k *Keyed) Sweep() int { return k.SweepAt(k.clk.Nanotime()) }
+// back when no new keys come. A limiter [NewKeyed] did not make holds no
+// keys and drops none.
+func (k *Keyed) Sweep() int {
+	if k.clk == nil {
+		return 0
+	}
+	return k.SweepAt(k.clk.Nanotime())
+}
 
 // SweepAt is Sweep at now, a Nanotime reading. It returns how many keys it
 // dropped.
@@ -399,6 +423,9 @@ func (k *Keyed) Stage() levee.Stage { return levee.StageLimit }
 // Acquire admits a call for the key that [KeyedConfig.Key] finds in ctx;
 // see [Keyed.AcquireKey].
 func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
+	if k.key == nil {
+		return levee.Permit{}, ErrNotNew
+	}
 	return k.AcquireKey(ctx, k.key(ctx))
 }
 
@@ -408,8 +435,13 @@ func (k *Keyed) Acquire(ctx context.Context) (levee.Permit, error) {
 // second) or to the tenth of a second (below a minute). Rounded waits are
 // shared values, made once per process, so neither path allocates; a wait
 // of a minute or more is exact and allocates. The permit needs no settling.
+// A limiter [NewKeyed] did not make returns [ErrNotNew].
 func (k *Keyed) AcquireKey(ctx context.Context, key string) (levee.Permit, error) {
-	d := k.decideAt(key, k.clk.Nanotime(), 1, true)
+	p := k.p.Load()
+	if p == nil {
+		return levee.Permit{}, ErrNotNew
+	}
+	d := k.decideAt(p, key, k.clk.Nanotime(), 1, true)
 	if d.Allowed {
 		return levee.Permit{}, nil
 	}
@@ -477,8 +509,12 @@ func (k *Keyed) overrideConfig(o Override) Config {
 }
 
 // SetOverride gives key its own limit, replacing any earlier override. The
-// key's bucket starts full.
+// key's bucket starts full. A limiter [NewKeyed] did not make returns
+// [ErrNotNew].
 func (k *Keyed) SetOverride(key string, o Override) error {
+	if k.p.Load() == nil {
+		return ErrNotNew
+	}
 	g, err := NewGCRA(k.overrideConfig(o))
 	if err != nil {
 		return fmt.Errorf("ratelimit: override %q: %w", key, err)
@@ -495,11 +531,16 @@ func (k *Keyed) SetOverride(key string, o Override) error {
 	return nil
 }
 
-// RemoveOverride returns key to the default limit.
+// RemoveOverride returns key to the default limit. It does nothing for a
+// key without an override.
 func (k *Keyed) RemoveOverride(key string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	cur := *k.overrides.Load()
+	ov := k.overrides.Load()
+	if ov == nil {
+		return // not made by NewKeyed: no overrides
+	}
+	cur := *ov
 	if _, ok := cur[key]; !ok {
 		return
 	}

@@ -31,7 +31,11 @@ var ErrExceedsBurst = errors.New("ratelimit: request exceeds burst")
 //
 // With [Config.WarmUp] a cold bucket charges more per token (see [Config]).
 //
-// A TokenBucket is safe for concurrent use.
+// A TokenBucket is safe for concurrent use. Make one with
+// [NewTokenBucket]: the zero value has no clock and no rate, so it refuses
+// every call (Allow false, Decide a refusal with RetryAfter [levee.Never],
+// a reservation that is not OK) and its methods that return an error return
+// [ErrNotNew].
 type TokenBucket struct{ core }
 
 // NewTokenBucket returns a token bucket configured by cfg, or an error
@@ -109,22 +113,31 @@ func (r *Reservation) CancelAt(now int64) {
 }
 
 // Reserve reserves one token now; see [TokenBucket.ReserveNAt].
-func (b *TokenBucket) Reserve() Reservation { return b.reserve(b.clk.Nanotime(), 1) }
+func (b *TokenBucket) Reserve() Reservation { return b.ReserveN(1) }
 
 // ReserveN reserves n tokens now; see [TokenBucket.ReserveNAt].
-func (b *TokenBucket) ReserveN(n int) Reservation { return b.reserve(b.clk.Nanotime(), n) }
+func (b *TokenBucket) ReserveN(n int) Reservation {
+	if p := b.p.Load(); p != nil {
+		return b.reserve(p, b.clk.Nanotime(), n)
+	}
+	return Reservation{}
+}
 
 // ReserveAt reserves one token at now; see [TokenBucket.ReserveNAt].
-func (b *TokenBucket) ReserveAt(now int64) Reservation { return b.reserve(now, 1) }
+func (b *TokenBucket) ReserveAt(now int64) Reservation { return b.ReserveNAt(now, 1) }
 
 // ReserveNAt takes n tokens at now (a Nanotime reading) however long they
 // take to accrue, and says when they may be used. It never waits. A request
-// for more than the burst returns a reservation that is not OK and takes
-// nothing.
-func (b *TokenBucket) ReserveNAt(now int64, n int) Reservation { return b.reserve(now, n) }
+// for more than the burst, or to a bucket [NewTokenBucket] did not make,
+// returns a reservation that is not OK and takes nothing.
+func (b *TokenBucket) ReserveNAt(now int64, n int) Reservation {
+	if p := b.p.Load(); p != nil {
+		return b.reserve(p, now, n)
+	}
+	return Reservation{}
+}
 
-func (b *TokenBucket) reserve(now int64, n int) Reservation {
-	p := b.p.Load()
+func (b *TokenBucket) reserve(p *params, now int64, n int) Reservation {
 	if p.interval == 0 || n <= 0 {
 		return Reservation{c: &b.core, ok: true, act: now}
 	}
@@ -146,13 +159,17 @@ func (b *TokenBucket) Wait(ctx context.Context) error { return b.WaitN(ctx, 1) }
 // back), [ErrExceedsBurst] for n above the burst, and, at once and without
 // taking anything, a rejection matching [levee.ErrLimited] whose
 // [levee.RetryAfter] is the wait when that wait would pass ctx's deadline.
+// A bucket [NewTokenBucket] did not make returns [ErrNotNew].
 func (b *TokenBucket) WaitN(ctx context.Context, n int) error {
+	p := b.p.Load()
+	if p == nil {
+		return ErrNotNew
+	}
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	default:
 	}
-	p := b.p.Load()
 	if p.interval == 0 || n <= 0 {
 		return nil
 	}

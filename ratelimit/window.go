@@ -61,7 +61,10 @@ const (
 // Reset is the time until the estimate is zero: the end of the next window
 // when the current one has counted anything.
 //
-// A SlidingWindow is safe for concurrent use.
+// A SlidingWindow is safe for concurrent use. Make one with
+// [NewSlidingWindow]: the zero value has no clock and no limit, so it
+// refuses every call (Allow false, Decide a refusal with RetryAfter
+// [levee.Never]) and its methods that return an error return [ErrNotNew].
 type SlidingWindow struct {
 	state     atomic.Uint64 // epoch | prev | cur
 	p         atomic.Pointer[windowParams]
@@ -164,11 +167,15 @@ func (p *windowParams) drain(count, allowed uint64) int64 {
 // clock a refusal a lagging reading could explain is decided again at an
 // exact reading. It reports a refusal.
 func (w *SlidingWindow) decideLive(n int) levee.Decision {
+	p := w.p.Load()
+	if p == nil {
+		return notNew
+	}
 	now := w.clk.Nanotime()
-	d := w.decide(now, n)
+	d := w.decide(p, now, n)
 	if !d.Allowed && d.RetryAfter < time.Duration(maxStale) && isCoarse(w.clk) {
 		if fresh := exactNanotime(w.clk); fresh > now {
-			d = w.decide(fresh, n)
+			d = w.decide(p, fresh, n)
 		}
 	}
 	if !d.Allowed {
@@ -179,16 +186,19 @@ func (w *SlidingWindow) decideLive(n int) levee.Decision {
 
 // decideNAt decides n at now and reports a refusal.
 func (w *SlidingWindow) decideNAt(now int64, n int) levee.Decision {
-	d := w.decide(now, n)
+	p := w.p.Load()
+	if p == nil {
+		return notNew
+	}
+	d := w.decide(p, now, n)
 	if !d.Allowed {
 		w.rejected(d.RetryAfter)
 	}
 	return d
 }
 
-// decide decides n at now.
-func (w *SlidingWindow) decide(now int64, n int) levee.Decision {
-	p := w.p.Load()
+// decide decides n at now under p, the limiter's current params.
+func (w *SlidingWindow) decide(p *windowParams, now int64, n int) levee.Decision {
 	if p.limit == 0 {
 		return levee.Decision{Allowed: true}
 	}
@@ -281,10 +291,14 @@ func (w *SlidingWindow) Stage() levee.Stage { return levee.StageLimit }
 
 // Acquire admits a call if the window has room. Like [GCRA.Acquire], the
 // rejection is one shared error whose RetryAfter is computed when read, so
-// neither path allocates.
+// neither path allocates. A limiter [NewSlidingWindow] did not make returns
+// [ErrNotNew].
 func (w *SlidingWindow) Acquire(ctx context.Context) (levee.Permit, error) {
 	if w.decideLive(1).Allowed {
 		return levee.Permit{}, nil
+	}
+	if w.err.l == nil {
+		return levee.Permit{}, ErrNotNew
 	}
 	return levee.Permit{}, &w.err
 }
@@ -302,18 +316,28 @@ func (w *SlidingWindow) retryAfterNow() time.Duration {
 	return time.Duration(p.retryAfter(prev, cur, 1, elapsed))
 }
 
-// Rate returns the current limit and window.
-func (w *SlidingWindow) Rate() Rate { return w.p.Load().rate }
+// Rate returns the current limit and window; the zero Rate for a limiter
+// [NewSlidingWindow] did not make.
+func (w *SlidingWindow) Rate() Rate {
+	if p := w.p.Load(); p != nil {
+		return p.rate
+	}
+	return Rate{}
+}
 
 // SetRate changes the limit and the window at run time. The counts are kept:
 // the calls already counted still count against the new limit, so lowering
 // it does not admit a burst. A new window length restarts the window
 // boundaries, keeping both counters. Calls decided concurrently with the
-// change may see either setting.
+// change may see either setting. A limiter [NewSlidingWindow] did not make
+// returns [ErrNotNew].
 func (w *SlidingWindow) SetRate(r Rate) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old := w.p.Load()
+	if old == nil {
+		return ErrNotNew
+	}
 	np, err := newWindowParams(r)
 	if err != nil {
 		return err

@@ -152,6 +152,24 @@ func (l *Limiter) OnEvent(fn levee.Listener) (remove func()) {
 // and is leaving Redis alone.
 func (l *Limiter) UsingFallback() bool { return l != nil && l.state.Load() != stateRedis }
 
+// PolicyState returns the limiter's current state with the Policy and Name
+// labels of its events: policy "redislimit", the configured Name, and state
+// "redis" while Redis decides or the fallback's name ("local_share",
+// "fail_open", "fail_closed") while the fallback does (probes included) —
+// the names its [levee.EventStateChange] events carry in From and To. It is
+// the method observe.StateReporter asks for, so observe.Metrics.Register
+// exports the state from registration on, without this package importing
+// observe. A limiter [New] did not make reports state "none".
+func (l *Limiter) PolicyState() (policy, name, state string) {
+	if l == nil || l.cfg.Client == nil {
+		return policyName, "", sourceNone.String()
+	}
+	if l.state.Load() == stateRedis {
+		return policyName, l.cfg.Name, "redis"
+	}
+	return policyName, l.cfg.Name, l.cfg.Fallback.String()
+}
+
 // Fallbacks returns the number of decisions the fallback has made since New,
 // for a metric: a decision Redis failed to answer in time counts even while
 // the limiter still calls Redis (UsingFallback false).

@@ -296,6 +296,9 @@ func TestZeroLimiter(t *testing.T) {
 					l.UsingFallback(), l.Fallbacks(), l.Stage())
 			}
 			l.OnEvent(func(levee.Event) {})()
+			if p, n, s := l.PolicyState(); p != "redislimit" || n != "" || s != "none" {
+				t.Errorf("PolicyState() = %q, %q, %q; want redislimit, \"\", none", p, n, s)
+			}
 		})
 	}
 	if _, err := redislimit.New(redislimit.Config{}); err == nil {

@@ -325,7 +325,10 @@ type Route struct {
 	// no limit.
 	MaxRequestBody Size `yaml:"max_request_body" default:"8MiB"`
 	// Timeout bounds the whole request, retries and hedges included; the
-	// client gets 504 when it passes. It must be longer than 0s.
+	// client gets 504 when it passes. A shorter budget the client sends in
+	// Grpc-Timeout or X-Request-Timeout caps it, and the upstream is told
+	// the time left (or the per-try timeout, when shorter) in both fields.
+	// It must be longer than 0s.
 	Timeout time.Duration `yaml:"timeout" default:"15s"`
 	// Policies keep the route standing. Each omitted policy is off.
 	Policies Policies `yaml:"policies"`
@@ -547,13 +550,24 @@ type Shed struct {
 
 // Retry tries failed requests again, with backoff. Only idempotent requests
 // (GET, HEAD, OPTIONS, PUT, DELETE, TRACE) and requests carrying the
-// idempotency key header are retried.
+// idempotency key header are retried; any other request is sent exactly
+// once. Each retry goes to another target of the upstream than the ones
+// that failed (passing its breaker, and preferring healthy targets) unless
+// none is left, and every attempt counts for its target's breaker and
+// outlier detection. A retry is never made once the client has been sent
+// any part of the answer: only failures before the response header are
+// retried. A 503 or 429 answer's Retry-After is waited for when it is
+// longer than the backoff; a retry whose wait would pass the route's
+// timeout is not made, and the client gets the upstream's answer.
 type Retry struct {
 	// Attempts is the most attempts a request makes, the first included: 1
 	// means no retry.
 	Attempts int `yaml:"attempts" default:"3"`
-	// PerTryTimeout bounds each attempt. Zero means only the route timeout
-	// applies; otherwise it must be shorter than the route timeout.
+	// PerTryTimeout bounds each attempt's wait for the response header
+	// (the body is then bounded by the route timeout); an attempt cut by it
+	// is retried as a 504 (gateway_error, 5xx). Zero means only the route
+	// timeout applies; otherwise it must be shorter than the route
+	// timeout.
 	PerTryTimeout time.Duration `yaml:"per_try_timeout" default:"0s"`
 	// Backoff spaces the attempts.
 	Backoff Backoff `yaml:"backoff"`
@@ -561,14 +575,20 @@ type Retry struct {
 	// retries cannot multiply an overload. Omitted means no budget.
 	Budget *RetryBudget `yaml:"budget"`
 	// RetryOn lists what is retried: a status code ("503"), a class
-	// ("5xx"), gateway_error (502, 503 and 504), connect_failure (no
-	// connection was made) or reset (the connection broke before a
-	// response).
+	// ("5xx"), gateway_error (502, 503 and 504, the upstream's or the
+	// gateway's own for a target it could not reach or that did not answer
+	// in time), connect_failure (no connection was made) or reset (the
+	// connection broke before a response).
 	RetryOn []string `yaml:"retry_on" default:"connect_failure,gateway_error"`
 	// IdempotencyKeyHeader names the request header that makes a
 	// non-idempotent request (such as a POST) safe to retry. Empty means
 	// only idempotent methods are retried.
 	IdempotencyKeyHeader string `yaml:"idempotency_key_header" default:"Idempotency-Key"`
+	// MaxReplayBody is the longest request body kept in memory so that it
+	// can be sent again. A request with a longer body is sent once and
+	// never retried, since its body cannot be replayed. Zero retries only
+	// requests without a body.
+	MaxReplayBody Size `yaml:"max_replay_body" default:"64KiB"`
 }
 
 // Backoff spaces retries: exponential growth from initial, capped at max,
@@ -583,7 +603,9 @@ type Backoff struct {
 }
 
 // RetryBudget caps retries as a share of requests, as Envoy's retry budgets
-// do.
+// do: a retry is made only while the route's retries over the last 10s stay
+// within ratio × its requests + min_per_second × 10s; otherwise the last
+// attempt's answer goes to the client.
 type RetryBudget struct {
 	// Ratio is the share of requests that may be retried: 20% allows one
 	// retry for every five requests.
@@ -594,7 +616,12 @@ type RetryBudget struct {
 }
 
 // Hedge sends another copy of a request that has not been answered after
-// delay, and takes the first answer. Only idempotent requests are hedged.
+// delay, to another target than the copies out (past its breaker), and
+// takes the first answer that is not a 5xx or a failure to answer; the
+// other copies are cancelled and count for nothing in their targets'
+// breakers. Only reads are hedged: GET, HEAD and OPTIONS without a body. A
+// failed copy starts no other (retry does that); with retry, every attempt
+// is hedged, and copies draw on the retry budget when there is one.
 type Hedge struct {
 	// Delay is how long to wait before each extra copy; it must be shorter
 	// than the route timeout.
@@ -603,9 +630,14 @@ type Hedge struct {
 	Max int `yaml:"max" default:"1"`
 }
 
-// Fallback answers a request the upstream could not (a failure after
-// retries, or a rejection by a policy): from a stale cached answer, from
-// another upstream, or with a fixed response, tried in that order.
+// Fallback answers a request the upstream could not: no answer (no
+// connection, a reset, a timeout) or a 5xx answer, after retries, or a
+// refusal by the upstream's breaker. It answers from a stale kept answer,
+// from another upstream, or with a fixed response, tried in that order,
+// and says which in the Levee-Reason header (fallback_stale,
+// fallback_upstream, fallback_static). The upstream's breaker and outlier
+// detection still count the failure. A client that went away or a route
+// timeout that passed gets no fallback.
 type Fallback struct {
 	// Status is the fixed response's status code.
 	Status int `yaml:"status" default:"503"`
@@ -616,23 +648,35 @@ type Fallback struct {
 	File string `yaml:"file"`
 	// ContentType is the fixed response's Content-Type.
 	ContentType string `yaml:"content_type" default:"text/plain; charset=utf-8"`
-	// Upstream names another upstream to try before the fixed response.
+	// Upstream names another upstream to try before the fixed response,
+	// past its own breaker; its 5xx answers are not kept. A request whose
+	// body was not kept for retries (see retry.max_replay_body) cannot be
+	// sent to it.
 	Upstream string `yaml:"upstream"`
-	// StaleMaxAge serves the last good answer to the same GET request if it
-	// is no older than this. Zero keeps no answers.
+	// StaleMaxAge serves the last good answer to the same GET request (same
+	// host, path and query) if it is no older than this. Only whole 200
+	// answers of at most 1MiB to requests without Authorization or Cookie,
+	// not marked Cache-Control private or no-store and setting no cookie,
+	// are kept. Zero keeps no answers.
 	StaleMaxAge time.Duration `yaml:"stale_max_age" default:"0s"`
 }
 
 // Fault injects delays and errors into a share of requests, to test how
-// clients and the gateway's own policies cope.
+// clients and the gateway's own policies cope. Faults apply first, before
+// every other policy of the route: an aborted request reaches no limit,
+// breaker or upstream. The delay and the abort are drawn independently, so
+// a request may be delayed and then aborted.
 type Fault struct {
-	// Delay holds requests back before forwarding them.
+	// Delay holds requests back before forwarding them. The delay counts
+	// against the route's timeout.
 	Delay *FaultDelay `yaml:"delay"`
 	// Abort answers requests with an error status instead of forwarding
-	// them.
+	// them: a problem+json body with the reason fault_abort in the
+	// Levee-Reason header.
 	Abort *FaultAbort `yaml:"abort"`
-	// Header limits faults to requests carrying this header field. Empty
-	// means any request.
+	// Header limits faults to requests carrying this header field (any
+	// value), so that a test can pick its own requests. Empty means any
+	// request.
 	Header string `yaml:"header"`
 }
 

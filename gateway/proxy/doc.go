@@ -9,6 +9,9 @@
 //     prefix or regex, methods, headers) takes the request. No route: 404.
 //   - Body limit: a body longer than the route's max_request_body is
 //     refused with 413, before or while it is forwarded.
+//   - Fault injection (policies.fault): a delay and an abort, each on its
+//     own share of requests (only those carrying fault.header when set);
+//     an abort answers with its status and reason fault_abort.
 //   - Breaker: the upstream's breaker, when it has one, admits the request
 //     or refuses it at once with 503 and Retry-After. With per_target, each
 //     target has its own breaker and a target whose breaker is open is
@@ -33,6 +36,19 @@
 //     X-Forwarded-Host and Forwarded are written, extending the peer's own
 //     only when the peer is one of the listener's trusted_proxies; the
 //     route's request header edits apply. Each upstream has its own pooled, tuned [http.Transport].
+//     The upstream is told the time left in Grpc-Timeout and
+//     X-Request-Timeout; a shorter budget sent by the client caps the
+//     route's timeout.
+//   - Call policies, in the route's transport (call.go), outermost first:
+//     the fallback (fallback.go: the last good answer to the same GET, the
+//     fallback upstream, or the fixed response, when the upstream fails or
+//     its breaker refuses), retries (retry.go: idempotent requests or those
+//     with the idempotency key, each retry on another target past its
+//     breaker, per-try timeout, Retry-After, ratio budget, bodies replayed
+//     only when kept), hedging (hedge.go: reads copied to another target
+//     after the delay, the loser cancelled). Every attempt settles its own
+//     target's breaker and outlier detection, and nothing is retried or
+//     hedged once the client has been sent part of an answer.
 //   - Answer: the route's response header edits apply; streamed bodies
 //     (Server-Sent Events, chunked) are flushed as they come, and Upgrade
 //     requests (WebSocket) are passed through.
@@ -49,7 +65,7 @@
 // that is not HTTP yields 502 or 504, and the gateway goes on serving.
 //
 // Configuration fields not listed above (rate limits, concurrency,
-// shedding, retries, hedging, fallbacks, fault injection, SLOs, and
+// shedding, SLOs, and
 // resolve_interval: host names are resolved by the dialer at each new
 // connection, not expanded into one target per address) are accepted and
 // validated but not yet applied by this package.

@@ -9,6 +9,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
@@ -18,8 +19,9 @@ import (
 
 // Options tune [New]. The zero value works.
 type Options struct {
-	// Clock is the breakers' clock. Nil means [clock.Real]; tests pass a
-	// fake to step breakers through their open durations.
+	// Clock is the clock of breakers, outlier detection, retry backoff and
+	// per-try timeouts, fault delays and the age of stale answers. Nil
+	// means [clock.Real]; tests pass a fake to step through them.
 	Clock clock.Clock
 	// Dir is the directory relative file names in the configuration
 	// (transport.ca_file) are read from. Empty means the current
@@ -34,6 +36,9 @@ type Options struct {
 	// the gateway answered itself, duration, client IP and request id. Nil
 	// means no access log.
 	AccessLog *slog.Logger
+	// Seed makes the random choices of fault injection repeat from run to
+	// run, for tests. Zero means unseeded.
+	Seed uint64
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -50,6 +55,8 @@ type Proxy struct {
 	access    *slog.Logger
 	clk       clock.Clock
 	buffers   bufferPool
+	seed      uint64     // fault injection's random source; 0 means unseeded
+	dir       string     // Options.Dir
 	adm       admitState // admission policies' shared parts (admit.go)
 }
 
@@ -60,7 +67,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	if cfg == nil {
 		return nil, errors.New("proxy: nil config")
 	}
-	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock)}
+	p := &Proxy{trust: map[string]trust{}, log: opts.Logger, access: opts.AccessLog, clk: clock.Or(opts.Clock), seed: opts.Seed, dir: opts.Dir}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -133,6 +140,9 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(p.log.Handler(), slog.LevelWarn),
 	}
+	if err := p.wireCall(rt, rc, upstreams); err != nil {
+		return nil, err
+	}
 	return rt, nil
 }
 
@@ -203,8 +213,14 @@ type exchange struct {
 	peer    netip.Addr
 	trusted bool
 	client  netip.Addr
-	target  *target
-	id      string // the request id, sent upstream and answered
+	target  *target       // the target of the current attempt
+	permit  levee.Permit  // its breaker's permit
+	id      string        // the request id, sent upstream and answered
+	delayed time.Duration // an injected delay, taken from the route's timeout
+
+	rejected bool   // the breaker refused: only a fallback may answer
+	failed   int    // the upstream's failure when a fallback answered instead
+	fallback string // the reason of the fallback that answered
 }
 
 type exchangeKey struct{}
@@ -251,6 +267,9 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 		}
 	}
+	if rt.call.fault != nil && rt.call.fault.inject(w, r, ex) {
+		return
+	}
 	adm, ok := rt.admission.admit(w, r, ex) // shed, rate limit, concurrency (admit.go)
 	if !ok {
 		return
@@ -258,27 +277,37 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	defer adm.settle(r, w)
 	tg, permit, err := rt.upstream.admit(r)
 	if err != nil {
+		if rt.call.fallback != nil {
+			p.fallbackRejected(w, r, ex)
+			return
+		}
 		if wait, ok := levee.RetryAfter(err); ok {
 			w.Header().Set("Retry-After", retryAfterSeconds(wait))
 		}
 		writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
 		return
 	}
-	ex.target = tg
+	ex.target, ex.permit = tg, permit
 	tg.active.Add(1)
-	defer tg.active.Add(-1)
 
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.timeout)
+	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.budget(r, ex))
 	defer cancel()
 	defer func() {
+		// Retries may have moved the request to another target: the last
+		// attempt's is settled here, the others were when they failed.
+		tg, status := ex.target, w.status
+		tg.active.Add(-1)
+		if ex.failed != 0 { // a fallback answered for the upstream
+			status = ex.failed
+		}
 		// A failure after the response header was sent aborts the handler
 		// with a panic (http.ErrAbortHandler); it is still a failure.
 		if v := recover(); v != nil {
 			w.aborted = true
-			settle(r, rt.upstream, tg, permit, 0, true)
+			settle(r, rt.upstream, tg, ex.permit, 0, true)
 			panic(v)
 		}
-		settle(r, rt.upstream, tg, permit, w.status, false)
+		settle(r, rt.upstream, tg, ex.permit, status, false)
 	}()
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
@@ -333,6 +362,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 	} else {
 		setForwarded(out.Header, pr.In, peerAddr(pr.In), false)
 	}
+	writeBudget(out)
 	rt.reqEdits.apply(out.Header)
 }
 
@@ -344,6 +374,9 @@ func (rt *route) modifyResponse(resp *http.Response) error {
 	delete(resp.Header, RequestIDHeader)
 	delete(resp.Header, ReasonHeader) // it says the gateway answered
 	rt.respEdits.apply(resp.Header)
+	if ex := exchangeOf(resp.Request); ex != nil && ex.fallback != "" {
+		resp.Header.Set(ReasonHeader, ex.fallback)
+	}
 	return nil
 }
 

@@ -33,6 +33,7 @@ type route struct {
 	timeout  time.Duration
 	upstream *upstream
 	proxy    *httputil.ReverseProxy
+	call     callPolicies // fault injection, fallback, hedging: see call.go
 
 	admission *admission // shed, rate limit, concurrency; nil admits all
 }
