@@ -32,6 +32,7 @@ const (
 // Each is nil when the route does not configure it; a nil *admission
 // admits everything.
 type admission struct {
+	p     *Proxy
 	route string
 	shed  *shedGate
 	limit *rateLimit
@@ -50,7 +51,7 @@ func (p *Proxy) newAdmission(rc config.Route) (*admission, error) {
 	if pol.Shed == nil && pol.RateLimit == nil && pol.Concurrency == nil {
 		return nil, nil
 	}
-	a := &admission{route: rc.Name}
+	a := &admission{p: p, route: rc.Name}
 	var err error
 	if pol.Shed != nil {
 		if a.shed, err = p.newShedGate(rc.Name, *pol.Shed); err != nil {
@@ -82,7 +83,7 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if a.shed != nil {
 		p, cpu, err := a.shed.acquire(ctx, r)
 		if err != nil {
-			refuse(w, err, ReasonShed, a.route, "the gateway is overloaded and sheds requests of this criticality first")
+			a.refuse(w, r, ex, err, ReasonShed, "the gateway is overloaded and sheds requests of this criticality first")
 			return adm, false
 		}
 		adm.shed, adm.cpu = p, cpu
@@ -95,7 +96,7 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, ex *exchange) 
 		p, err := a.conc.acquire(ctx, r, ex)
 		if err != nil {
 			adm.unshed()
-			refuse(w, err, ReasonConcurrency, a.route, "the route has as many requests in flight as its concurrency limit allows")
+			a.refuse(w, r, ex, err, ReasonConcurrency, "the route has as many requests in flight as its concurrency limit allows")
 			return admitted{}, false
 		}
 		adm.conc = p
@@ -104,9 +105,14 @@ func (a *admission) admit(w http.ResponseWriter, r *http.Request, ex *exchange) 
 }
 
 // settle tells the admission policies how the request ended: latency and
-// failures teach the adaptive limit and the shedder.
-func (adm admitted) settle(r *http.Request, w *statusWriter) {
-	o := levee.Outcome{Result: outcome(r, w.status, w.aborted)}
+// failures teach the adaptive limit and the shedder. When a fallback
+// answered for a failed upstream, the upstream's failure is what counts.
+func (adm admitted) settle(r *http.Request, w *statusWriter, ex *exchange) {
+	status := w.status
+	if ex.failed != 0 {
+		status = ex.failed
+	}
+	o := levee.Outcome{Result: outcome(r, status, w.aborted)}
 	adm.conc.Record(o)
 	adm.shed.Record(o)
 	adm.cpu.Record(o)
@@ -117,6 +123,18 @@ func (adm admitted) settle(r *http.Request, w *statusWriter) {
 func (adm admitted) unshed() {
 	adm.shed.Record(levee.Outcome{Result: levee.Ignored})
 	adm.cpu.Record(levee.Outcome{Result: levee.Ignored})
+}
+
+// refuse answers a shedding or concurrency refusal: through the route's
+// fallback when it has one (the overload is the kind of failure a
+// fallback is for), else with 503. A rate-limit refusal never falls back:
+// it tells the client to slow down, which a fallback's answer would not.
+func (a *admission) refuse(w http.ResponseWriter, r *http.Request, ex *exchange, err error, reason, detail string) {
+	if ex != nil && ex.route != nil && ex.route.call.fallback != nil {
+		a.p.fallbackRejected(w, r, ex)
+		return
+	}
+	refuse(w, err, reason, a.route, detail)
 }
 
 // refuse answers 503 for a shedding or concurrency refusal, with

@@ -162,3 +162,36 @@ routes:
 		t.Errorf("statuses %d and %d, want the held and the queued request to pass", a, b)
 	}
 }
+
+// TestAdmissionRefusalFallsBack checks that a concurrency or shedding
+// refusal is answered by the route's fallback when it has one, and that a
+// rate-limit refusal is not: it stays a 429.
+func TestAdmissionRefusalFallsBack(t *testing.T) {
+	up, arrived, release := heldUpstream(t)
+	_, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: a, targets: [{url: %q}]}]
+routes:
+  - name: api
+    upstream: a
+    policies:
+      concurrency: {max: 1}
+      rate_limit: {rate: 3/m}
+      fallback: {status: 200, body: "degraded"}
+`, hostPort(up)), nil)
+	first := sendAsync(t, gw.URL, "a")
+	waitArrivals(t, arrived, 1)
+	resp, body := sendTenant(t, gw.URL, "a")
+	if resp.StatusCode != http.StatusOK || string(body) != "degraded" {
+		t.Errorf("concurrency refusal with a fallback: %d %q, want the fallback's 200 \"degraded\"", resp.StatusCode, body)
+	}
+	close(release)
+	if got := <-first; got != http.StatusOK {
+		t.Fatalf("held request: %d", got)
+	}
+	if resp, body := sendTenant(t, gw.URL, "a"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("third request: %d (%s)", resp.StatusCode, body)
+	}
+	resp, body = sendTenant(t, gw.URL, "a")
+	checkProblem(t, resp, body, http.StatusTooManyRequests, ReasonRateLimited)
+}

@@ -274,7 +274,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	if !ok {
 		return
 	}
-	defer adm.settle(r, w)
+	defer adm.settle(r, w, ex)
 	tg, permit, err := rt.upstream.admit(r)
 	if err != nil {
 		if rt.call.fallback != nil {
