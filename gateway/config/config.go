@@ -417,8 +417,13 @@ type Policies struct {
 	SLO *SLO `yaml:"slo"`
 }
 
-// RateLimit caps the rate of requests. A rejected request gets 429 with
-// Retry-After and the RateLimit header fields.
+// RateLimit caps the rate of requests per key, with a GCRA limit (a
+// token bucket of burst tokens refilled at rate): in this gateway alone, or
+// shared by every gateway using the same Redis. It is checked after
+// shedding and before the concurrency limit. Every answer carries the IETF
+// RateLimit-Policy and RateLimit fields (the policy named after the route);
+// a rejected request gets 429 at once with Retry-After, those fields and a
+// problem+json body, Levee-Reason rate_limited.
 type RateLimit struct {
 	// Rate is the sustained rate allowed per key, such as "100/s".
 	Rate Rate `yaml:"rate" required:"true"`
@@ -426,15 +431,22 @@ type RateLimit struct {
 	// means the rate's count.
 	Burst int `yaml:"burst" default:"0"`
 	// Key lists what a request is counted by; its parts are joined. Each is
-	// client_ip, route, header:NAME or cookie:NAME.
+	// client_ip (after trusted_proxies), route, header:NAME or cookie:NAME
+	// (a request without the header or cookie counts under an empty part:
+	// all such requests share one allowance).
 	Key []KeyPart `yaml:"key" default:"route"`
 	// Redis shares the limit between every gateway using the same Redis,
-	// which the top-level redis section must configure.
+	// which the top-level redis section must configure. The keys are
+	// levee:gw:ROUTE:{KEY}, so gateways share a route's limit by its name.
 	Redis bool `yaml:"redis" default:"false"`
 	// OnRedisFailure is what happens while Redis cannot answer: fail_open
 	// (admit every request), local_share (a local limit sized to this
 	// instance's share) or fail_closed (reject every request). Only with
-	// redis: true.
+	// redis: true. A decision Redis has not answered within redis.timeout
+	// is the fallback's, and its answer says so in the
+	// Levee-RateLimit-Fallback header (the mode's name); the switch to the
+	// fallback and back is logged. After three failures in a row Redis is
+	// left alone for a second, then probed again.
 	OnRedisFailure RedisFailure `yaml:"on_redis_failure" default:"local_share"`
 	// Instances is the number of gateways sharing the limit, which sizes
 	// local_share. Only with redis: true.
@@ -461,18 +473,25 @@ func (RedisFailure) values() []string {
 }
 
 // Concurrency caps the requests in flight: either a fixed bulkhead (max,
-// with an optional queue) or an adaptive limit, exactly one of them. A
-// rejected request gets 503.
+// with an optional queue) or an adaptive limit, exactly one of them. It is
+// checked after the rate limit and before the breaker; a request holds its
+// slot until its answer is written. A rejected request gets 503 with a
+// problem+json body (Levee-Reason concurrency_limited).
 type Concurrency struct {
 	// Max is the bulkhead's fixed limit of requests in flight.
 	Max int `yaml:"max"`
 	// QueueTimeout is how long a request may wait for a free slot in the
-	// bulkhead before it is rejected. Zero rejects at once.
+	// bulkhead before it is rejected; up to max requests wait, in arrival
+	// order, and more are rejected at once. Zero rejects at once.
 	QueueTimeout time.Duration `yaml:"queue_timeout" default:"0s"`
 	// Adaptive finds the limit on its own from the latency it measures.
 	Adaptive *Adaptive `yaml:"adaptive"`
-	// PerKey gives each key its own limit, with key parts as in
-	// rate_limit.key. Empty means one limit for the route.
+	// PerKey gives each key its own limit (its own bulkhead, or its own
+	// adaptive limit learning from its own latency), with key parts as in
+	// rate_limit.key, so that one tenant's flood cannot take another
+	// tenant's capacity. Up to 10000 keys are held; an idle key (nothing in
+	// flight) is dropped to make room, and a new key finding every held key
+	// busy is rejected. Empty means one limit for the route.
 	PerKey []KeyPart `yaml:"per_key"`
 }
 
@@ -507,18 +526,27 @@ func (AdaptiveAlgorithm) values() []string {
 
 // Shed rejects the least critical requests first when the gateway is
 // overloaded, by the request's criticality: CRITICAL_PLUS, CRITICAL,
-// SHEDDABLE_PLUS or SHEDDABLE (case-insensitive, "-" for "_").
+// SHEDDABLE_PLUS or SHEDDABLE (case-insensitive, "-" for "_"). It is the
+// first admission policy, before the rate limit: a shed request takes no
+// rate-limit token. A shed request gets 503 with Retry-After and a
+// problem+json body (Levee-Reason shed). CRITICAL_PLUS is never shed.
 type Shed struct {
 	// CriticalityHeader is the request header carrying the criticality.
 	CriticalityHeader string `yaml:"criticality_header" default:"X-Criticality"`
 	// Default is the criticality of a request without the header (or with
-	// an unknown value).
+	// an unknown value): the route's own criticality, so that a route of
+	// batch work can be SHEDDABLE as a whole.
 	Default string `yaml:"default" default:"CRITICAL"`
-	// CPU sheds when the process's CPU use passes this share. 0% turns CPU
-	// shedding off.
+	// CPU sheds while the process's CPU use, a share of its container's
+	// quota, is at or above this share: the gateway then keeps the requests
+	// in flight within what it measured it completes fastest (a BBR-style
+	// estimate), refusing SHEDDABLE first, then SHEDDABLE_PLUS, then
+	// CRITICAL. 0% turns CPU shedding off.
 	CPU Percent `yaml:"cpu" default:"0%"`
-	// MaxInFlight sheds when the route has this many requests in flight.
-	// Zero turns it off.
+	// MaxInFlight is the number of the route's requests in flight at which
+	// SHEDDABLE requests are refused; SHEDDABLE_PLUS requests are refused at
+	// 1.5 times it and CRITICAL at twice it, so the last capacity goes to
+	// the requests that matter. Zero turns it off.
 	MaxInFlight int `yaml:"max_in_flight" default:"0"`
 }
 
@@ -697,7 +725,9 @@ type Redis struct {
 	Password Secret `yaml:"password"`
 	// DB is the database number, from 0 to 15; only 0 with a cluster.
 	DB int `yaml:"db" default:"0"`
-	// Timeout bounds each command, round trip included.
+	// Timeout bounds each rate-limit decision sent to Redis, round trip and
+	// queueing included; a decision not answered in time is made by the
+	// rate limit's on_redis_failure fallback. Commands are not retried.
 	Timeout time.Duration `yaml:"timeout" default:"200ms"`
 	// TLS connects to Redis over TLS.
 	TLS bool `yaml:"tls" default:"false"`

@@ -12,6 +12,20 @@
 //   - Fault injection (policies.fault): a delay and an abort, each on its
 //     own share of requests (only those carrying fault.header when set);
 //     an abort answers with its status and reason fault_abort.
+//   - Admission (admit.go), each refusal at once with a problem+json body
+//     and, for shedding and concurrency, through the route's fallback when
+//     it has one: shedding (shed.go: the criticality from
+//     shed.criticality_header or the route's shed.default; with
+//     max_in_flight, SHEDDABLE refused first, at max_in_flight requests in
+//     flight, SHEDDABLE_PLUS at 1.5 and CRITICAL at 2 times it; with cpu, a
+//     BBR-style shedder engaged while the CPU is over it; 503 with
+//     Retry-After, reason shed); the rate limit (ratelimit.go: per key, in
+//     this gateway or shared through Redis with the on_redis_failure
+//     fallback named in [RateLimitFallbackHeader]; RateLimit-Policy and
+//     RateLimit on every answer, 429 with Retry-After, reason
+//     rate_limited); the concurrency limit (concurrency.go: a bulkhead or
+//     an adaptive limit, for the route or per key; 503, reason
+//     concurrency_limited).
 //   - Breaker: the upstream's breaker, when it has one, admits the request
 //     or refuses it at once with 503 and Retry-After. With per_target, each
 //     target has its own breaker and a target whose breaker is open is
@@ -64,8 +78,7 @@
 // that refuses connections, resets them, hangs or answers with something
 // that is not HTTP yields 502 or 504, and the gateway goes on serving.
 //
-// Configuration fields not listed above (rate limits, concurrency,
-// shedding, SLOs, and
+// Configuration fields not listed above (SLOs, and
 // resolve_interval: host names are resolved by the dialer at each new
 // connection, not expanded into one target per address) are accepted and
 // validated but not yet applied by this package.

@@ -69,6 +69,7 @@ type Proxy struct {
 	dir       string   // Options.Dir
 	metrics   *metrics // nil without Options.Metrics
 	tracing   *observe.HTTPTracing
+	adm       admitState // admission policies' shared parts (admit.go)
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -94,6 +95,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		}
 		p.trust[l.Name] = t
 	}
+	p.adm.redisCfg = cfg.Redis
 	byName := map[string]*upstream{}
 	for _, uc := range cfg.Upstreams {
 		u, err := newUpstream(uc, opts.Dir, opts.Clock)
@@ -140,6 +142,9 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		match: m, rewrite: compileRewrite(rc), host: rc.Rewrite.Host,
 		reqEdits: compileEdits(rc.RequestHeaders), respEdits: compileEdits(rc.ResponseHeaders),
 		maxBody: int64(rc.MaxRequestBody), timeout: rc.Timeout, upstream: u,
+	}
+	if rt.admission, err = p.newAdmission(rc); err != nil {
+		return nil, err
 	}
 	rt.proxy = &httputil.ReverseProxy{
 		Rewrite:        rt.rewriteRequest,
@@ -192,6 +197,7 @@ func (p *Proxy) Close() {
 		}
 		u.transport.CloseIdleConnections()
 	}
+	p.adm.close()
 }
 
 type listenerHandler struct {
@@ -286,6 +292,11 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	if rt.call.fault != nil && rt.call.fault.inject(w, r, ex) {
 		return
 	}
+	adm, ok := rt.admission.admit(w, r, ex) // shed, rate limit, concurrency (admit.go)
+	if !ok {
+		return
+	}
+	defer adm.settle(r, w, ex)
 	tg, permit, err := rt.upstream.admit(r)
 	if err != nil {
 		if rt.call.fallback != nil {

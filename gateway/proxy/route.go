@@ -34,6 +34,8 @@ type route struct {
 	upstream *upstream
 	proxy    *httputil.ReverseProxy
 	call     callPolicies // fault injection, fallback, hedging: see call.go
+
+	admission *admission // shed, rate limit, concurrency; nil admits all
 }
 
 // matcher is a route's match conditions; the zero matcher matches every
