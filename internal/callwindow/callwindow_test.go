@@ -242,3 +242,32 @@ func FuzzTimeWindow(f *testing.F) {
 		}
 	})
 }
+
+// TestCountHealthyWindow drives a count window that is mostly full of
+// successes, so that Add often takes its shortcut (a success added to a
+// full window of successes writes nothing), and compares it with the
+// model after every step; the shortcut must be taken, and failures added
+// afterwards must still be evicted exactly N calls later.
+func TestCountHealthyWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 50 {
+		n := 1 + rng.IntN(20)
+		cw, rc := NewCount(n), &refCount{n: n}
+		skipped := 0
+		for step := range 3000 {
+			failure, slow := rng.IntN(40) == 0, rng.IntN(60) == 0
+			before := cw.seq.Load()
+			cw.Add(failure, slow)
+			rc.add(failure, slow)
+			if cw.seq.Load() == before {
+				skipped++
+			}
+			if got, want := cw.Counts(), rc.counts(); got != want {
+				t.Fatalf("round %d step %d: Count(%d).Counts() = %+v, want %+v", round, step, n, got, want)
+			}
+		}
+		if skipped == 0 {
+			t.Fatalf("round %d: Count(%d).Add never skipped a success in a full window of successes", round, n)
+		}
+	}
+}
