@@ -271,3 +271,40 @@ func TestCountHealthyWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestCountHealthyWindowConcurrent adds mostly successes from many
+// goroutines, so that some skip the write while others add failures; once
+// they are done the totals must match what the slots hold.
+func TestCountHealthyWindowConcurrent(t *testing.T) {
+	const goroutines, perG, n = 8, 5000, 16
+	cw := NewCount(n)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 5))
+			for range perG {
+				cw.Add(rng.IntN(50) == 0, rng.IntN(70) == 0)
+			}
+		})
+	}
+	wg.Wait()
+	var want Counts
+	for i := range cw.slots {
+		v := cw.slots[i].Load()
+		if v&bitCall != 0 {
+			want.Calls++
+		}
+		if v&bitFail != 0 {
+			want.Failures++
+		}
+		if v&bitSlow != 0 {
+			want.Slow++
+		}
+	}
+	if got := cw.Counts(); got != want {
+		t.Errorf("Counts() = %+v, want %+v as the slots hold", got, want)
+	}
+	if want.Calls != n {
+		t.Errorf("%d calls in the window after %d adds, want %d", want.Calls, goroutines*perG, n)
+	}
+}
