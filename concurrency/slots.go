@@ -178,8 +178,11 @@ func (s *slots) grantOneLocked(demand int64) {
 }
 
 // claim records an admission for its permit and returns the permit's token.
+// demand, the in-flight count at admission, stands for the permits
+// outstanding: the table holds no more permits than are in flight, and
+// callers admitted at once hold different counts, so they search apart.
 func (s *slots) claim(demand int64) uint64 {
-	return s.permits.Claim(uint64(demand), s.inflight.Load())
+	return s.permits.Claim(uint64(demand), demand)
 }
 
 // settle frees the slot of the permit with the given token, once: it

@@ -79,8 +79,19 @@ func NewCount(n int) *Count {
 func (w *Count) Size() int { return int(w.n) }
 
 // Add records one call.
+//
+// A success added to a full window of successes changes nothing a reader
+// can tell: the window holds the same N outcomes, and the next failure is
+// evicted N calls after it whichever slot it lands in. Add returns at once
+// in that case, with three atomic loads and no write, so a healthy
+// breaker's callers share the window's cache lines read-only instead of
+// contending for the sequence counter. A concurrent Add that has not yet
+// updated the totals is ordered after this one.
 func (w *Count) Add(failure, slow bool) {
 	v := encode(failure, slow)
+	if v == bitCall && w.fails.Load() == 0 && w.slow.Load() == 0 && w.calls.Load() == int64(w.n) {
+		return
+	}
 	i := (w.seq.Add(1) - 1) % w.n
 	// The slot is this call's alone until the ring comes round, so when it
 	// already holds v (a window of successes) there is nothing to write:

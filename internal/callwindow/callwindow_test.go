@@ -242,3 +242,69 @@ func FuzzTimeWindow(f *testing.F) {
 		}
 	})
 }
+
+// TestCountHealthyWindow drives a count window that is mostly full of
+// successes, so that Add often takes its shortcut (a success added to a
+// full window of successes writes nothing), and compares it with the
+// model after every step; the shortcut must be taken, and failures added
+// afterwards must still be evicted exactly N calls later.
+func TestCountHealthyWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 50 {
+		n := 1 + rng.IntN(20)
+		cw, rc := NewCount(n), &refCount{n: n}
+		skipped := 0
+		for step := range 3000 {
+			failure, slow := rng.IntN(40) == 0, rng.IntN(60) == 0
+			before := cw.seq.Load()
+			cw.Add(failure, slow)
+			rc.add(failure, slow)
+			if cw.seq.Load() == before {
+				skipped++
+			}
+			if got, want := cw.Counts(), rc.counts(); got != want {
+				t.Fatalf("round %d step %d: Count(%d).Counts() = %+v, want %+v", round, step, n, got, want)
+			}
+		}
+		if skipped == 0 {
+			t.Fatalf("round %d: Count(%d).Add never skipped a success in a full window of successes", round, n)
+		}
+	}
+}
+
+// TestCountHealthyWindowConcurrent adds mostly successes from many
+// goroutines, so that some skip the write while others add failures; once
+// they are done the totals must match what the slots hold.
+func TestCountHealthyWindowConcurrent(t *testing.T) {
+	const goroutines, perG, n = 8, 5000, 16
+	cw := NewCount(n)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 5))
+			for range perG {
+				cw.Add(rng.IntN(50) == 0, rng.IntN(70) == 0)
+			}
+		})
+	}
+	wg.Wait()
+	var want Counts
+	for i := range cw.slots {
+		v := cw.slots[i].Load()
+		if v&bitCall != 0 {
+			want.Calls++
+		}
+		if v&bitFail != 0 {
+			want.Failures++
+		}
+		if v&bitSlow != 0 {
+			want.Slow++
+		}
+	}
+	if got := cw.Counts(); got != want {
+		t.Errorf("Counts() = %+v, want %+v as the slots hold", got, want)
+	}
+	if want.Calls != n {
+		t.Errorf("%d calls in the window after %d adds, want %d", want.Calls, goroutines*perG, n)
+	}
+}

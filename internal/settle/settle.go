@@ -65,13 +65,12 @@ func (t *Table) Claim(aux uint64, outstanding int64) uint64 {
 		// Start where the outstanding count hashes to: callers admitted
 		// at once hold different counts, so they start apart, and a
 		// gate that admits and settles one call at a time finds the
-		// slot it just freed.
-		start := int((uint64(outstanding) * 0x9E3779B97F4A7C15 >> 32) % uint64(n))
-		for i := range n {
-			idx := start + i
-			if idx >= n {
-				idx -= n
-			}
+		// slot it just freed. The table holds a power of two slots, so
+		// wrapping round is a mask, not a division.
+		mask := uint64(n - 1)
+		start := uint64(outstanding) * 0x9E3779B97F4A7C15 >> 32
+		for i := range uint64(n) {
+			idx := (start + i) & mask
 			s := &(*dir)[idx>>chunkBits][idx&chunkMask]
 			g := s.gen.Load()
 			if g&1 == 0 && s.gen.CompareAndSwap(g, g+1) {
@@ -80,7 +79,7 @@ func (t *Table) Claim(aux uint64, outstanding int64) uint64 {
 				if s.aux.Load() != aux {
 					s.aux.Store(aux)
 				}
-				return uint64(g+1)<<32 | uint64(idx)
+				return uint64(g+1)<<32 | idx
 			}
 		}
 		// Every slot was taken while we looked: the caller understated
@@ -97,7 +96,10 @@ func (t *Table) grow(n int64) {
 	if d := t.dir.Load(); d != nil {
 		old = *d
 	}
-	want := int((n + chunkMask) >> chunkBits)
+	want := 1 // chunks: a power of two, so that slots are too
+	for int64(want)*chunkSize < n {
+		want *= 2
+	}
 	if len(old) >= want {
 		return
 	}
