@@ -58,7 +58,7 @@ fuzz:
 
 ## demo: the README's first command.
 demo:
-	$(GO) run ./examples/breaker
+	$(GO) run ./gateway/cmd/levee demo
 
 ## overload: the overload experiment's full matrix, as a table and a chart in docs/.
 overload:

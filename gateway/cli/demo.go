@@ -38,7 +38,7 @@ const demoUsage = `Usage: levee demo [-duration D]
 Runs the gateway in front of three upstreams it starts on loopback, drives
 traffic through it, and prints once a second what the gateway did:
 
-	catalog    healthy, behind a rate limit of 60 requests a second
+	catalog    healthy, behind a rate limit of 30 requests a second
 	payments   fails (500) from 15% to 45% of the run, then recovers;
 	           its breaker opens and answers 503 at once, then closes
 	search     slow: one answer in five takes longer than the route's
@@ -111,7 +111,7 @@ func runDemo(ctx context.Context, unsignal func(), period time.Duration, stdout,
 	defer gw.stop()
 	ds := demoSchedule{period}
 	fmt.Fprintf(stdout, "levee demo: gateway on http://%s, admin on http://%s (try /metrics)\n", gw.public, gw.admin)
-	fmt.Fprintf(stdout, "  /catalog  -> catalog, healthy, rate limit 60/s\n")
+	fmt.Fprintf(stdout, "  /catalog  -> catalog, healthy, rate limit 30/s\n")
 	fmt.Fprintf(stdout, "  /payments -> payments, failing from %v to %v of every %v, behind a breaker\n", ds.from(), ds.until(), period)
 	fmt.Fprintf(stdout, "  /search   -> search, slow: one answer in five past the route's 300ms timeout\n\n")
 
