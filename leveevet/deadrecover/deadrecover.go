@@ -30,13 +30,17 @@ the goroutine that panics. deadrecover reports:
     (suggested fix when the closure only makes that call without
     arguments: defer handlePanic());
   - a go statement in a function that defers a recover, when the new
-    goroutine (a function literal or a function of the package) defers no
-    recover of its own: the parent's recover cannot see the goroutine's
-    panic, which crashes the process.
+    goroutine is a function literal written there that defers no recover
+    of its own: the parent's recover, which the literal seems to rely on,
+    cannot see the goroutine's panic, which crashes the process.
 
 A function literal that calls recover but is stored or passed rather than
-called is not reported: where it ends up being called is out of sight. Nor
-is a go statement whose function comes from another package.`
+called is not reported: where it ends up being called is out of sight.
+Nor is a go statement that starts a named function (go s.readLoop()),
+which reads as a separate task rather than code under the parent's
+recover, or a literal that only waits and signals (its only calls are
+close, len, cap, context cancel functions, a context's Done and Err,
+Request.Context, WaitGroup.Done and time.Sleep).`
 
 // Analyzer reports recover calls that can never stop a panic.
 var Analyzer = &analysis.Analyzer{
@@ -194,15 +198,8 @@ func checkGoroutines(pass *analysis.Pass, decls map[*types.Func]*ast.FuncDecl, n
 		case *ast.FuncLit:
 			return false
 		case *ast.GoStmt:
-			var gbody *ast.BlockStmt
-			if lit, ok := astutil.Unparen(n.Call.Fun).(*ast.FuncLit); ok {
-				gbody = lit.Body
-			} else if fn := astx.Callee(pass.TypesInfo, n.Call); fn != nil {
-				if fd, ok := decls[fn.Origin()]; ok {
-					gbody = fd.Body
-				}
-			}
-			if gbody != nil && !astx.HasDeferredRecover(pass.TypesInfo, decls, gbody) {
+			lit, ok := astutil.Unparen(n.Call.Fun).(*ast.FuncLit)
+			if ok && !astx.Trivial(pass.TypesInfo, lit.Body) && !astx.HasDeferredRecover(pass.TypesInfo, decls, lit.Body) {
 				pass.Reportf(n.Pos(), "the deferred recover in %s does not cover this goroutine: a panic in it crashes the process; defer a recover inside the goroutine or start it with levee.Go", name)
 			}
 		}

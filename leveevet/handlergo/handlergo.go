@@ -24,7 +24,10 @@ function is a function literal, or a function of the package, whose body
 does not defer a recover at its top level. A deferred call counts as a
 recover when it defers a function literal or a package function that calls
 recover directly, or a function of another package whose name contains
-"recover".
+"recover". Goroutines that only wait and signal (their only calls are
+close, len, cap, context cancel functions, a context's Done and Err,
+Request.Context, WaitGroup.Done and time.Sleep)
+and go statements in _test.go files are not reported.
 
 Start such work with levee.Go(fn, onPanic) or leveehttp.Go(r, opts, fn),
 which recover and report the panic, or defer a recover inside the
@@ -45,7 +48,7 @@ func run(pass *analysis.Pass) (any, error) {
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	decls := astx.Decls(pass)
 	ins.WithStack([]ast.Node{(*ast.GoStmt)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {
-		if !push || !inHandler(pass, stack) {
+		if !push || astx.IsTestFile(pass, n) || !inHandler(pass, stack) {
 			return true
 		}
 		g := n.(*ast.GoStmt)
@@ -57,7 +60,7 @@ func run(pass *analysis.Pass) (any, error) {
 				body = fd.Body
 			}
 		}
-		if body != nil && !astx.HasDeferredRecover(pass.TypesInfo, decls, body) {
+		if body != nil && !astx.Trivial(pass.TypesInfo, body) && !astx.HasDeferredRecover(pass.TypesInfo, decls, body) {
 			pass.Reportf(g.Pos(), "goroutine started by an HTTP handler has no deferred recover: a panic in it crashes the process; start it with levee.Go or leveehttp.Go, or defer a recover in it")
 		}
 		return true

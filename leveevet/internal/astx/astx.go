@@ -181,3 +181,40 @@ func FuncSig(info *types.Info, n ast.Node) *types.Signature {
 func IsTestFile(pass *analysis.Pass, n ast.Node) bool {
 	return strings.HasSuffix(pass.Fset.Position(n.Pos()).Filename, "_test.go")
 }
+
+// Trivial reports whether body only waits and signals: its only calls are
+// the builtins close, len and cap, context cancel functions, a context's
+// Done and Err, (*http.Request).Context, (*sync.WaitGroup).Done and
+// time.Sleep. Such a goroutine (wait for a
+// channel, then cancel) has nothing in it that panics, and asking it to
+// recover would be noise.
+func Trivial(info *types.Info, body *ast.BlockStmt) bool {
+	trivial := true
+	ast.Inspect(body, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || !trivial {
+			return trivial
+		}
+		if id, ok := astutil.Unparen(call.Fun).(*ast.Ident); ok {
+			if b, ok := info.Uses[id].(*types.Builtin); ok {
+				switch b.Name() {
+				case "close", "len", "cap":
+					return true
+				}
+			}
+		}
+		t := info.TypeOf(call.Fun)
+		if IsNamed(t, false, "context", "CancelFunc") || IsNamed(t, false, "context", "CancelCauseFunc") {
+			return true
+		}
+		if fn := Callee(info, call); fn != nil && fn.Pkg() != nil {
+			switch fn.Pkg().Path() + "." + fn.Name() {
+			case "sync.Done", "time.Sleep", "context.Done", "context.Err", "net/http.Context":
+				return true
+			}
+		}
+		trivial = false
+		return false
+	})
+	return trivial
+}

@@ -1,6 +1,7 @@
 package a
 
 import (
+	"context"
 	"log"
 	"net/http"
 )
@@ -101,4 +102,16 @@ func background() {
 
 func otherPackage(w http.ResponseWriter, r *http.Request, l *log.Logger) {
 	go l.Print("x") // another package's function: out of sight
+}
+
+func waitsOnly(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	go func() { // only waits and cancels: nothing to recover
+		select {
+		case <-r.Context().Done():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 }
