@@ -38,7 +38,10 @@ connections and memory until the service falls over. clienttimeout reports:
 
 Unkeyed http.Client literals, new(http.Client) and var c http.Client are
 not reported. No fix is suggested: the right timeout is a decision about
-the dependency, not a rewrite.`
+the dependency, not a rewrite.
+
+A comment //leveevet:ignore clienttimeout <reason> on the line of a report, or
+the line above, waives it.`
 
 // Analyzer reports HTTP clients whose requests can hang forever.
 var Analyzer = &analysis.Analyzer{
@@ -50,6 +53,7 @@ var Analyzer = &analysis.Analyzer{
 }
 
 func run(pass *analysis.Pass) (any, error) {
+	astx.HonourIgnores(pass)
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	isMain := pass.Pkg.Name() == "main"
 	all := collectUses(pass, ins)

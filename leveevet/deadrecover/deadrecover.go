@@ -40,7 +40,10 @@ Nor is a go statement that starts a named function (go s.readLoop()),
 which reads as a separate task rather than code under the parent's
 recover, or a literal that only waits and signals (its only calls are
 close, len, cap, context cancel functions, a context's Done and Err,
-Request.Context, WaitGroup.Done and time.Sleep).`
+Request.Context, WaitGroup.Done and time.Sleep).
+
+A comment //leveevet:ignore deadrecover <reason> on the line of a report, or
+the line above, waives it.`
 
 // Analyzer reports recover calls that can never stop a panic.
 var Analyzer = &analysis.Analyzer{
@@ -52,6 +55,7 @@ var Analyzer = &analysis.Analyzer{
 }
 
 func run(pass *analysis.Pass) (any, error) {
+	astx.HonourIgnores(pass)
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	decls := astx.Decls(pass)
 	recovering := map[*types.Func]bool{}

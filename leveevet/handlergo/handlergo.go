@@ -33,7 +33,10 @@ Start such work with levee.Go(fn, onPanic) or leveehttp.Go(r, opts, fn),
 which recover and report the panic, or defer a recover inside the
 goroutine. A go statement whose function comes from another package is
 not reported: its body is out of sight. No fix is suggested: what to do
-with the panic is the caller's decision.`
+with the panic is the caller's decision.
+
+A comment //leveevet:ignore handlergo <reason> on the line of a report, or
+the line above, waives it.`
 
 // Analyzer reports unprotected goroutines started by HTTP handlers.
 var Analyzer = &analysis.Analyzer{
@@ -45,6 +48,7 @@ var Analyzer = &analysis.Analyzer{
 }
 
 func run(pass *analysis.Pass) (any, error) {
+	astx.HonourIgnores(pass)
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	decls := astx.Decls(pass)
 	ins.WithStack([]ast.Node{(*ast.GoStmt)(nil)}, func(n ast.Node, push bool, stack []ast.Node) bool {

@@ -33,7 +33,10 @@ defer next.ServeHTTP(w, r) and defer func() { next.ServeHTTP(w, r) }() are
 clean. Paths that end in panic, os.Exit, log.Fatal or runtime.Goexit do not
 return and are not reported. The check is lenient where it cannot see: a
 call that receives w is taken to respond, which keeps false positives out
-at the price of missing a helper that only reads w.`
+at the price of missing a helper that only reads w.
+
+A comment //leveevet:ignore nextcall <reason> on the line of a report, or
+the line above, waives it.`
 
 // Analyzer reports middleware paths that neither call next nor respond.
 var Analyzer = &analysis.Analyzer{
@@ -45,6 +48,7 @@ var Analyzer = &analysis.Analyzer{
 }
 
 func run(pass *analysis.Pass) (any, error) {
+	astx.HonourIgnores(pass)
 	ins := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	ins.Preorder([]ast.Node{(*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)}, func(n ast.Node) {
 		sig := astx.FuncSig(pass.TypesInfo, n)

@@ -5,6 +5,7 @@ package astx
 
 import (
 	"go/ast"
+	"go/token"
 	"go/types"
 	"strings"
 
@@ -217,4 +218,42 @@ func Trivial(info *types.Info, body *ast.BlockStmt) bool {
 		return false
 	})
 	return trivial
+}
+
+// HonourIgnores makes pass drop the diagnostics that a comment
+//
+//	//leveevet:ignore <analyzer> <reason>
+//
+// waives, on the diagnostic's line or the line above: the escape for a
+// case the analyzer cannot see, such as a deadline set by middleware.
+// Call it first in Run.
+func HonourIgnores(pass *analysis.Pass) {
+	report := pass.Report
+	name := pass.Analyzer.Name
+	pass.Report = func(d analysis.Diagnostic) {
+		if !ignored(pass, d.Pos, name) {
+			report(d)
+		}
+	}
+}
+
+func ignored(pass *analysis.Pass, pos token.Pos, name string) bool {
+	at := pass.Fset.Position(pos)
+	for _, f := range pass.Files {
+		if f.FileStart > pos || pos > f.FileEnd {
+			continue
+		}
+		for _, cg := range f.Comments {
+			for _, c := range cg.List {
+				fields := strings.Fields(c.Text)
+				if len(fields) < 2 || fields[0] != "//leveevet:ignore" || fields[1] != name {
+					continue
+				}
+				if line := pass.Fset.Position(c.Slash).Line; line == at.Line || line == at.Line-1 {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
