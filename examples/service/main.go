@@ -157,6 +157,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return levee.New(r, b, t)
 	}
 	hosts := leveehttp.PerHost(newPipeline)
+	// No Client.Timeout: every request takes its handler's context, which
+	// leveehttp.Propagate bounds to 5s below.
+	//leveevet:ignore clienttimeout requests carry the deadline Propagate sets
 	client := &http.Client{Transport: leveehttp.NewTransport(leveehttp.TransportConfig{Pipeline: hosts.Pick})}
 
 	// The server side's gates.

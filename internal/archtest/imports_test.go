@@ -20,6 +20,7 @@ var heavy = map[string]string{
 	"google.golang.org/grpc":               "leveegrpc",
 	"go.etcd.io/":                          "gateway",
 	"github.com/jackc/pgx":                 "leveesql",
+	"golang.org/x/tools":                   "leveevet",
 	"github.com/sony/gobreaker":            "bench",
 	"github.com/failsafe-go/":              "bench",
 	"github.com/alibaba/sentinel-golang":   "bench",
