@@ -304,7 +304,7 @@ func (r *Recorder) manifest(e levee.Event) Manifest {
 func (r *Recorder) run() {
 	defer close(r.done)
 	for m := range r.queue {
-		if err := r.write(m); err != nil {
+		if err := r.write(&m); err != nil {
 			r.failed.Add(1)
 			r.logger().Error("levee: snapshot failed", slog.String("snapshot", m.ID), slog.String("error", err.Error()))
 			continue
@@ -331,7 +331,7 @@ func (r *Recorder) logger() *slog.Logger {
 
 // write writes the snapshot into a temporary directory and renames it into
 // place, so a listing never sees half a snapshot.
-func (r *Recorder) write(m Manifest) (err error) {
+func (r *Recorder) write(m *Manifest) (err error) {
 	final := filepath.Join(r.cfg.Dir, m.ID)
 	tmp := final + tmpSuffix
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
