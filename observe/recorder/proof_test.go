@@ -18,6 +18,7 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/observe/recorder"
+	"github.com/levee-go/levee/slo"
 	exptrace "golang.org/x/exp/trace"
 )
 
@@ -139,5 +140,27 @@ func TestProofBreakerTripAndPanic(t *testing.T) {
 	gr, err := os.ReadFile(filepath.Join(r.Dir(), pan.ID, recorder.FileGoroutines))
 	if err != nil || !bytes.Contains(gr, []byte("TestProofBreakerTripAndPanic")) {
 		t.Errorf("goroutine dump (err %v) does not show the test goroutine", err)
+	}
+}
+
+// A real SLO whose error budget burns fast fires its "page" alert, and
+// the default trigger takes a snapshot of it.
+func TestProofSLOFastBurn(t *testing.T) {
+	r, _, got := newRecorder(t, recorder.Config{})
+	s, err := slo.New(slo.Config{Name: "checkout", Objective: 0.999, Clock: clocktest.New(time.Time{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OnEvent(r.Listener())
+	for range 200 {
+		s.Record(levee.Outcome{Result: levee.Failure})
+	}
+	s.Evaluate()
+	m := <-got
+	if m.Policy != "slo" || m.Name != "checkout" || m.To != slo.StateFiring || m.Reason != "page" || m.Value <= m.Threshold {
+		t.Errorf("manifest = %+v, want the page alert firing with its burn rate over the factor", m)
+	}
+	if g, _ := traceProof(t, r.Dir(), m.ID); g != goroutineID(t) {
+		t.Errorf("snapshot logged by goroutine %d, want the evaluating goroutine %d", g, goroutineID(t))
 	}
 }
