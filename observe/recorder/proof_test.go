@@ -18,6 +18,7 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/observe/recorder"
+	"github.com/levee-go/levee/shed"
 	"github.com/levee-go/levee/slo"
 	exptrace "golang.org/x/exp/trace"
 )
@@ -162,5 +163,50 @@ func TestProofSLOFastBurn(t *testing.T) {
 	}
 	if g, _ := traceProof(t, r.Dir(), m.ID); g != goroutineID(t) {
 		t.Errorf("snapshot logged by goroutine %d, want the evaluating goroutine %d", g, goroutineID(t))
+	}
+}
+
+// A real shedder overloaded past its estimate raises its shed level, and
+// the default trigger takes a snapshot of it (the recipe of the shed
+// package's own tests: train the estimate to 2 calls in flight, then
+// exceed it).
+func TestProofShedderEngages(t *testing.T) {
+	r, _, got := newRecorder(t, recorder.Config{})
+	clk := clocktest.New(time.Time{})
+	s, err := shed.New(shed.Config{Name: "api", Window: time.Second, Buckets: 10, Gain: 1, Clock: clk, CoolOff: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.OnEvent(r.Listener())
+	ctx := context.Background()
+	complete := func(n int, rt time.Duration) {
+		for range n {
+			p, err := s.AcquireCriticality(ctx, levee.CriticalPlus)
+			if err != nil {
+				t.Fatalf("Acquire while training = %v", err)
+			}
+			p.Record(levee.Outcome{Result: levee.Success, Latency: rt})
+		}
+	}
+	complete(10, 20*time.Millisecond)
+	clk.Advance(100 * time.Millisecond)
+	complete(20, 10*time.Millisecond)
+	clk.Advance(100 * time.Millisecond)
+	for range 3 {
+		if _, err := s.AcquireCriticality(ctx, levee.Critical); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, _ = s.AcquireCriticality(ctx, levee.Sheddable)
+	if _, err := s.AcquireCriticality(ctx, levee.Critical); err != nil {
+		t.Fatal(err)
+	}
+	m := <-got
+	if m.Policy != "shed" || m.Name != "api" || m.Kind != "state_change" || m.Value <= m.Threshold ||
+		m.To != levee.SheddablePlus.String() {
+		t.Errorf("manifest = %+v, want the shed level rising to %v", m, levee.SheddablePlus)
+	}
+	if s := r.Stats(); s.Snapshots != 1 {
+		t.Errorf("Stats = %+v, want one snapshot", s)
 	}
 }
