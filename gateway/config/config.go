@@ -326,6 +326,12 @@ type Route struct {
 	// MaxRequestBody refuses (413) requests with a longer body. Zero means
 	// no limit.
 	MaxRequestBody Size `yaml:"max_request_body" default:"8MiB"`
+	// MaxRequestHeaders refuses (431) requests whose header fields (names,
+	// values and the bytes that frame them, as received) are longer,
+	// before any policy runs. It can only lower the listener's
+	// max_header_bytes, which net/http enforces for every route. Zero means
+	// no limit beyond the listener's.
+	MaxRequestHeaders Size `yaml:"max_request_headers"`
 	// Timeout bounds the whole request, retries and hedges included; the
 	// client gets 504 when it passes. A shorter budget the client sends in
 	// Grpc-Timeout or X-Request-Timeout caps it, and the upstream is told

@@ -14,7 +14,7 @@ var reasons = []string{
 	ReasonNoRoute, ReasonBodyTooLarge, ReasonBreakerOpen, ReasonTimeout,
 	ReasonConnectFailure, ReasonReset, ReasonBadResponse, ReasonUpstreamError,
 	ReasonFallbackStale, ReasonFallbackUpstream, ReasonFallbackStatic, ReasonFaultAbort,
-	ReasonShed, ReasonRateLimited, ReasonConcurrency,
+	ReasonShed, ReasonRateLimited, ReasonConcurrency, ReasonHeadersTooLarge,
 }
 
 // metrics records every request into an [observe.ProxyMetrics]: one

@@ -26,6 +26,9 @@ const (
 	// ReasonBodyTooLarge: the request's body is longer than the route's
 	// max_request_body (413).
 	ReasonBodyTooLarge = "body_too_large"
+	// ReasonHeadersTooLarge: the request's header fields are longer than
+	// the route's max_request_headers (431).
+	ReasonHeadersTooLarge = "headers_too_large"
 	// ReasonBreakerOpen: the upstream's breaker is open (503, with
 	// Retry-After).
 	ReasonBreakerOpen = "breaker_open"

@@ -141,7 +141,7 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 		name: rc.Name, priority: rc.Priority, index: i,
 		match: m, rewrite: compileRewrite(rc), host: rc.Rewrite.Host,
 		reqEdits: compileEdits(rc.RequestHeaders), respEdits: compileEdits(rc.ResponseHeaders),
-		maxBody: int64(rc.MaxRequestBody), timeout: rc.Timeout, upstream: u,
+		maxBody: int64(rc.MaxRequestBody), maxHead: int64(rc.MaxRequestHeaders), timeout: rc.Timeout, upstream: u,
 	}
 	if rt.admission, err = p.newAdmission(rc); err != nil {
 		return nil, err
@@ -280,6 +280,10 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 		return
 	}
 	ex.route = rt
+	if rt.maxHead > 0 && headerBytes(r.Header, rt.maxHead) > rt.maxHead {
+		writeProblem(w, http.StatusRequestHeaderFieldsTooLarge, ReasonHeadersTooLarge, rt.name, "the request's header fields are longer than the route allows")
+		return
+	}
 	if rt.maxBody > 0 {
 		if r.ContentLength > rt.maxBody {
 			writeProblem(w, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge, rt.name, "the request body is longer than the route allows")
@@ -332,6 +336,21 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 		settle(r, rt.upstream, tg, ex.permit, status, false)
 	}()
 	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// headerBytes measures h as it was sent, each field as "Name: value\r\n",
+// and stops counting once the total passes limit.
+func headerBytes(h http.Header, limit int64) int64 {
+	var n int64
+	for name, values := range h {
+		for _, v := range values {
+			n += int64(len(name) + len(v) + 4)
+		}
+		if n > limit {
+			break
+		}
+	}
+	return n
 }
 
 // settle tells the breaker and outlier detection how a forwarded request

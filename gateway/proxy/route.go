@@ -30,6 +30,7 @@ type route struct {
 	reqEdits, respEdits headerEdits
 
 	maxBody  int64 // bytes; 0 means no limit
+	maxHead  int64 // header bytes; 0 means no limit
 	timeout  time.Duration
 	upstream *upstream
 	proxy    *httputil.ReverseProxy

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -148,6 +149,43 @@ routes: [{name: all, upstream: a, max_request_body: 1KiB}]
 	req.ContentLength = -1
 	resp, body = do(t, req)
 	checkProblem(t, resp, body, http.StatusRequestEntityTooLarge, ReasonBodyTooLarge)
+}
+
+// TestRequestHeaderLimit checks max_request_headers: a request whose header
+// fields pass the route's limit is refused with 431 and a problem body
+// before it reaches the upstream; one under it, and the same request on a
+// route without the limit, are forwarded.
+func TestRequestHeaderLimit(t *testing.T) {
+	var hits atomic.Int32
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.WriteHeader(http.StatusOK)
+	})
+	_, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: a, targets: [{url: %q}]}]
+routes:
+  - {name: small, upstream: a, match: {path_prefix: /small}, max_request_headers: 2KiB}
+  - {name: open, upstream: a, match: {path_prefix: /open}}
+`, up), nil)
+
+	send := func(path string, size int) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, gw.URL+path, nil)
+		req.Header.Set("X-Padding", strings.Repeat("p", size))
+		return do(t, req)
+	}
+	if resp, _ := send("/small", 512); resp.StatusCode != http.StatusOK {
+		t.Errorf("512 bytes of header on a 2KiB route: status %d, want 200", resp.StatusCode)
+	}
+	before := hits.Load()
+	resp, body := send("/small", 4096)
+	checkProblem(t, resp, body, http.StatusRequestHeaderFieldsTooLarge, ReasonHeadersTooLarge)
+	if hits.Load() != before {
+		t.Error("a request over the header limit reached the upstream")
+	}
+	if resp, _ := send("/open", 4096); resp.StatusCode != http.StatusOK {
+		t.Errorf("4KiB of header on a route without a limit: status %d, want 200", resp.StatusCode)
+	}
 }
 
 // TestStreaming checks that a streamed answer reaches the client as the
