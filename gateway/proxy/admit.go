@@ -140,8 +140,8 @@ func (a *admission) refuse(w http.ResponseWriter, r *http.Request, ex *exchange,
 // refuse answers 503 for a shedding or concurrency refusal, with
 // Retry-After when the policy suggests a wait.
 func refuse(w http.ResponseWriter, err error, reason, route, detail string) {
-	if wait, ok := levee.RetryAfter(err); ok && wait > 0 && wait != levee.Never {
-		w.Header().Set("Retry-After", retryAfterSeconds(wait))
+	if wait, ok := levee.RetryAfter(err); ok {
+		setRetryAfter(w.Header(), wait)
 	}
 	if !errors.Is(err, levee.ErrRejected) && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		detail = "the request could not be admitted"

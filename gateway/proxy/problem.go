@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/levee-go/levee/leveehttp"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -75,11 +75,17 @@ func writeProblem(w http.ResponseWriter, status int, reason, route, detail strin
 	})
 }
 
-// retryAfterSeconds formats a wait as Retry-After delta-seconds, rounded
-// up, and at least 1 while any wait is due.
-func retryAfterSeconds(d time.Duration) string {
-	s := (d + time.Second - 1) / time.Second
-	return strconv.FormatInt(int64(max(s, 1)), 10)
+// setRetryAfter writes wait as Retry-After the way every Levee adapter
+// does ([leveehttp.RetryAfterSeconds]: rounded up, never 0 while a wait is
+// due), and writes nothing for a wait no number expresses ([levee.Never])
+// or none at all.
+func setRetryAfter(h http.Header, wait time.Duration) {
+	if wait <= 0 {
+		return
+	}
+	if v := leveehttp.RetryAfterSeconds(wait); v != "" {
+		h.Set("Retry-After", v)
+	}
 }
 
 // failure is how a forwarded request failed, as the client is told.

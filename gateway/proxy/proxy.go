@@ -308,7 +308,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 			return
 		}
 		if wait, ok := levee.RetryAfter(err); ok {
-			w.Header().Set("Retry-After", retryAfterSeconds(wait))
+			setRetryAfter(w.Header(), wait)
 		}
 		writeProblem(w, http.StatusServiceUnavailable, ReasonBreakerOpen, rt.name, "the upstream is failing; its circuit breaker is open")
 		return
