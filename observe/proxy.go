@@ -67,7 +67,7 @@ func NewProxyMetrics(opts MetricsOptions) (*ProxyMetrics, error) {
 			ConstLabels: opts.ConstLabels}, []string{"upstream", "target", "status_class"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.targets,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		RuntimeCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
