@@ -34,6 +34,11 @@
 // second), so that a latency objective can tell slow code from a runtime
 // starved of CPU.
 //
+// [ConnMetrics] keeps the health of a client's connection pools per
+// upstream host (reuse, DNS, dial, TLS and first-byte timings, dials and
+// open connections), fed by a leveehttp Transport's events or by
+// [ConnMetrics.WithTrace] in any other client.
+//
 // Make Metrics with [NewMetrics] and OTel with [NewOTel]: their zero values
 // record nothing, and never panic.
 //
