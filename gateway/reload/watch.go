@@ -21,7 +21,9 @@ import (
 // name or on a name starting with ".." (the ConfigMap's links) start the
 // reload.debounce timer again; when it fires, the file is read and
 // applied (Source "file"). A document equal to the running one is a
-// no-op, so events that change nothing reload nothing.
+// no-op, so events that change nothing reload nothing. Events are ignored
+// while the running configuration's reload.watch is off, so that turning
+// it on or off takes effect with the reload that does it.
 func (c *Controller) WatchFile(ctx context.Context) error {
 	if c.opts.Path == "" {
 		return ErrNoSource
@@ -69,7 +71,7 @@ func (c *Controller) WatchFile(ctx context.Context) error {
 			if base != name && !strings.HasPrefix(base, "..") {
 				continue
 			}
-			if ev.Op == fsnotify.Chmod {
+			if ev.Op == fsnotify.Chmod || !c.Config().Reload.Watch {
 				continue
 			}
 			if timer != nil && timer.Stop() {

@@ -141,7 +141,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 }
 
 // reloads starts the reload sources of the configuration file: SIGHUP,
-// and the file watch when reload.watch is on. The returned function stops
+// and the file watch (which acts while the running reload.watch is on). The returned function stops
 // them.
 func reloads(ctx context.Context, ctl *reload.Controller, path string, log *slog.Logger) (stop func()) {
 	if path == "" {
@@ -163,15 +163,13 @@ func reloads(ctx context.Context, ctl *reload.Controller, path string, log *slog
 			}
 		}
 	}()
-	if ctl.Config().Reload.Watch {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := ctl.WatchFile(ctx); err != nil {
-				log.Error("reload: the file watch stopped", "path", path, "error", err.Error())
-			}
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ctl.WatchFile(ctx); err != nil {
+			log.Error("reload: the file watch stopped", "path", path, "error", err.Error())
+		}
+	}()
 	return func() {
 		signal.Stop(hup)
 		cancel()
