@@ -38,6 +38,9 @@ type ProxyMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	targets  *prometheus.CounterVec
+
+	reloadMu sync.Mutex
+	reloads  *ReloadMetrics // made by Reloads on first use
 }
 
 // NewProxyMetrics makes the collectors on a new registry. opts.Buckets
