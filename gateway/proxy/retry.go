@@ -228,7 +228,7 @@ func (c *retrier) attempt(out *http.Request) (*http.Response, error) {
 	out = out.WithContext(ctx)
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.perTry {
 		// The upstream has until the per-try timeout, not the route's.
-		setBudget(out.Header, c.perTry)
+		leveehttp.SetBudget(out.Header, c.perTry)
 	}
 	timer := c.clk.AfterFunc(c.perTry, func() { cancel(errPerTryTimeout) })
 	resp, err := c.next.RoundTrip(out)
