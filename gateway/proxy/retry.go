@@ -359,15 +359,16 @@ func (u *upstream) admitOther(r *http.Request, tried []*target) (*target, levee.
 		}
 	}
 	now := u.now()
-	first := u.balancer.pick(r)
-	n := len(u.targets)
+	set := u.pool()
+	first := set.balancer.pick(r)
+	n := len(set.targets)
 	start := rand.IntN(n)
 	var best error
 	for tier := range 3 {
 		for i := -1; i < n; i++ {
 			t := first
 			if i >= 0 {
-				if t = u.targets[(start+i)%n]; t == first {
+				if t = set.targets[(start+i)%n]; t == first {
 					continue
 				}
 			}
