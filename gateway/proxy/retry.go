@@ -243,7 +243,7 @@ func (c *retrier) attempt(out *http.Request) (*http.Response, error) {
 		cancel(nil)
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = withCancel(resp.Body, cancel)
 	return resp, nil
 }
 
@@ -267,6 +267,25 @@ func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err
+}
+
+// cancelRWBody is cancelBody for the body of a 101 Switching Protocols
+// answer, which is the connection itself: ReverseProxy writes the
+// client's side of an upgraded connection (WebSocket) to it.
+type cancelRWBody struct {
+	cancelBody
+	w io.Writer
+}
+
+func (b *cancelRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+
+// withCancel wraps body so that closing it calls cancel, keeping it
+// writable when it was (an upgraded connection).
+func withCancel(body io.ReadCloser, cancel context.CancelCauseFunc) io.ReadCloser {
+	if w, ok := body.(io.Writer); ok {
+		return &cancelRWBody{cancelBody: cancelBody{ReadCloser: body, cancel: cancel}, w: w}
+	}
+	return &cancelBody{ReadCloser: body, cancel: cancel}
 }
 
 // attemptFailure is how an attempt failed, for the retry decision: the
