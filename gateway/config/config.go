@@ -165,9 +165,16 @@ type Upstream struct {
 	Name string `yaml:"name" required:"true"`
 	// Targets are the instances of the service. At least one is required.
 	Targets []Target `yaml:"targets" required:"true"`
-	// ResolveInterval is how often host names in targets are resolved again,
-	// each address becoming a target of the same weight. Zero resolves once,
-	// at start.
+	// ResolveInterval is how often host names in targets are resolved again.
+	// Each address a name resolves to becomes a target of the name's weight;
+	// an address that stays keeps its health, ejection and breaker state, a
+	// new one joins balancing, and one that is gone leaves it while its
+	// requests in flight finish. A failed look-up keeps the name's last good
+	// addresses (logged, and counted in levee_gateway_resolutions_total);
+	// a name that has never resolved is dialled by name. An https target is
+	// resolved only when the certificate name is known: tls_server_name, or
+	// the one host name all the upstream's https targets share. Zero
+	// resolves once, at start.
 	ResolveInterval time.Duration `yaml:"resolve_interval" default:"30s"`
 	// Balancing picks a target for each request.
 	Balancing Balancing `yaml:"balancing"`

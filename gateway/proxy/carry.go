@@ -59,7 +59,7 @@ func (p *Proxy) adopt(cfg *config.Config, prev *Proxy) {
 	p.carry.cfg = cfg
 	p.carry.fresh = map[*target]bool{}
 	for _, u := range p.upstreams {
-		for _, t := range u.targets {
+		for _, t := range u.pool().targets {
 			p.carry.fresh[t] = true
 		}
 	}
@@ -116,7 +116,7 @@ func verdict(existed bool, old, cur any) string {
 func (p *Proxy) adoptUpstream(u *upstream, uc config.Upstream, ou *upstream, oc config.Upstream) {
 	targets := map[string]*target{}
 	if ou != nil {
-		for _, t := range ou.targets {
+		for _, t := range ou.pool().targets {
 			targets[t.url.String()] = t
 		}
 	}
@@ -131,7 +131,7 @@ func (p *Proxy) adoptUpstream(u *upstream, uc config.Upstream, ou *upstream, oc 
 			}
 			p.note("breaker", u.name, why == "", or(why, "unchanged"))
 		} else {
-			for _, t := range u.targets {
+			for _, t := range u.pool().targets {
 				ot, tw := targets[t.url.String()], why
 				if tw == "" && ot == nil {
 					tw = "new"
@@ -146,7 +146,7 @@ func (p *Proxy) adoptUpstream(u *upstream, uc config.Upstream, ou *upstream, oc 
 	}
 	if uc.HealthCheck != nil {
 		why := verdict(ou != nil && oc.HealthCheck != nil, oc.HealthCheck, uc.HealthCheck)
-		for _, t := range u.targets {
+		for _, t := range u.pool().targets {
 			ot, tw := targets[t.url.String()], why
 			if tw == "" && ot == nil {
 				tw = "new"
@@ -297,7 +297,7 @@ func (p *Proxy) Warm(ctx context.Context) error {
 		if hc == nil || u.checks == nil {
 			continue
 		}
-		for _, t := range u.targets {
+		for _, t := range u.pool().targets {
 			if p.carry.fresh[t] {
 				pending = append(pending, warmTarget{u: u, t: t})
 			}

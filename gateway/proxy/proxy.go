@@ -44,6 +44,9 @@ type Options struct {
 	// and reason, its duration, and by target) and the state of every
 	// breaker. Nil means no metrics.
 	Metrics *observe.ProxyMetrics
+	// Resolver looks up the host names among upstream targets, at start
+	// and every resolve_interval. Nil means [net.DefaultResolver].
+	Resolver Resolver
 	// Tracing, when set, makes one server span per request, continuing
 	// the caller's W3C trace context and passing it upstream in
 	// traceparent. Nil means no spans: traceparent passes through as the
@@ -112,6 +115,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 			p.Close()
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
+		u.resolve = newResolution(u, uc, opts.Resolver, opts.Clock, p.log) // resolve.go
 		if uc.HealthCheck != nil {
 			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
 		}
@@ -136,6 +140,11 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 	}
 	p.adopt(cfg, opts.Previous) // carry.go
 	p.instrument(opts.Metrics)
+	for _, u := range p.upstreams {
+		if u.resolve != nil {
+			u.resolve.start()
+		}
+	}
 	return p, nil
 }
 
@@ -203,6 +212,9 @@ func (p *Proxy) Breaker(name string) *breaker.Breaker {
 // upstream. Requests in flight are not affected.
 func (p *Proxy) Close() {
 	for _, u := range p.upstreams {
+		if u.resolve != nil {
+			u.resolve.stop() // first: it starts health checks
+		}
 		if u.checks != nil {
 			u.checks.stop()
 		}
@@ -401,7 +413,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 		tg = ex.target
 	}
 	if tg == nil { // not through serve: pick here
-		tg = rt.upstream.balancer.pick(pr.In)
+		tg = rt.upstream.pool().balancer.pick(pr.In)
 	}
 	out := pr.Out
 	out.URL.Path, out.URL.RawPath = rt.rewrite.apply(pr.In.URL.Path, pr.In.URL.RawPath)
