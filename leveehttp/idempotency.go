@@ -265,7 +265,7 @@ func (m *idempotency) run(w http.ResponseWriter, r *http.Request, next http.Hand
 	returned = true
 	var done []byte
 	if rec.finish() {
-		done = encodeDone(fp, rec.Status(), rec.header, rec.body.Bytes())
+		done = encodeDone(fp, rec.status, rec.header, rec.body.Bytes())
 	}
 	_ = m.store.Settle(ctx, skey, pending, done, m.ttl)
 }
@@ -296,24 +296,31 @@ func (rw *recordingWriter) Header() http.Header { return rw.w.Header() }
 
 func (rw *recordingWriter) WriteHeader(code int) {
 	if rw.status == 0 && code >= 200 {
-		rw.capture(code)
+		rw.status = code
 	}
 	rw.w.WriteHeader(code)
 }
 
-// capture records the status and the header fields as they go out.
-func (rw *recordingWriter) capture(code int) {
-	rw.status = code
-	rw.header = rw.w.Header().Clone()
-	for _, k := range unstoredFields {
-		delete(rw.header, k)
+// capture records the header fields when the body starts, not at
+// WriteHeader: routers whose writers send the header lazily (gin's) let
+// handlers set fields after WriteHeader, and those go out.
+func (rw *recordingWriter) capture() {
+	if rw.status == 0 {
+		rw.status = http.StatusOK
+	}
+	if rw.header == nil {
+		rw.header = rw.w.Header().Clone()
+		if rw.header == nil {
+			rw.header = http.Header{}
+		}
+		for _, k := range unstoredFields {
+			delete(rw.header, k)
+		}
 	}
 }
 
 func (rw *recordingWriter) Write(p []byte) (int, error) {
-	if rw.status == 0 {
-		rw.WriteHeader(http.StatusOK)
-	}
+	rw.capture()
 	if !rw.overflow {
 		if rw.body.Len()+len(p) > rw.max {
 			rw.overflow = true
@@ -327,9 +334,7 @@ func (rw *recordingWriter) Write(p []byte) (int, error) {
 
 // Flush implements http.Flusher when the underlying writer does.
 func (rw *recordingWriter) Flush() {
-	if rw.status == 0 {
-		rw.WriteHeader(http.StatusOK)
-	}
+	rw.capture()
 	if f, ok := rw.w.(http.Flusher); ok {
 		f.Flush()
 	}
@@ -338,14 +343,6 @@ func (rw *recordingWriter) Flush() {
 // Unwrap returns the wrapped writer, for http.ResponseController (and
 // through it Hijack, deadlines) and for Levee's refusal marks.
 func (rw *recordingWriter) Unwrap() http.ResponseWriter { return rw.w }
-
-// Status returns the status written, 200 for a handler that wrote nothing.
-func (rw *recordingWriter) Status() int {
-	if rw.status == 0 {
-		return http.StatusOK
-	}
-	return rw.status
-}
 
 // finish ends the recording once the handler returned and reports whether
 // the response may be replayed: complete, kept whole, and not an answer
@@ -357,9 +354,7 @@ func (rw *recordingWriter) finish() bool {
 	if _, err := rw.w.Write(nil); errors.Is(err, http.ErrHijacked) {
 		return false
 	}
-	if rw.status == 0 {
-		rw.capture(http.StatusOK)
-	}
+	rw.capture()
 	return !rw.overflow && !retryable(rw.status)
 }
 
