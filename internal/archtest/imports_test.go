@@ -125,7 +125,7 @@ func TestImportRules(t *testing.T) {
 	}
 	for _, want := range []string{core, core + "/breaker", core + "/leveegrpc", core + "/slo",
 		core + "/health", core + "/lifecycle", core + "/observe", core + "/redislimit", core + "/leveesql",
-		core + "/leveegin"} {
+		core + "/leveegin", core + "/leveeecho"} {
 		if _, ok := all[want]; !ok {
 			t.Errorf("go list did not report %s: the test would not check it", want)
 		}
