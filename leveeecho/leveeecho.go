@@ -138,16 +138,16 @@ var errPanicked = errors.New("leveeecho: handler panicked")
 // counts as a failure reaches the pipeline as a [*leveehttp.StatusError].
 // When the pipeline refuses the request before next answered, the request
 // gets opts.Reject's response (by default [leveehttp.WriteRejection]: 429,
-// 503 or 504); next's own error is returned for Echo to answer. Handler
-// allocates per request (the call closure).
+// 503 or 504); next's own error is returned for Echo to answer, as is a
+// panic that a pipeline with ReturnPanics returns (Echo answers 500). A
+// panic otherwise goes on to Echo's Recover. Handler allocates per request
+// (the call closure).
 func Handler(p *levee.Pipeline, opts leveehttp.Options) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			orig := c.Request()
 			var herr error
-			ran := false
 			err := p.Run(orig.Context(), func(ctx context.Context) error {
-				ran = true
 				if ctx != orig.Context() {
 					c.SetRequest(orig.WithContext(ctx))
 				}
@@ -162,11 +162,14 @@ func Handler(p *levee.Pipeline, opts leveehttp.Options) echo.MiddlewareFunc {
 				return nil
 			})
 			c.SetRequest(orig)
-			if ran || c.Response().Committed {
+			if c.Response().Committed || herr != nil {
 				return herr
 			}
-			if err == nil {
+			if _, ok := errors.AsType[*leveehttp.StatusError](err); err == nil || ok {
 				return nil
+			}
+			if _, ok := errors.AsType[*levee.PanicError](err); ok {
+				return err // a panic returned by a ReturnPanics pipeline: Echo answers 500
 			}
 			return refuse(c, err, &opts)
 		}

@@ -302,3 +302,16 @@ func TestGateAllocations(t *testing.T) {
 		t.Errorf("Echo with Gate allocates %v per request, with a pass-through middleware %v: want no more", with, base)
 	}
 }
+
+func TestHandlerReturnPanics(t *testing.T) {
+	p, err := levee.NewPipeline(levee.Config{ReturnPanics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEcho()
+	e.GET("/panic", func(c echo.Context) error { panic("boom") }, leveeecho.Handler(p, leveehttp.Options{}))
+	url := serve(t, e)
+	if r := do(t, "GET", url+"/panic"); r.status != 500 {
+		t.Errorf("panic in a ReturnPanics pipeline = %d, want Echo's 500", r.status)
+	}
+}

@@ -302,3 +302,17 @@ func TestGateAllocations(t *testing.T) {
 		t.Errorf("gin with Gate allocates %v per request, bare %v: want no more", with, base)
 	}
 }
+
+func TestHandlerReturnPanics(t *testing.T) {
+	p, err := levee.NewPipeline(levee.Config{ReturnPanics: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := gin.New()
+	e.Use(leveegin.Handler(p, leveehttp.Options{}))
+	e.GET("/panic", func(c *gin.Context) { panic("boom") })
+	url := serve(t, e)
+	if r := do(t, "GET", url+"/panic"); r.status != 500 {
+		t.Errorf("panic in a ReturnPanics pipeline = %d, want 500", r.status)
+	}
+}
