@@ -21,9 +21,10 @@ func ExampleNewIdempotencyStore() {
 	}
 	idem := leveehttp.Idempotency(store, leveehttp.IdempotencyOptions{
 		Required: true,
-		TTL:      24 * time.Hour,                                                       // how long a response is replayed: publish it to clients
-		Lease:    30 * time.Second,                                                     // longer than the slowest request; frees a crashed one's key
-		Scope:    func(r *http.Request) string { return r.Header.Get("X-Account-Id") }, // as authenticated upstream
+		TTL:      24 * time.Hour,   // how long a response is replayed: publish it to clients
+		Lease:    30 * time.Second, // longer than the slowest request; frees a crashed one's key
+		// Keys are held per account, as authenticated in front of this handler.
+		Scope: func(r *http.Request) string { return r.Header.Get("X-Account-Id") },
 	})
 	http.Handle("POST /payments", idem(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusCreated)
