@@ -315,3 +315,23 @@ func TestHandlerReturnPanics(t *testing.T) {
 		t.Errorf("panic in a ReturnPanics pipeline = %d, want Echo's 500", r.status)
 	}
 }
+
+// TestStackedGatesIgnoreInnerRefusal: an inner gate's 503 refusals do not
+// count against the gate around it.
+func TestStackedGatesIgnoreInnerRefusal(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	outer, inner := newBreaker(t, clk), newBreaker(t, clk)
+	inner.ForceOpen()
+	e := newEcho()
+	e.Use(leveeecho.Gate(outer, leveehttp.Options{}), leveeecho.Handler(levee.New(inner), leveehttp.Options{}))
+	e.GET("/", func(c echo.Context) error { return c.String(200, "ok") })
+	url := serve(t, e)
+	for range 3 {
+		if r := do(t, "GET", url+"/"); r.status != 503 {
+			t.Fatalf("inner refusal = %d, want 503", r.status)
+		}
+	}
+	if st := outer.State(); st != breaker.Closed {
+		t.Errorf("the outer breaker is %v after the inner refusals, want closed", st)
+	}
+}

@@ -133,7 +133,7 @@ func TestKeyedByRouteTemplate(t *testing.T) {
 }
 
 // TestRateLimitFields checks the IETF fields on admitted and refused
-// responses, and that a refusal inside a gate is ignored by it.
+// responses.
 func TestRateLimitFields(t *testing.T) {
 	clk := clocktest.New(time.Unix(1_700_000_000, 0))
 	lim, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Rate: ratelimit.PerMinute(60), Burst: 1, Clock: clk})
@@ -314,5 +314,25 @@ func TestHandlerReturnPanics(t *testing.T) {
 	url := serve(t, e)
 	if r := do(t, "GET", url+"/panic"); r.status != 500 {
 		t.Errorf("panic in a ReturnPanics pipeline = %d, want 500", r.status)
+	}
+}
+
+// TestStackedGatesIgnoreInnerRefusal: an inner gate's 503 refusals do not
+// count against the gate around it.
+func TestStackedGatesIgnoreInnerRefusal(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	outer, inner := newBreaker(t, clk), newBreaker(t, clk)
+	inner.ForceOpen()
+	e := gin.New()
+	e.Use(leveegin.Gate(outer, leveehttp.Options{}), leveegin.Handler(levee.New(inner), leveehttp.Options{}))
+	e.GET("/", func(c *gin.Context) { c.String(200, "ok") })
+	url := serve(t, e)
+	for range 3 {
+		if r := do(t, "GET", url+"/"); r.status != 503 {
+			t.Fatalf("inner refusal = %d, want 503", r.status)
+		}
+	}
+	if st := outer.State(); st != breaker.Closed {
+		t.Errorf("the outer breaker is %v after the inner refusals, want closed", st)
 	}
 }
