@@ -240,10 +240,48 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
-// session connects, catches up, and watches until the connection fails or
-// ctx ends. connected reports that etcd answered at least once.
-func (s *Source) session(ctx context.Context) (connected bool, err error) {
-	cli, err := clientv3.New(clientv3.Config{
+// ErrNotFound is returned by [Source.Initial] when the key does not exist.
+var ErrNotFound = errors.New("etcdsource: configuration key not found")
+
+// Initial reads the key's current value once, for a process that needs its
+// configuration before it can start, and returns it with the revision
+// that wrote it. The source then counts that value as applied: a
+// [Source.Run] that follows delivers only the changes after it. A key that
+// does not exist returns an error matching [ErrNotFound]; etcd not
+// answering within the timeouts returns its error. Either is recorded in
+// [Source.Status] too.
+func (s *Source) Initial(ctx context.Context) (raw []byte, revision int64, err error) {
+	cli, err := s.client(ctx)
+	if err != nil {
+		s.fail(err, "etcd unreachable")
+		return nil, 0, err
+	}
+	defer cli.Close()
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	resp, err := cli.Get(rctx, s.cfg.Key)
+	cancel()
+	if err != nil {
+		err = fmt.Errorf("etcdsource: reading %q from %v: %w", s.cfg.Key, s.cfg.Endpoints, err)
+		s.fail(err, "etcd unreachable")
+		return nil, 0, err
+	}
+	if len(resp.Kvs) == 0 {
+		err = fmt.Errorf("%w: %q at revision %d", ErrNotFound, s.cfg.Key, resp.Header.Revision)
+		s.fail(err, "configuration key missing")
+		return nil, 0, err
+	}
+	kv := resp.Kvs[0]
+	s.mu.Lock()
+	s.st.Seen = max(s.st.Seen, resp.Header.Revision)
+	s.st.Revision = kv.ModRevision
+	s.st.Applied++
+	s.st.LastError = nil
+	s.mu.Unlock()
+	return kv.Value, kv.ModRevision, nil
+}
+
+func (s *Source) client(ctx context.Context) (*clientv3.Client, error) {
+	return clientv3.New(clientv3.Config{
 		Endpoints:   s.cfg.Endpoints,
 		DialTimeout: s.cfg.DialTimeout,
 		Username:    s.cfg.Username,
@@ -252,6 +290,12 @@ func (s *Source) session(ctx context.Context) (connected bool, err error) {
 		Logger:      zap.NewNop(),
 		Context:     ctx,
 	})
+}
+
+// session connects, catches up, and watches until the connection fails or
+// ctx ends. connected reports that etcd answered at least once.
+func (s *Source) session(ctx context.Context) (connected bool, err error) {
+	cli, err := s.client(ctx)
 	if err != nil {
 		return false, err
 	}

@@ -230,3 +230,30 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestInitialThenRun reads the configuration once, as the command does
+// before it serves, then runs: only later changes are delivered.
+func TestInitialThenRun(t *testing.T) {
+	e := startEtcd(t)
+	a := &applied{}
+	s, err := etcdsource.New(etcdsource.Config{Endpoints: []string{e.client}, Key: key,
+		DialTimeout: time.Second, RequestTimeout: 500 * time.Millisecond, ProbeInterval: 100 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logBuffer{}, nil))}, a.apply)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Initial(context.Background()); !errors.Is(err, etcdsource.ErrNotFound) {
+		t.Fatalf("Initial() with no key = %v, want ErrNotFound", err)
+	}
+	rev1 := e.put(key, "first")
+	raw, rev, err := s.Initial(context.Background())
+	if err != nil || string(raw) != "first" || rev != rev1 {
+		t.Fatalf("Initial() = %q, %d, %v; want \"first\", %d, nil", raw, rev, err, rev1)
+	}
+	start(t, s)
+	rev2 := e.put(key, "second")
+	waitFor(t, "the change after Initial", func() bool { return s.Status().Revision == rev2 })
+	if values, _ := a.snapshot(); !slices.Equal(values, []string{"second"}) {
+		t.Errorf("apply calls after Initial = %q, want only [second]", values)
+	}
+}
