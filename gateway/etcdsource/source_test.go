@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/levee-go/levee/gateway/etcdsource"
+	"github.com/levee-go/levee/gateway/etcdsource/etcdtest"
 )
 
 const key = "/levee/gateway.yaml"
@@ -35,17 +36,17 @@ func (l *logBuffer) String() string {
 }
 
 // run starts a source on e with apply and stops it when the test ends.
-func run(t *testing.T, e *etcd, a *applied) (*etcdsource.Source, func()) {
+func run(t *testing.T, e *etcdtest.Server, a *applied) (*etcdsource.Source, func()) {
 	s, stop, _ := runLogged(t, e, a)
 	return s, stop
 }
 
 // runLogged is run, and returns the source's log too.
-func runLogged(t *testing.T, e *etcd, a *applied) (*etcdsource.Source, func(), *logBuffer) {
+func runLogged(t *testing.T, e *etcdtest.Server, a *applied) (*etcdsource.Source, func(), *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	s, err := etcdsource.New(etcdsource.Config{
-		Endpoints:      []string{e.client},
+		Endpoints:      []string{e.URL},
 		Key:            key,
 		DialTimeout:    time.Second,
 		RequestTimeout: 500 * time.Millisecond,
@@ -75,19 +76,19 @@ func start(t *testing.T, s *etcdsource.Source) func() {
 }
 
 func TestInitialValueAndChangeDeliveredOnce(t *testing.T) {
-	e := startEtcd(t)
-	rev1 := e.put(key, "version: 1\n")
+	e := etcdtest.Start(t)
+	rev1 := e.Put(key, "version: 1\n")
 	a := &applied{}
 	s, _ := run(t, e, a)
 	waitFor(t, "the initial value", func() bool { return s.Status().Revision == rev1 })
 	if st := s.Status(); !st.Connected || st.Applied != 1 || st.LastError != nil {
 		t.Errorf("Status() after the initial value = %+v, want connected, 1 applied, no error", st)
 	}
-	e.put("/other/key", "unrelated")
-	rev2 := e.put(key, "version: 2\n")
+	e.Put("/other/key", "unrelated")
+	rev2 := e.Put(key, "version: 2\n")
 	waitFor(t, "the change", func() bool { return s.Status().Revision == rev2 })
 	// Give a duplicate delivery the time to show.
-	e.put("/other/key", "later")
+	e.Put("/other/key", "later")
 	time.Sleep(300 * time.Millisecond)
 	values, revs := a.snapshot()
 	if !slices.Equal(values, []string{"version: 1\n", "version: 2\n"}) || !slices.Equal(revs, []int64{rev1, rev2}) {
@@ -96,8 +97,8 @@ func TestInitialValueAndChangeDeliveredOnce(t *testing.T) {
 }
 
 func TestBadValueReportedThenGoodApplied(t *testing.T) {
-	e := startEtcd(t)
-	good1 := e.put(key, "good 1")
+	e := etcdtest.Start(t)
+	good1 := e.Put(key, "good 1")
 	a := &applied{refuse: func(raw string) error {
 		if strings.HasPrefix(raw, "bad") {
 			return errors.New("routes[0].upstream: unknown upstream")
@@ -106,13 +107,13 @@ func TestBadValueReportedThenGoodApplied(t *testing.T) {
 	}}
 	s, _ := run(t, e, a)
 	waitFor(t, "the first good value", func() bool { return s.Status().Revision == good1 })
-	bad := e.put(key, "bad value")
+	bad := e.Put(key, "bad value")
 	waitFor(t, "the bad value refused", func() bool { return s.Status().Refused == 1 })
 	st := s.Status()
 	if st.Revision != good1 || st.Seen < bad || st.LastError == nil || !strings.Contains(st.LastError.Error(), "unknown upstream") || !st.Connected {
 		t.Errorf("Status() after a refused value = %+v, want revision %d kept, seen >= %d, the refusal as last error, connected", st, good1, bad)
 	}
-	good2 := e.put(key, "good 2")
+	good2 := e.Put(key, "good 2")
 	waitFor(t, "the next good value", func() bool { return s.Status().Revision == good2 })
 	if st := s.Status(); st.LastError != nil || st.Applied != 2 {
 		t.Errorf("Status() after a good value = %+v, want no error and 2 applied", st)
@@ -120,14 +121,14 @@ func TestBadValueReportedThenGoodApplied(t *testing.T) {
 }
 
 func TestMissingKeyThenCreated(t *testing.T) {
-	e := startEtcd(t)
+	e := etcdtest.Start(t)
 	a := &applied{}
 	s, _ := run(t, e, a)
 	waitFor(t, "the missing key reported", func() bool { return s.Status().LastError != nil })
 	if st := s.Status(); !st.Connected || !strings.Contains(st.LastError.Error(), "not found") {
 		t.Errorf("Status() with no key = %+v, want connected and a not-found error", st)
 	}
-	rev := e.put(key, "created")
+	rev := e.Put(key, "created")
 	waitFor(t, "the created key", func() bool { return s.Status().Revision == rev })
 }
 
@@ -135,13 +136,13 @@ func TestMissingKeyThenCreated(t *testing.T) {
 // source must say it is disconnected, deliver nothing meanwhile, and once
 // etcd is back deliver what was written.
 func TestEtcdStoppedAndRestarted(t *testing.T) {
-	e := startEtcd(t)
-	rev1 := e.put(key, "before")
+	e := etcdtest.Start(t)
+	rev1 := e.Put(key, "before")
 	a := &applied{}
 	s, _ := run(t, e, a)
 	waitFor(t, "the initial value", func() bool { return s.Status().Revision == rev1 })
 
-	e.stop()
+	e.Stop()
 	waitFor(t, "the source to notice", func() bool { return !s.Status().Connected })
 	if st := s.Status(); st.LastError == nil || st.Revision != rev1 {
 		t.Errorf("Status() with etcd down = %+v, want an error and revision %d kept", st, rev1)
@@ -151,8 +152,8 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 		t.Errorf("apply calls while etcd was down: %q, want only the first value", values)
 	}
 
-	e.start()
-	rev2 := e.put(key, "after")
+	e.Restart()
+	rev2 := e.Put(key, "after")
 	waitFor(t, "the value written after the restart", func() bool { return s.Status().Revision == rev2 })
 	if st := s.Status(); !st.Connected || st.LastError != nil {
 		t.Errorf("Status() after reconnecting = %+v, want connected, no error", st)
@@ -167,17 +168,17 @@ func TestEtcdStoppedAndRestarted(t *testing.T) {
 // the store past the revision it saw: run again, it must read the key
 // afresh and deliver the latest value only.
 func TestResumeAfterCompaction(t *testing.T) {
-	e := startEtcd(t)
-	rev1 := e.put(key, "one")
+	e := etcdtest.Start(t)
+	rev1 := e.Put(key, "one")
 	a := &applied{}
 	s, stop, logs := runLogged(t, e, a)
 	waitFor(t, "the initial value", func() bool { return s.Status().Revision == rev1 })
 	stop()
 
-	e.put(key, "two")
-	rev3 := e.put(key, "three")
-	e.put("/other/key", "x")
-	e.compact()
+	e.Put(key, "two")
+	rev3 := e.Put(key, "three")
+	e.Put("/other/key", "x")
+	e.Compact()
 
 	start(t, s)
 	waitFor(t, "the latest value after compaction", func() bool { return s.Status().Revision == rev3 })
@@ -194,14 +195,14 @@ func TestResumeAfterCompaction(t *testing.T) {
 // (the history intact), it resumes its watch after the revision it saw and
 // delivers the latest.
 func TestResumeFromLastSeen(t *testing.T) {
-	e := startEtcd(t)
-	rev1 := e.put(key, "one")
+	e := etcdtest.Start(t)
+	rev1 := e.Put(key, "one")
 	a := &applied{}
 	s, stop := run(t, e, a)
 	waitFor(t, "the initial value", func() bool { return s.Status().Revision == rev1 })
 	stop()
-	e.put(key, "two")
-	rev3 := e.put(key, "three")
+	e.Put(key, "two")
+	rev3 := e.Put(key, "three")
 	start(t, s)
 	waitFor(t, "the values written while stopped", func() bool { return s.Status().Revision == rev3 })
 	values, _ := a.snapshot()
@@ -234,9 +235,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 // TestInitialThenRun reads the configuration once, as the command does
 // before it serves, then runs: only later changes are delivered.
 func TestInitialThenRun(t *testing.T) {
-	e := startEtcd(t)
+	e := etcdtest.Start(t)
 	a := &applied{}
-	s, err := etcdsource.New(etcdsource.Config{Endpoints: []string{e.client}, Key: key,
+	s, err := etcdsource.New(etcdsource.Config{Endpoints: []string{e.URL}, Key: key,
 		DialTimeout: time.Second, RequestTimeout: 500 * time.Millisecond, ProbeInterval: 100 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logBuffer{}, nil))}, a.apply)
 	if err != nil {
@@ -245,13 +246,13 @@ func TestInitialThenRun(t *testing.T) {
 	if _, _, err := s.Initial(context.Background()); !errors.Is(err, etcdsource.ErrNotFound) {
 		t.Fatalf("Initial() with no key = %v, want ErrNotFound", err)
 	}
-	rev1 := e.put(key, "first")
+	rev1 := e.Put(key, "first")
 	raw, rev, err := s.Initial(context.Background())
 	if err != nil || string(raw) != "first" || rev != rev1 {
 		t.Fatalf("Initial() = %q, %d, %v; want \"first\", %d, nil", raw, rev, err, rev1)
 	}
 	start(t, s)
-	rev2 := e.put(key, "second")
+	rev2 := e.Put(key, "second")
 	waitFor(t, "the change after Initial", func() bool { return s.Status().Revision == rev2 })
 	if values, _ := a.snapshot(); !slices.Equal(values, []string{"second"}) {
 		t.Errorf("apply calls after Initial = %q, want only [second]", values)
