@@ -10,12 +10,12 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/gateway/server"
 	"github.com/levee-go/levee/lifecycle"
 )
 
 const serveUsage = `Usage: levee serve -c FILE [flags]
+       levee serve -etcd-endpoints URLS -etcd-key KEY [flags]
 
 Runs the gateway: loads and checks FILE (exit status 2 with every problem
 when it is not valid), listens on its listeners, serves /livez, /readyz
@@ -37,6 +37,10 @@ exits 0. A new process that fails to start or to become ready within a
 minute is killed, and the old one goes on serving. -pid-file follows the
 process that serves, for supervisors such as systemd (PIDFile=).
 
+With -etcd-endpoints and -etcd-key the configuration is the value of an
+etcd key instead of a file, read and checked the same way at start (and by
+each new process of an upgrade); see docs/gateway-operations.md.
+
 Flags:
 `
 
@@ -49,6 +53,7 @@ func serve(args []string, stderr io.Writer) int {
 	drain := fs.Duration("drain-delay", 0, "how long to go on serving after readiness fails on SIGTERM, or after the new process is ready on an upgrade; 0 means a sixth of -grace-period, negative none")
 	upgrades := fs.Bool("upgrade", runtime.GOOS != "windows", "upgrade without downtime on SIGHUP or SIGUSR2 (not on Windows)")
 	pidFile := fs.String("pid-file", "", "write the pid of the process that serves to this `file`, following upgrades")
+	etcd := registerEtcdFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -59,8 +64,8 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		return ExitInvalid
 	}
-	if *file == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "levee serve: name one configuration file with -c")
+	if (*file == "") == !etcd.set() || fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "levee serve: name one configuration file with -c, or an etcd key with -etcd-endpoints and -etcd-key")
 		fs.Usage()
 		return ExitInvalid
 	}
@@ -68,9 +73,9 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "levee serve: -pid-file needs -upgrade")
 		return ExitInvalid
 	}
-	cfg, err := config.Load(*file, config.Options{})
+	cfg, err := etcd.load(*file)
 	if err != nil {
-		reportLoad(stderr, *file, err)
+		reportLoad(stderr, etcd.name(*file), err)
 		return ExitInvalid
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
