@@ -65,7 +65,7 @@ func serve(args []string, stderr io.Writer) int {
 		return ExitInvalid
 	}
 	if (*file == "") == !etcd.set() || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "levee serve: name one configuration file with -c, or an etcd key with -etcd-endpoints and -etcd-key")
+		fmt.Fprintln(stderr, "levee serve: name one configuration file with -c")
 		fs.Usage()
 		return ExitInvalid
 	}
