@@ -67,8 +67,7 @@ type Config struct {
 	// means [clock.Real].
 	Clock clock.Clock
 	// Backoff returns the wait before reconnection attempt n (n ≥ 1 after
-	// n failures in a row). Nil means exponential from 100ms, doubling,
-	// capped at 10s, with ±20% jitter.
+	// n failures in a row). Nil means [DefaultBackoff].
 	Backoff func(n int) time.Duration
 	// Logger receives a line per applied, refused or lost configuration.
 	// Nil means [slog.Default].
@@ -155,7 +154,7 @@ func New(cfg Config, apply Apply) (*Source, error) {
 		cfg.ProbeInterval = DefaultProbeInterval
 	}
 	if cfg.Backoff == nil {
-		cfg.Backoff = defaultBackoff
+		cfg.Backoff = DefaultBackoff
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -191,8 +190,11 @@ func tlsConfig(cfg Config) (*tls.Config, error) {
 	return tc, nil
 }
 
-// defaultBackoff is exponential from 100ms, doubling, capped at 10s, ±20%.
-func defaultBackoff(n int) time.Duration {
+// DefaultBackoff is the wait before reconnection attempt n when
+// [Config.Backoff] is nil: exponential from [DefaultBackoffBase] (100ms),
+// doubling, capped at [DefaultBackoffMax] (10s), with ±20% jitter so that
+// many gateways do not reconnect in step.
+func DefaultBackoff(n int) time.Duration {
 	d := DefaultBackoffBase << min(max(n-1, 0), 10)
 	d = min(d, DefaultBackoffMax)
 	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
