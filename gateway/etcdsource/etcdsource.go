@@ -303,10 +303,12 @@ func (s *Source) session(ctx context.Context) (connected bool, err error) {
 	}
 	defer cli.Close()
 
-	ctx, cancel := context.WithCancel(ctx)
+	// A failed probe cancels the session with its error: a Watch call, or a
+	// watch, on a connection that died would otherwise wait for ever.
+	ctx, cancel := context.WithCancelCause(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel, before Close: the probe has ended
-	defer cancel()
+	defer cancel(nil)
 	from := s.Status().Seen + 1
 	if from == 1 {
 		if from, err = s.read(ctx, cli); err != nil {
@@ -317,12 +319,19 @@ func (s *Source) session(ctx context.Context) (connected bool, err error) {
 	}
 	s.setConnected(true)
 
-	probeErr := make(chan error, 1)
-	wg.Go(func() { probeErr <- s.probeLoop(ctx, cli) })
+	wg.Go(func() {
+		if err := s.probeLoop(ctx, cli); err != nil && ctx.Err() == nil {
+			s.setConnected(false)
+			cancel(err)
+		}
+	})
 	for {
 		w := cli.Watch(clientv3.WithRequireLeader(ctx), s.cfg.Key, clientv3.WithRev(from))
-		from, err = s.watch(ctx, cli, w, probeErr)
+		from, err = s.watch(ctx, cli, w)
 		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return true, cause // the probe's
+			}
 			return true, err
 		}
 	}
@@ -331,11 +340,11 @@ func (s *Source) session(ctx context.Context) (connected bool, err error) {
 // watch delivers the changes of one watch. It returns the revision a new
 // watch must start from when this one ended because its start was
 // compacted (after reading the key afresh), or the error that ended it.
-func (s *Source) watch(ctx context.Context, cli *clientv3.Client, w clientv3.WatchChan, probeErr <-chan error) (int64, error) {
+func (s *Source) watch(ctx context.Context, cli *clientv3.Client, w clientv3.WatchChan) (int64, error) {
 	for {
 		select {
-		case err := <-probeErr:
-			return 0, err
+		case <-ctx.Done():
+			return 0, context.Cause(ctx)
 		case resp, ok := <-w:
 			if !ok {
 				if ctx.Err() != nil {
@@ -380,6 +389,7 @@ func (s *Source) read(ctx context.Context, cli *clientv3.Client) (int64, error) 
 	if err != nil {
 		return 0, err
 	}
+	s.setConnected(true) // before apply runs: etcd has answered
 	if len(resp.Kvs) == 0 {
 		s.see(resp.Header.Revision)
 		s.fail(fmt.Errorf("key %q not found at revision %d", s.cfg.Key, resp.Header.Revision), "configuration key missing; waiting for it")
@@ -398,19 +408,20 @@ func (s *Source) probe(ctx context.Context, cli *clientv3.Client) error {
 	return err
 }
 
-// probeLoop probes every ProbeInterval until a probe fails or ctx ends.
+// probeLoop probes every ProbeInterval until a probe fails (its error) or
+// ctx ends (nil).
 func (s *Source) probeLoop(ctx context.Context, cli *clientv3.Client) error {
 	for {
 		t := s.clk.NewTimer(s.cfg.ProbeInterval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return ctx.Err()
+			return nil
 		case <-t.C():
 		}
 		if err := s.probe(ctx, cli); err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return nil
 			}
 			return fmt.Errorf("probe: %w", err)
 		}

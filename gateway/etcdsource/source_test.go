@@ -57,6 +57,11 @@ func runLogged(t *testing.T, e *etcdtest.Server, a *applied) (*etcdsource.Source
 	if err != nil {
 		t.Fatalf("New = %v", err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("source log:\n%s", logs)
+		}
+	})
 	return s, start(t, s), logs
 }
 
