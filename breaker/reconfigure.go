@@ -25,8 +25,8 @@ import "time"
 // the change no longer count.
 //
 // Name and Clock identify the breaker and cannot change: zero (or nil)
-// means "as now", and another value is a [*ConfigError]. The zero Breaker
-// is configured by its first Reconfigure as if by New(cfg).
+// means "as now", and another value is a [*ConfigError]. (The zero Breaker
+// runs on [clock.Real], as New(Config{}) does.)
 func (b *Breaker) Reconfigure(cfg Config) error {
 	b.load()
 	b.mu.Lock()

@@ -54,11 +54,11 @@ type InFlightConfig struct {
 // (stage [levee.StageLimit]) and safe for concurrent use.
 type InFlight struct {
 	inflight  atomic.Int64
-	permits   settle.Table // the permits admitted and not yet settled
-	limits    [4]int64     // by levee.Criticality.Rank; math.MaxInt64 never sheds
+	permits   settle.Table    // the permits admitted and not yet settled
+	limits    [4]atomic.Int64 // by levee.Criticality.Rank; math.MaxInt64 never sheds
 	name      string
 	clk       clock.Clock
-	rejection error
+	rejection atomic.Pointer[error] // never nil in a built InFlight
 	listeners levee.Listeners
 }
 
@@ -81,18 +81,20 @@ func NewInFlight(cfg InFlightConfig) (*InFlight, error) {
 	if wait == 0 {
 		wait = time.Second
 	}
-	s := &InFlight{name: cfg.Name, clk: clock.Or(cfg.Clock), rejection: levee.Reject(levee.ErrShed, wait)}
+	s := &InFlight{name: cfg.Name, clk: clock.Or(cfg.Clock)}
+	rejection := levee.Reject(levee.ErrShed, wait)
+	s.rejection.Store(&rejection)
 	top := 2 // the rank of the most critical level shed
 	if cfg.ShedCriticalPlus {
 		top = 3
 	}
 	for rank := range s.limits {
 		if rank > top {
-			s.limits[rank] = math.MaxInt64
+			s.limits[rank].Store(math.MaxInt64)
 			continue
 		}
 		limit := float64(cfg.Max) * (1 + (h-1)*float64(rank)/float64(top))
-		s.limits[rank] = int64(math.Min(math.Round(limit), math.MaxInt64/2))
+		s.limits[rank].Store(int64(math.Min(math.Round(limit), math.MaxInt64/2)))
 	}
 	return s, nil
 }
@@ -110,7 +112,7 @@ func (s *InFlight) InFlight() int { return int(s.inflight.Load()) }
 
 // Limit returns the number of calls in flight at which calls of c are
 // refused, or math.MaxInt64 when they never are.
-func (s *InFlight) Limit(c levee.Criticality) int64 { return s.limits[c.Rank()] }
+func (s *InFlight) Limit(c levee.Criticality) int64 { return s.limits[c.Rank()].Load() }
 
 // Acquire admits or sheds a call by its context's criticality.
 func (s *InFlight) Acquire(ctx context.Context) (levee.Permit, error) {
@@ -120,17 +122,21 @@ func (s *InFlight) Acquire(ctx context.Context) (levee.Permit, error) {
 // AcquireCriticality is [InFlight.Acquire] with the criticality given. A
 // refusal is [levee.ErrShed] with the configured Retry-After.
 func (s *InFlight) AcquireCriticality(_ context.Context, c levee.Criticality) (levee.Permit, error) {
-	limit := s.limits[c.Rank()]
+	limit := s.limits[c.Rank()].Load()
 	n := s.inflight.Add(1)
 	if n <= limit {
 		return levee.NewPermit(s, s.permits.Claim(0, n), 0), nil
 	}
 	s.inflight.Add(-1)
+	rejection := levee.ErrShed // the zero InFlight's
+	if r := s.rejection.Load(); r != nil {
+		rejection = *r
+	}
 	if s.listeners.Active() {
 		s.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "shed", Name: s.name, Time: s.clk.Now(),
-			Reason: "overload", Value: float64(n - 1), Threshold: float64(limit), Err: s.rejection})
+			Reason: "overload", Value: float64(n - 1), Threshold: float64(limit), Err: rejection})
 	}
-	return levee.Permit{}, s.rejection
+	return levee.Permit{}, rejection
 }
 
 // Release frees the call's place, once per admission: a permit settled

@@ -7,16 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 
-	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/gateway/reload"
 	"github.com/levee-go/levee/gateway/server"
 	"github.com/levee-go/levee/lifecycle"
 )
 
 const serveUsage = `Usage: levee serve -c FILE [flags]
+       levee serve -etcd-endpoints URLS -etcd-key KEY [flags]
 
 Runs the gateway: loads and checks FILE (exit status 2 with every problem
 when it is not valid), listens on its listeners, serves /livez, /readyz
@@ -45,6 +45,12 @@ exits 0. A new process that fails to start or to become ready within a
 minute is killed, and the old one goes on serving. -pid-file follows the
 process that serves, for supervisors such as systemd (PIDFile=).
 
+With -etcd-endpoints and -etcd-key the configuration is the value of an
+etcd key instead of a file, read and checked the same way at start, and
+every later value of the key goes through the same reload path as a
+changed file (an invalid value, or etcd out of reach, leaves the running
+configuration serving); see docs/gateway-operations.md.
+
 Flags:
 `
 
@@ -57,6 +63,7 @@ func serve(args []string, stderr io.Writer) int {
 	drain := fs.Duration("drain-delay", 0, "how long to go on serving after readiness fails on SIGTERM, or after the new process is ready on an upgrade; 0 means a sixth of -grace-period, negative none")
 	upgrades := fs.Bool("upgrade", runtime.GOOS != "windows", "upgrade without downtime on SIGUSR2 (not on Windows)")
 	pidFile := fs.String("pid-file", "", "write the pid of the process that serves to this `file`, following upgrades")
+	etcd := registerEtcdFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
 		fs.PrintDefaults()
@@ -67,7 +74,7 @@ func serve(args []string, stderr io.Writer) int {
 		}
 		return ExitInvalid
 	}
-	if *file == "" || fs.NArg() > 0 {
+	if (*file == "") == !etcd.set() || fs.NArg() > 0 {
 		fmt.Fprintln(stderr, "levee serve: name one configuration file with -c")
 		fs.Usage()
 		return ExitInvalid
@@ -76,27 +83,28 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "levee serve: -pid-file needs -upgrade")
 		return ExitInvalid
 	}
-	raw, err := os.ReadFile(*file)
-	if err != nil {
-		reportLoad(stderr, *file, err)
-		return ExitInvalid
-	}
-	cfg, err := config.Parse(raw, config.Options{Dir: filepath.Dir(*file)})
-	if err != nil {
-		reportLoad(stderr, *file, err)
-		return ExitInvalid
-	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	err = server.Run(context.Background(), cfg, server.Options{
-		Dir:    filepath.Dir(*file),
-		Logger: log,
-		Path:   *file,
-		Raw:    raw,
+	cfg, raw, fromEtcd, err := etcd.load(*file, log)
+	if err != nil {
+		reportLoad(stderr, etcd.name(*file), err)
+		return ExitInvalid
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop() // ends the etcd watch once the gateway has stopped
+	opts := server.Options{
+		Dir:     filepath.Dir(*file),
+		Logger:  log,
+		Path:    *file,
+		Raw:     raw,
+		Started: fromEtcd.follow(ctx),
 		Lifecycle: lifecycle.Config{GracePeriod: *grace, DrainDelay: *drain, Upgrade: lifecycle.UpgradeConfig{
 			Enabled: *upgrades, DrainDelay: *drain, PIDFile: *pidFile,
 		}},
-	})
-	if err != nil {
+	}
+	if fromEtcd != nil {
+		opts.Dir, opts.Path, opts.Source = "", "", reload.SourceEtcd // no file to watch or re-read
+	}
+	if err := server.Run(ctx, cfg, opts); err != nil {
 		log.Error("levee serve: stopped", "error", err.Error())
 		return ExitFailure
 	}

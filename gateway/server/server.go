@@ -48,6 +48,9 @@ type Options struct {
 	// the admin API serves and a rollback applies again. Nil for a
 	// configuration built in code.
 	Raw []byte
+	// Source is where cfg came from, as the first version's source:
+	// empty means [reload.SourceFile].
+	Source string
 	// Started, when set, is called with the reload controller once the
 	// gateway serves, for the admin API and other configuration sources
 	// (an etcd watch calls its Apply with Source reload.SourceEtcd).
@@ -76,7 +79,11 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer stopTracing(tracing)
-	ctl, err := reload.New(cfg, opts.Raw, reload.SourceFile, reload.Options{
+	source := opts.Source
+	if source == "" {
+		source = reload.SourceFile
+	}
+	ctl, err := reload.New(cfg, opts.Raw, source, reload.Options{
 		Path:    opts.Path,
 		Proxy:   proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access, Metrics: metrics, Tracing: tracing},
 		Logger:  log,
