@@ -29,16 +29,19 @@ var ConnBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, 
 //     ratio is sum(rate(…{reused="true"}[5m])) / sum(rate(…[5m]));
 //   - levee_http_client_phase_seconds{host, phase} is the duration of each
 //     phase: dns, connect, tls, and first_byte (from the moment the request
-//     asked for a connection);
+//     asked for a connection), and dial (DNS and connect together, timed by
+//     a [ConnMetrics.Dialer]);
 //   - levee_http_client_dials_total{host, result} and
 //     levee_http_client_open_connections{host} count the connections a
 //     [ConnMetrics.Dialer] opened and holds open; the idle ones are the open
 //     ones less those in use.
 //
 // Feed it from a [leveehttp.Transport] with [ConnMetrics.Listener] as its
-// OnEvent, or from any other client (a reverse proxy) with
-// [ConnMetrics.WithTrace] on each outgoing request's context; use one of
-// the two per client. The host label is the request's host, or the name
+// OnEvent, or from any other client with [ConnMetrics.WithTrace] on each
+// outgoing request's context; use one of the two per client. A hot path
+// that cannot afford a trace per request (a reverse proxy) counts reuse
+// alone with [ConnMetrics.CountReuse] and times connections with the
+// Dialer. The host label is the request's host, or the name
 // the caller gives: the set of hosts a client talks to must be bounded.
 type ConnMetrics struct {
 	conns  *prometheus.CounterVec
@@ -46,6 +49,7 @@ type ConnMetrics struct {
 	dials  *prometheus.CounterVec
 	open   *prometheus.GaugeVec
 	clk    clock.Clock
+	reuse  sync.Map // host → *httptrace.ClientTrace shared by CountReuse
 }
 
 // ConnOptions tune [NewConnMetrics]. The zero value works.
@@ -172,12 +176,44 @@ func (t *connTrace) firstByte() {
 	t.m.phases.WithLabelValues(t.host, "first_byte").Observe(t.since(t.start))
 }
 
+// CountReuse returns ctx with a trace that counts, under the label host,
+// whether the request sent with it got a pooled connection
+// (levee_http_client_connections_total) and nothing else. The trace is
+// shared by every request to host, so it costs one small allocation per
+// request, where [ConnMetrics.WithTrace] costs a dozen; pair it with a
+// [ConnMetrics.Dialer] for the dials' timing.
+func (m *ConnMetrics) CountReuse(ctx context.Context, host string) context.Context {
+	if m == nil || m.conns == nil {
+		return ctx
+	}
+	t, ok := m.reuse.Load(host)
+	if !ok {
+		reused, fresh := m.conns.WithLabelValues(host, "true"), m.conns.WithLabelValues(host, "false")
+		t, _ = m.reuse.LoadOrStore(host, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			if info.Reused {
+				reused.Inc()
+			} else {
+				fresh.Inc()
+			}
+		}})
+	}
+	trace := t.(*httptrace.ClientTrace)
+	if httptrace.ContextClientTrace(ctx) != nil {
+		// WithClientTrace composes a new trace with the one in ctx by
+		// changing the new one: a shared trace must not be changed.
+		c := *trace
+		trace = &c
+	}
+	return httptrace.WithClientTrace(ctx, trace)
+}
+
 // DialFunc is the shape of net.Dialer.DialContext and
 // http.Transport.DialContext.
 type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // Dialer wraps dial so that the connections it opens are counted under
-// the label host: levee_http_client_dials_total by result, and
+// the label host: levee_http_client_dials_total by result, each dial's
+// duration (DNS included) as the phase "dial", and
 // levee_http_client_open_connections until each is closed. Set it as the
 // http.Transport's DialContext.
 func (m *ConnMetrics) Dialer(host string, dial DialFunc) DialFunc {
@@ -186,8 +222,11 @@ func (m *ConnMetrics) Dialer(host string, dial DialFunc) DialFunc {
 	}
 	ok, failed := m.dials.WithLabelValues(host, "ok"), m.dials.WithLabelValues(host, "error")
 	open := m.open.WithLabelValues(host)
+	took := m.phases.WithLabelValues(host, "dial")
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		start := m.clk.Nanotime()
 		c, err := dial(ctx, network, addr)
+		took.Observe(time.Duration(m.clk.Nanotime() - start).Seconds())
 		if err != nil {
 			failed.Inc()
 			return nil, err

@@ -1,10 +1,12 @@
 package observe_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,18 +77,21 @@ func phaseCount(t *testing.T, reg *prometheus.Registry, host, phase string) uint
 
 func TestConnMetricsReuseRatio(t *testing.T) {
 	const n = 20
+	keepAlive := func(r float64, d uint64) bool { return r >= 0.9 && d <= 2 }
+	closing := func(r float64, d uint64) bool { return r == 0 && d == n }
 	for _, tt := range []struct {
-		name       string
-		closing    bool
-		viaTrace   bool
-		wantReuse  func(float64) bool
-		wantDials  func(uint64) bool
-		wantSpeech string
+		name    string
+		closing bool
+		via     string // events, trace or reuse
+		want    func(ratio float64, dials uint64) bool
+		wantIs  string
 	}{
-		{"keep-alive upstream via Transport events", false, false, func(r float64) bool { return r >= 0.9 }, func(d uint64) bool { return d <= 2 }, "near 1, one dial"},
-		{"closing upstream via Transport events", true, false, func(r float64) bool { return r == 0 }, func(d uint64) bool { return d == n }, "0, a dial per request"},
-		{"keep-alive upstream via WithTrace", false, true, func(r float64) bool { return r >= 0.9 }, func(d uint64) bool { return d <= 2 }, "near 1, one dial"},
-		{"closing upstream via WithTrace", true, true, func(r float64) bool { return r == 0 }, func(d uint64) bool { return d == n }, "0, a dial per request"},
+		{"keep-alive upstream via Transport events", false, "events", keepAlive, "near 1, one dial"},
+		{"closing upstream via Transport events", true, "events", closing, "0, a dial per request"},
+		{"keep-alive upstream via WithTrace", false, "trace", keepAlive, "near 1, one dial"},
+		{"closing upstream via WithTrace", true, "trace", closing, "0, a dial per request"},
+		{"keep-alive upstream via CountReuse", false, "reuse", keepAlive, "near 1, one dial"},
+		{"closing upstream via CountReuse", true, "reuse", closing, "0, a dial per request"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := connUpstream(t, tt.closing)
@@ -100,24 +105,32 @@ func TestConnMetricsReuseRatio(t *testing.T) {
 			base.DialContext = m.Dialer(host, (&net.Dialer{}).DialContext)
 			defer base.CloseIdleConnections()
 			var client *http.Client
-			if tt.viaTrace {
-				client = &http.Client{Transport: traced{m: m, host: host, next: base}}
-			} else {
+			switch tt.via {
+			case "events":
 				client = &http.Client{Transport: leveehttp.NewTransport(leveehttp.TransportConfig{Base: base, OnEvent: m.Listener()})}
+			default:
+				client = &http.Client{Transport: traced{m: m, host: host, reuseOnly: tt.via == "reuse", next: base}}
 			}
 			for range n {
 				get(t, client, srv.URL)
 			}
 			ratio, total := reuse(t, reg, host)
 			dials := uint64(seriesValue(t, reg, "levee_http_client_dials_total", map[string]string{"host": host, "result": "ok"}))
-			if total != n || !tt.wantReuse(ratio) || !tt.wantDials(dials) {
-				t.Errorf("after %d requests: %v connections, reuse ratio %.2f, %d dials; want %d connections, reuse ratio and dials %s", n, total, ratio, dials, n, tt.wantSpeech)
+			if total != n || !tt.want(ratio, dials) {
+				t.Errorf("after %d requests: %v connections, reuse ratio %.2f, %d dials; want %d connections, reuse ratio and dials %s", n, total, ratio, dials, n, tt.wantIs)
 			}
-			if got := phaseCount(t, reg, host, "connect"); got != dials {
-				t.Errorf("connect phase observed %d times, want one per dial (%d)", got, dials)
+			if got := phaseCount(t, reg, host, "dial"); got != dials {
+				t.Errorf("dial phase observed %d times, want one per dial (%d)", got, dials)
 			}
-			if got := phaseCount(t, reg, host, "first_byte"); got != n {
-				t.Errorf("first_byte phase observed %d times, want %d", got, n)
+			wantConnect, wantFirstByte := dials, uint64(n)
+			if tt.via == "reuse" {
+				wantConnect, wantFirstByte = 0, 0 // reuse alone
+			}
+			if got := phaseCount(t, reg, host, "connect"); got != wantConnect {
+				t.Errorf("connect phase observed %d times, want %d", got, wantConnect)
+			}
+			if got := phaseCount(t, reg, host, "first_byte"); got != wantFirstByte {
+				t.Errorf("first_byte phase observed %d times, want %d", got, wantFirstByte)
 			}
 			base.CloseIdleConnections()
 			if open := gaugeValue(t, reg, "levee_http_client_open_connections", host); open != 0 {
@@ -127,15 +140,48 @@ func TestConnMetricsReuseRatio(t *testing.T) {
 	}
 }
 
+func TestCountReuseKeepsAnotherTrace(t *testing.T) {
+	srv := connUpstream(t, false)
+	host := srv.Listener.Addr().String()
+	reg := prometheus.NewRegistry()
+	m, err := observe.NewConnMetrics(reg, observe.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: leveehttp.NewHTTPTransport(leveehttp.HTTPTransportConfig{})}
+	defer client.CloseIdleConnections()
+	for i := range 3 {
+		got := 0
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { got++ }})
+		req, _ := http.NewRequestWithContext(m.CountReuse(ctx, host), "GET", srv.URL, nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if got != 1 {
+			t.Fatalf("request %d: the caller's own trace saw %d connections, want 1", i, got)
+		}
+	}
+	if _, total := reuse(t, reg, host); total != 3 {
+		t.Errorf("CountReuse counted %v connections, want 3", total)
+	}
+}
+
 // traced is a client transport that is not a leveehttp.Transport: it
 // records its connections with WithTrace, as a reverse proxy would.
 type traced struct {
-	m    *observe.ConnMetrics
-	host string
-	next http.RoundTripper
+	m         *observe.ConnMetrics
+	host      string
+	reuseOnly bool // CountReuse, not WithTrace
+	next      http.RoundTripper
 }
 
 func (t traced) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.reuseOnly {
+		return t.next.RoundTrip(r.WithContext(t.m.CountReuse(r.Context(), t.host)))
+	}
 	return t.next.RoundTrip(r.WithContext(t.m.WithTrace(r.Context(), t.host)))
 }
 

@@ -45,6 +45,8 @@ type ProxyMetrics struct {
 	resolved *prometheus.CounterVec
 	pool     *prometheus.GaugeVec
 
+	conns *ConnMetrics
+
 	reloadMu sync.Mutex
 	reloads  *ReloadMetrics // made by Reloads on first use
 }
@@ -87,6 +89,9 @@ func NewProxyMetrics(opts MetricsOptions) (*ProxyMetrics, error) {
 			return nil, err
 		}
 	}
+	if m.conns, err = NewConnMetrics(reg, ConnOptions{ConstLabels: opts.ConstLabels}); err != nil {
+		return nil, err
+	}
 	return m, nil
 }
 
@@ -94,6 +99,10 @@ func NewProxyMetrics(opts MetricsOptions) (*ProxyMetrics, error) {
 // breaker, limiter and other policy of the proxy with it
 // ([Metrics.Register]).
 func (m *ProxyMetrics) Policies() *Metrics { return m.policies }
+
+// Conns returns the connection-pool metrics on the same registry, for the
+// proxy's upstream transports: the host label is the upstream's name.
+func (m *ProxyMetrics) Conns() *ConnMetrics { return m.conns }
 
 // Handler serves the registry in Prometheus' exposition formats, for a
 // /metrics endpoint.

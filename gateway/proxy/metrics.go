@@ -43,6 +43,10 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 		if b := u.breaker; b != nil {
 			p.listen(b, func() func() { return m.Policies().Register(b) })
 		}
+		// The pool's health: dials and open connections by the dialer,
+		// reuse and the phases of each request by its trace.
+		u.conns = m.Conns()
+		u.transport.DialContext = u.conns.Dialer(u.name, u.transport.DialContext)
 		u.metrics = m // for targets a new DNS answer adds (resolve.go)
 		for _, t := range u.pool().targets {
 			t.obs = m.Target(u.name, t.url.Host)

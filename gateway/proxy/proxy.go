@@ -341,7 +341,11 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 	ex.target, ex.permit = tg, permit
 	tg.active.Add(1)
 
-	ctx, cancel := context.WithTimeout(context.WithValue(r.Context(), exchangeKey{}, ex), rt.budget(r, ex))
+	ctx := context.WithValue(r.Context(), exchangeKey{}, ex)
+	if c := rt.upstream.conns; c != nil {
+		ctx = c.CountReuse(ctx, rt.upstream.name) // one allocation: a trace shared by the upstream
+	}
+	ctx, cancel := context.WithTimeout(ctx, rt.budget(r, ex))
 	defer cancel()
 	defer func() {
 		// Retries may have moved the request to another target: the last

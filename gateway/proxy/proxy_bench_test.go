@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
 )
 
 // BenchmarkProxy compares a GET sent straight to a loopback upstream
@@ -40,10 +41,25 @@ routes:
 	h, _ := p.Handler("public")
 	gw := httptest.NewServer(h)
 	defer gw.Close()
+	// The same gateway with metrics on: per route and target, and the
+	// upstream connection pool's (a trace per request).
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pm, err := New(cfg, Options{Metrics: m})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pm.Close()
+	hm, _ := pm.Handler("public")
+	gwm := httptest.NewServer(hm)
+	defer gwm.Close()
 
 	for _, bc := range []struct{ name, url string }{
 		{"direct", up.URL + "/users"},
 		{"gateway", gw.URL + "/api/users"},
+		{"gateway+metrics", gwm.URL + "/api/users"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}

@@ -28,10 +28,11 @@ type upstream struct {
 	name      string
 	set       atomic.Pointer[targetSet] // the targets now; replaced when DNS answers change (resolve.go)
 	transport *http.Transport
-	breaker   *breaker.Breaker // nil when the upstream has none or one per target
-	perTarget bool             // every target has its own breaker
-	checks    *checker         // active health checks; nil without
-	outliers  *outliers        // outlier detection; nil without
+	conns     *observe.ConnMetrics // connection-pool metrics; nil without metrics
+	breaker   *breaker.Breaker     // nil when the upstream has none or one per target
+	perTarget bool                 // every target has its own breaker
+	checks    *checker             // active health checks; nil without
+	outliers  *outliers            // outlier detection; nil without
 
 	balancing  config.Balancing
 	breakerCfg *config.Breaker // per target; nil without breaker.per_target
