@@ -29,28 +29,40 @@ func KeyClientIP(c echo.Context) string { return c.RealIP() }
 // [leveehttp.WriteRejection]) and next does not run. It allocates nothing
 // per admitted request.
 func Gate(g levee.Gate, opts leveehttp.Options) echo.MiddlewareFunc {
+	// Echo applies middleware to every request: the closure below is made
+	// per request, so it holds one pointer besides next.
+	m := &gated{gate: g, opts: opts}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			permit, err := g.Acquire(c.Request().Context())
+			permit, err := m.gate.Acquire(c.Request().Context())
 			if err != nil {
-				return refuse(c, err, &opts)
+				return refuse(c, err, &m.opts)
 			}
-			return serveGated(c, next, permit, &opts)
+			return serveGated(c, next, permit, &m.opts)
 		}
 	}
+}
+
+// gated is the state of a [Gate] or [Keyed] middleware.
+type gated struct {
+	gate  levee.Gate
+	keyed levee.KeyedGate
+	key   func(echo.Context) string
+	opts  leveehttp.Options
 }
 
 // Keyed returns middleware that admits each request through g under the
 // key key(c) picks, such as [KeyRoute] or [KeyClientIP]. Refusals and
 // outcomes are handled as in [Gate].
 func Keyed(g levee.KeyedGate, key func(echo.Context) string, opts leveehttp.Options) echo.MiddlewareFunc {
+	m := &gated{keyed: g, key: key, opts: opts}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			permit, err := g.AcquireKey(c.Request().Context(), key(c))
+			permit, err := m.keyed.AcquireKey(c.Request().Context(), m.key(c))
 			if err != nil {
-				return refuse(c, err, &opts)
+				return refuse(c, err, &m.opts)
 			}
-			return serveGated(c, next, permit, &opts)
+			return serveGated(c, next, permit, &m.opts)
 		}
 	}
 }

@@ -288,6 +288,9 @@ func TestRefusalSeenByLeveehttpGate(t *testing.T) {
 }
 
 func TestGateAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector changes allocation counts")
+	}
 	b := newBreaker(t, clocktest.New(time.Unix(1_700_000_000, 0)))
 	e := gin.New()
 	e.Use(leveegin.Gate(b, leveehttp.Options{}))

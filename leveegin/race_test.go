@@ -1,0 +1,5 @@
+//go:build race
+
+package leveegin_test
+
+const raceEnabled = true
