@@ -209,6 +209,12 @@ func (b *Breaker) load() *gen {
 	if g := b.cur.Load(); g != nil {
 		return g
 	}
+	return b.loadSlow()
+}
+
+// loadSlow is load's first use of a zero Breaker, kept apart so that load
+// inlines.
+func (b *Breaker) loadSlow() *gen {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if g := b.cur.Load(); g != nil {
@@ -234,6 +240,18 @@ func (b *Breaker) Acquire(ctx context.Context) (levee.Permit, error) { return b.
 // ends. Allow costs no allocation.
 func (b *Breaker) Allow() (levee.Permit, error) {
 	g := b.load()
+	if g.state == Closed && !b.s.adaptive && !b.s.measure && !g.ramping.Load() {
+		// The common case, a closed breaker that admits every call,
+		// inlined here: a ticket and its token.
+		t := tickets.Get().(*ticket)
+		t.claim(b, g)
+		return levee.NewPermit(t, t.seq.Load(), 0), nil
+	}
+	return b.allow(g)
+}
+
+// allow is Allow for every state but a plain closed one.
+func (b *Breaker) allow(g *gen) (levee.Permit, error) {
 	switch g.state {
 	case Closed:
 		if g.s.adaptive || g.ramping.Load() {
@@ -282,7 +300,7 @@ func (b *Breaker) permit(g *gen) levee.Permit {
 		start = b.clk.Nanotime()
 	}
 	t := tickets.Get().(*ticket)
-	t.b, t.g = b, g
+	t.claim(b, g)
 	return levee.NewPermit(t, t.seq.Load(), start)
 }
 
@@ -296,12 +314,26 @@ func (b *Breaker) permit(g *gen) levee.Permit {
 type ticket struct {
 	seq atomic.Uint64
 	// b and g are written by the admitting call before the permit exists
-	// and read only by the settle that advanced seq.
+	// and read only by the settle that advanced seq. A returned ticket
+	// keeps them until its next claim (the pool drops idle tickets within
+	// two garbage collections), so a goroutine that admits calls of one
+	// breaker in a row takes back a ticket that needs no write.
 	b *Breaker
 	g *gen
 }
 
 var tickets = sync.Pool{New: func() any { return new(ticket) }}
+
+// claim points the ticket at generation g of b; a ticket taken back by
+// the breaker and generation it last served is left as it is.
+func (t *ticket) claim(b *Breaker, g *gen) {
+	if t.b != b {
+		t.b = b
+	}
+	if t.g != g {
+		t.g = g
+	}
+}
 
 // Release implements [levee.Releaser] for the breaker's permits:
 // [levee.Permit] calls it. Only the first settle of a permit counts.
@@ -310,9 +342,21 @@ func (t *ticket) Release(p levee.Permit, o levee.Outcome) {
 		return
 	}
 	b, g := t.b, t.g
-	t.b, t.g = nil, nil
 	tickets.Put(t)
+	if o.Result == levee.Success && b.unchangedBySuccess(g) {
+		return
+	}
 	b.settle(g, p, o)
+}
+
+// unchangedBySuccess reports whether recording a success in generation g
+// would change nothing: a closed breaker whose count window holds only
+// successes, with no run of failures, whose outcomes are not reclassified
+// and whose calls are not timed. That is a healthy breaker's every call,
+// and the check is a few atomic loads with no write and no clock read.
+func (b *Breaker) unchangedBySuccess(g *gen) bool {
+	return g.state == Closed && g.cw != nil && b.s.classifier == nil && !b.s.needNow &&
+		g.cw.OnlySuccesses() && g.consec.Load() == 0
 }
 
 // throttle decides whether a closed breaker that is ramping up or

@@ -128,8 +128,10 @@
 //
 // Admitting and recording a call costs no allocation. With a count window
 // and no slow-call tracking the closed path reads no clock: an atomic load
-// and a ticket from a per-processor pool to admit, and about three atomic
-// operations to record a success. The time
+// and a ticket from a per-processor pool to admit; to settle, one
+// compare-and-swap on the ticket (the first settle is the only one) and,
+// while the window holds only successes, four atomic loads that find a
+// success would change nothing, so nothing is written. The time
 // window adds one monotonic clock read per recorded call. Rejecting while
 // open is one atomic load.
 //

@@ -132,3 +132,34 @@ func TestRejectionValueUnits(t *testing.T) {
 		t.Errorf("recovery-ramp rejection Values = %v, want 25 (percent)", got)
 	}
 }
+
+// TestTicketsAcrossBreakers checks that permits of two breakers admitted
+// and settled in turn on one goroutine (so that each reuses the ticket the
+// other just gave back) count in their own breaker only, and that a success
+// into a window of successes (which records nothing) leaves the window
+// ready to count the next failure.
+func TestTicketsAcrossBreakers(t *testing.T) {
+	cfg := breaker.Config{WindowSize: 4, FailureRate: -1} // counts, never trips
+	a, _ := newBreaker(t, cfg)
+	b, _ := newBreaker(t, cfg)
+	settle := func(br *breaker.Breaker, err error) {
+		t.Helper()
+		p, aerr := br.Allow()
+		if aerr != nil {
+			t.Fatalf("Allow() = %v", aerr)
+		}
+		p.Done(err)
+		p.Done(err) // counts once
+	}
+	for range 8 { // fill a's window with successes, and then some
+		settle(a, nil)
+		settle(b, errBoom)
+	}
+	settle(a, errBoom)
+	if s := a.Snapshot(); s.Calls != 4 || s.Failures != 1 || s.ConsecutiveFailures != 1 {
+		t.Errorf("a: Calls, Failures, ConsecutiveFailures = %d, %d, %d, want 4, 1, 1", s.Calls, s.Failures, s.ConsecutiveFailures)
+	}
+	if s := b.Snapshot(); s.Calls != 4 || s.Failures != 4 || s.ConsecutiveFailures != 8 {
+		t.Errorf("b: Calls, Failures, ConsecutiveFailures = %d, %d, %d, want 4, 4, 8", s.Calls, s.Failures, s.ConsecutiveFailures)
+	}
+}

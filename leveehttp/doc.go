@@ -48,7 +48,9 @@
 // The middleware's ResponseWriter keeps http.Flusher, http.Hijacker,
 // io.ReaderFrom and http.Pusher working and unwraps for
 // http.ResponseController, so streaming and WebSockets pass through. Gate
-// middleware allocates nothing per admitted request.
+// middleware allocates nothing per admitted request. A gate whose permits
+// settle to nothing (a rate limiter's) has no outcome to observe: its
+// middleware hands the handler the writer it was given, unwrapped.
 //
 // # Stacked middleware
 //

@@ -70,6 +70,12 @@ func Gate(g levee.Gate, opts Options) func(http.Handler) http.Handler {
 				refuse(w, r, err, &opts)
 				return
 			}
+			if permit == (levee.Permit{}) {
+				// A permit that settles to nothing (a rate limiter's)
+				// needs no outcome: serve without a wrapper or a defer.
+				next.ServeHTTP(w, r)
+				return
+			}
 			serveGated(w, r, next, permit, &opts)
 		})
 	}
@@ -90,6 +96,10 @@ func Keyed(g KeyedGate, key func(*http.Request) string, opts Options) func(http.
 			permit, err := g.AcquireKey(r.Context(), key(r))
 			if err != nil {
 				refuse(w, r, err, &opts)
+				return
+			}
+			if permit == (levee.Permit{}) {
+				next.ServeHTTP(w, r) // nothing to report, as in Gate
 				return
 			}
 			serveGated(w, r, next, permit, &opts)

@@ -434,3 +434,25 @@ func TestReaderFromAndPusherThroughMiddleware(t *testing.T) {
 		t.Errorf("gate recorded %d successes, want 1 (status 200 seen through ReadFrom)", s)
 	}
 }
+
+// TestGateZeroPermitPassesWriterThrough checks that a gate whose permits
+// settle to nothing (a rate limiter's) hands the handler the server's own
+// writer: there is no outcome to observe, so nothing is wrapped.
+func TestGateZeroPermitPassesWriterThrough(t *testing.T) {
+	rec := httptest.NewRecorder()
+	var got http.ResponseWriter
+	h := leveehttp.Gate(zeroPermitGate{}, leveehttp.Options{})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = w
+	}))
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if got != http.ResponseWriter(rec) {
+		t.Fatalf("handler got writer %T, want the server's %T unwrapped", got, rec)
+	}
+}
+
+type zeroPermitGate struct{}
+
+func (zeroPermitGate) Stage() levee.Stage { return levee.StageLimit }
+func (zeroPermitGate) Acquire(context.Context) (levee.Permit, error) {
+	return levee.Permit{}, nil
+}

@@ -89,7 +89,7 @@ func (w *Count) Size() int { return int(w.n) }
 // updated the totals is ordered after this one.
 func (w *Count) Add(failure, slow bool) {
 	v := encode(failure, slow)
-	if v == bitCall && w.fails.Load() == 0 && w.slow.Load() == 0 && w.calls.Load() == int64(w.n) {
+	if v == bitCall && w.OnlySuccesses() {
 		return
 	}
 	i := (w.seq.Add(1) - 1) % w.n
@@ -122,6 +122,13 @@ func (w *Count) Add(failure, slow bool) {
 			w.slow.Add(-1)
 		}
 	}
+}
+
+// OnlySuccesses reports whether the window is full and holds only
+// successes (none of them slow): then adding a success changes nothing
+// (see [Count.Add]). Three atomic loads.
+func (w *Count) OnlySuccesses() bool {
+	return w.fails.Load() == 0 && w.slow.Load() == 0 && w.calls.Load() == int64(w.n)
 }
 
 // Failures returns the failed calls in the window (one atomic load).
