@@ -3,6 +3,7 @@ module github.com/levee-go/levee/gateway
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.1
 	github.com/levee-go/levee v0.0.0
 	github.com/levee-go/levee/observe v0.0.0
 	github.com/levee-go/levee/redislimit v0.0.0
@@ -12,6 +13,8 @@ require (
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/chromedp/cdproto v0.160.1 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	go.uber.org/atomic v1.12.0 // indirect
 )
 

@@ -23,8 +23,3 @@
 // configuration) ask for confirmation in a dialog, then call the admin
 // API's endpoints under /api/v1.
 package dashboard
-
-import (
-	_ "github.com/levee-go/levee/gateway/proxy" // for doc links
-	_ "github.com/levee-go/levee/observe"       // for doc links
-)

@@ -22,7 +22,7 @@
   const clock = (t) => new Date(t).toLocaleTimeString();
   const STATES = { // breaker state: symbol, words, class
     closed: ["✓", "closed", "st-ok"], open: ["✕", "open", "st-bad"], half_open: ["◐", "half open", "st-warn"],
-    forced_open: ["⛔", "forced open", "st-bad"], disabled: ["–", "disabled", "st-off"], metrics_only: ["◌", "metrics only", "st-off"],
+    forced_open: ["■", "forced open", "st-bad"], disabled: ["–", "disabled", "st-off"], metrics_only: ["◌", "metrics only", "st-off"],
   };
   function badge(st) {
     const [sym, words, cls] = STATES[st] || ["?", st || "unknown", "st-off"];
@@ -71,7 +71,9 @@
   // ---- charts: small hand-drawn SVG line charts ---------------------------
   const SVGNS = "http://www.w3.org/2000/svg";
   function chart(svgId, legendId, series, fmt) {
-    const svg = $(svgId), W = 480, H = 180, L = 44, B = 16, T = 8;
+    // The viewBox follows the drawn width, so that text is not stretched.
+    const svg = $(svgId), W = Math.max(svg.clientWidth || 480, 200), H = 180, L = 48, B = 16, T = 8;
+    svg.setAttribute("viewBox", "0 0 " + W + " " + H);
     svg.replaceChildren();
     let max = 0, t0 = Infinity, t1 = -Infinity;
     for (const s of series) for (const [t, v] of s.points) { max = Math.max(max, v); t0 = Math.min(t0, t); t1 = Math.max(t1, t); }
@@ -178,7 +180,7 @@
     sync($("target-table").tBodies[0], targets, (x) => x.u + "/" + x.t.address, () => { const tr = el("tr"); cells(tr, 6); return tr; }, (tr, x) => {
       const c = cells(tr, 6), t = x.t;
       setText(c[0], x.u); setText(c[1], t.address);
-      const h = t.ejected ? ["⏏", "ejected", "st-bad"] : t.health === "healthy" ? ["✓", "healthy", "st-ok"] : t.health === "unhealthy" ? ["✕", "unhealthy", "st-bad"] : ["?", "not reported", "st-off"];
+      const h = t.ejected ? ["⚠", "ejected", "st-bad"] : t.health === "healthy" ? ["✓", "healthy", "st-ok"] : t.health === "unhealthy" ? ["✕", "unhealthy", "st-bad"] : ["?", "not reported", "st-off"];
       const hb = el("span", "badge " + h[2]); hb.append(el("span", null, h[0], { "aria-hidden": "true" }), " " + h[1]);
       c[2].replaceChildren(hb);
       setText(c[3], num(t.rps), "num"); setText(c[4], pct(t.error_rate), "num");
@@ -245,13 +247,14 @@
       setText(c[2], (o.burn || []).map((b) => secs(b.window) + ": " + num(b.rate, 2) + "×").join(", "));
       setText(c[3], pct(o.budget_remaining), "num " + (o.budget_remaining < 25 ? "st-bad" : ""));
       setText(c[4], o.time_to_exhaustion < 0 ? "not burning" : secs(o.time_to_exhaustion));
-      setText(c[5], o.firing && o.firing.length ? "🔔 firing: " + o.firing.join(", ") : "✓ none firing", o.firing && o.firing.length ? "st-bad" : "st-ok");
+      setText(c[5], o.firing && o.firing.length ? "⚠ firing: " + o.firing.join(", ") : "✓ none firing", o.firing && o.firing.length ? "st-bad" : "st-ok");
     }, "No SLOs configured.", 6);
 
     renderConfig(s.config);
   }
   function tripText(t) {
-    let s = clock(t.time) + ": " + t.reason.replaceAll("_", " ") + " " + num(t.value) + " reached " + num(t.threshold);
+    const unit = t.reason.endsWith("_rate") ? " %" : "";
+    let s = clock(t.time) + ": " + t.reason.replaceAll("_", " ") + " " + num(t.value) + unit + " reached " + num(t.threshold) + unit;
     if (t.wait) s += ", open for " + secs(t.wait);
     if (t.error) s += " (" + t.error + ")";
     return s;
