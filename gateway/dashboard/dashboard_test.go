@@ -22,7 +22,7 @@ type event struct {
 }
 
 // readEvent reads the next event from r.
-func readEvent(t *testing.T, r *bufio.Reader) event {
+func readEvent(t testing.TB, r *bufio.Reader) event {
 	t.Helper()
 	var e event
 	for {
@@ -58,7 +58,7 @@ func (c *counting) Snapshot(now time.Time) dashboard.Snapshot {
 	return dashboard.Snapshot{Time: now, Routes: []dashboard.Route{{Name: "api", Upstream: "app", RequestsPerSecond: float64(n)}}}
 }
 
-func stream(t *testing.T, url string) (*bufio.Reader, func()) {
+func stream(t testing.TB, url string) (*bufio.Reader, func()) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {

@@ -40,7 +40,7 @@ routes:
       slo: {objective: 99%%, window: 1h}
 `
 
-func newTestGateway(t *testing.T, clk clock.Clock) *testGateway {
+func newTestGateway(t testing.TB, clk clock.Clock) *testGateway {
 	t.Helper()
 	g := &testGateway{}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,7 +79,7 @@ func newTestGateway(t *testing.T, clk clock.Clock) *testGateway {
 
 // send makes n requests through the gateway and returns how many got each
 // status.
-func (g *testGateway) send(t *testing.T, n int) map[int]int {
+func (g *testGateway) send(t testing.TB, n int) map[int]int {
 	t.Helper()
 	got := map[int]int{}
 	for range n {
