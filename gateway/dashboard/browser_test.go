@@ -105,26 +105,22 @@ func load(t *testing.T, g *testGateway) {
 	t.Cleanup(func() { close(stop); wg.Wait() })
 }
 
-// TestBrowser opens the dashboard in headless Chromium over a real
-// gateway and checks: the page is ready within a second with no console
-// error; a breaker tripped by a failing upstream shows as open within 2 s;
-// the error and SLO charts move under the errors; the force-open button
-// asks for confirmation (Escape backs out, by keyboard), then sends PUT
-// /api/v1/upstreams/app/breaker {"mode":"open"}, and the gateway refuses.
-// With LEVEE_SCREENSHOTS=1 it writes docs/img/dashboard-*.png.
-func TestBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
-	g := newTestGateway(t, nil)
-	d, err := dashboard.New(dashboard.Options{Source: g.source})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	admin, requests := browserAdmin(t, g, d)
-	load(t, g)
+// browser is a headless Chromium for one test, bounded to 60 s, with the
+// console's errors collected.
+type browser struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
 
+// startBrowser starts Chromium with a fresh profile; the test's cleanup
+// stops it (cancelling its context ends the process and waits for it).
+func startBrowser(t *testing.T) *browser {
+	t.Helper()
+	chromium := chromiumPath(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	actx, cancelAlloc := chromedp.NewExecAllocator(ctx,
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
@@ -132,17 +128,15 @@ func TestBrowser(t *testing.T) {
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
-	defer cancelAlloc() // waits for Chromium to exit
+	t.Cleanup(cancelAlloc) // waits for Chromium to exit
 	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
-
-	// Console messages are read from the first page on; the reader ends
-	// with the browser's context.
+	b := &browser{t: t, ctx: bctx}
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		cancelBrowser()
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	var mu sync.Mutex
-	var consoleErrors []string
+	// Console messages are read from the first page on; the reader ends
+	// with the browser's context.
 	var readers sync.WaitGroup
 	readers.Add(1)
 	go func() {
@@ -152,43 +146,79 @@ func TestBrowser(t *testing.T) {
 				return
 			}
 			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException {
-				mu.Lock()
-				consoleErrors = append(consoleErrors, string(m.Type)+": "+m.Text+" "+m.URL)
-				mu.Unlock()
+				b.mu.Lock()
+				b.errors = append(b.errors, string(m.Type)+": "+m.Text+" "+m.URL)
+				b.mu.Unlock()
 			}
 		}
 	}()
-	defer readers.Wait()
-	defer cancelBrowser()
-	noConsoleErrors := func(when string) {
-		t.Helper()
-		mu.Lock()
-		defer mu.Unlock()
-		if len(consoleErrors) > 0 {
-			t.Errorf("%s: console errors: %q", when, consoleErrors)
-			consoleErrors = nil
-		}
+	t.Cleanup(func() { cancelBrowser(); readers.Wait() })
+	return b
+}
+
+func (b *browser) noConsoleErrors(when string) {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.errors) > 0 {
+		b.t.Errorf("%s: console errors: %q", when, b.errors)
+		b.errors = nil
 	}
-	do := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(bctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+}
+
+func (b *browser) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
 	}
-	poll := func(what, expr string) {
-		t.Helper()
-		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
+}
+
+// poll waits up to 5 s for the JavaScript expression expr to be true.
+func (b *browser) poll(what, expr string) {
+	b.t.Helper()
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
 	}
-	attr := func(sel, name string) string {
-		t.Helper()
-		v, err := chromedp.Run(bctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
-		if err != nil {
-			t.Fatalf("reading %s of %s: %v", name, sel, err)
-		}
-		return v.Value
+}
+
+func (b *browser) attr(sel, name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.AttributeValue(chromedp.CSS(sel), name))
+	if err != nil {
+		b.t.Fatalf("reading %s of %s: %v", name, sel, err)
 	}
+	return v.Value
+}
+
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.TextContent(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("reading the text of %s: %v", sel, err)
+	}
+	return v
+}
+
+// TestBrowser opens the dashboard in headless Chromium over a real
+// gateway and checks: the page is ready within a second with no console
+// error; a breaker tripped by a failing upstream shows as open within 2 s;
+// the error and SLO charts move under the errors; the force-open button
+// asks for confirmation (Escape backs out, by keyboard), then sends PUT
+// /api/v1/upstreams/app/breaker {"mode":"open"}, and the gateway refuses.
+// With LEVEE_SCREENSHOTS=1 it writes docs/img/dashboard-*.png.
+func TestBrowser(t *testing.T) {
+	chromiumPath(t)
+	g := newTestGateway(t, nil)
+	d, err := dashboard.New(dashboard.Options{Source: g.source})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	admin, requests := browserAdmin(t, g, d)
+	load(t, g)
+
+	b := startBrowser(t)
+	do, poll, attr, noConsoleErrors, bctx := b.do, b.poll, b.attr, b.noConsoleErrors, b.ctx
 
 	// The page: ready (first snapshot rendered) within a second. The first
 	// load also starts Chromium's renderer and is only reported; the best
@@ -334,4 +364,106 @@ func screenshots(t *testing.T, ctx context.Context, names ...string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestBrowserActions clicks every action of the page, confirms it, and
+// checks the exact request each sends to the admin API (method, path,
+// body), against a fixed source that fills every view.
+func TestBrowserActions(t *testing.T) {
+	chromiumPath(t)
+	now := time.Now()
+	src := dashboard.SourceFunc(func(time.Time) dashboard.Snapshot {
+		return dashboard.Snapshot{
+			Time:      now,
+			Routes:    []dashboard.Route{{Name: "api", Upstream: "app", RequestsPerSecond: 40, ErrorRate: 2.5, P50: 0.004, P99: 0.09}},
+			Upstreams: []dashboard.Upstream{{Name: "app", Breaker: &dashboard.Breaker{State: "closed", Since: now}, Targets: []dashboard.Target{{Address: "10.0.0.1:8080", Health: "healthy"}}}},
+			Limits: []dashboard.Limit{{Route: "api", Kind: "rate", Limit: 100, Used: 40, Refused: 0},
+				{Route: "api", Kind: "concurrency", Limit: 10, Used: -1}},
+			Overload: []dashboard.Overload{{Route: "api", Limit: 24, InFlight: 7, Shed: []dashboard.Count{{Name: "SHEDDABLE", Value: 3}}}},
+			Config: &dashboard.Config{Version: 3, Hash: "9f2c4e1a7b3d5f60", Applied: now, Reload: &dashboard.Reload{Status: "rolled_back", SelfCheck: "failed", Message: "burn rate 18 over 14.4"},
+				History: []dashboard.ConfigVersion{{Version: 3, Hash: "9f2c4e1a7b3d5f60", Source: "rollback", Applied: now},
+					{Version: 2, Hash: "0b1e77c2d4a95e31", Source: "file", Applied: now.Add(-time.Minute), Bad: true, Reason: "self-check: burn rate 18 over 14.4"},
+					{Version: 1, Hash: "77aa01c3e9d2b4f8", Source: "file", Applied: now.Add(-time.Hour)}}},
+		}
+	})
+	d, err := dashboard.New(dashboard.Options{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	requests := make(chan adminRequest, 16)
+	mux := http.NewServeMux()
+	mux.Handle("/dashboard/", d.Handler())
+	mux.Handle("GET /api/v1/events", d.Events())
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		requests <- adminRequest{r.Method, r.URL.Path, r.Header.Get("Content-Type"), string(body)}
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	})
+	admin := httptest.NewServer(mux)
+	t.Cleanup(admin.Close)
+	t.Cleanup(d.Close) // ends the stream before the server closes
+	b := startBrowser(t)
+	start := time.Now()
+	b.do("loading the page", chromedp.Navigate(admin.URL+"/dashboard/"), chromedp.WaitReady(chromedp.CSS(`html[data-ready="1"]`)))
+	screenshots(t, b.ctx, "config", "overload")
+	for _, tc := range []struct {
+		name, button string
+		fields       map[string]string // input name → value typed in the dialog
+		method, path string
+		body         string
+	}{
+		{"inject faults", `#routes tr[data-key="api"] button[data-action="fault-on"]`, nil,
+			"PUT", "/api/v1/routes/api/fault", `{"abort":{"status":503,"percent":"50%"}}`},
+		{"inject other faults", `#routes tr[data-key="api"] button[data-action="fault-on"]`, map[string]string{"status": "502", "percent": "10%"},
+			"PUT", "/api/v1/routes/api/fault", `{"abort":{"status":502,"percent":"10%"}}`},
+		{"stop faults", `#routes tr[data-key="api"] button[data-action="fault-off"]`, nil,
+			"DELETE", "/api/v1/routes/api/fault", ``},
+		{"change rate", `#limit-table tr[data-key="api/rate"] button[data-action="change-rate"]`, map[string]string{"rate": "200/s", "burst": "50"},
+			"PUT", "/api/v1/routes/api/rate_limit", `{"rate":"200/s","burst":50}`},
+		{"change concurrency", `#limit-table tr[data-key="api/concurrency"] button[data-action="change-concurrency"]`, map[string]string{"limit": "32"},
+			"PUT", "/api/v1/routes/api/concurrency", `{"limit":32}`},
+		{"force closed", `#upstream-table tr[data-key="app"] button[data-action="force-closed"]`, nil,
+			"PUT", "/api/v1/upstreams/app/breaker", `{"mode":"closed"}`},
+		{"reset", `#upstream-table tr[data-key="app"] button[data-action="reset"]`, nil,
+			"PUT", "/api/v1/upstreams/app/breaker", `{"mode":"auto"}`},
+		{"roll back", `#history-table tr[data-key="1"] button[data-action="rollback"]`, nil,
+			"POST", "/api/v1/config/rollback", `{"version":1,"force":false}`},
+	} {
+		b.do(tc.name+": opening the dialog", chromedp.Click(chromedp.CSS(tc.button)), chromedp.WaitVisible(chromedp.CSS(`#confirm[open]`)))
+		for name, v := range tc.fields {
+			b.do(tc.name+": typing "+name, chromedp.SetValue(chromedp.CSS(`#confirm-fields input[name="`+name+`"]`), v))
+		}
+		want := tc.method + " " + tc.path
+		if tc.body != "" {
+			want += " " + tc.body
+		}
+		if tc.fields == nil { // the dialog's text follows typing; SetValue fires no input event
+			if got := b.text(`#confirm-request`); got != want {
+				t.Errorf("%s: the dialog shows %q, want %q", tc.name, got, want)
+			}
+		}
+		// Enter would press Cancel, which has the focus when the dialog has
+		// no field: confirming takes a deliberate click.
+		b.do(tc.name+": confirming", chromedp.Click(chromedp.CSS(`#confirm-ok`)))
+		select {
+		case r := <-requests:
+			wantType := "application/json"
+			if tc.body == "" {
+				wantType = ""
+			}
+			if r.method != tc.method || r.path != tc.path || r.body != tc.body || r.contentType != wantType {
+				t.Errorf("%s sent %s %s (%q) %s, want %s (%q) %s", tc.name, r.method, r.path, r.contentType, r.body, tc.method+" "+tc.path, wantType, tc.body)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no request within 5 s", tc.name)
+		}
+		b.do(tc.name+": dialog closed", chromedp.WaitNotPresent(chromedp.CSS(`#confirm[open]`)))
+		b.poll(tc.name+": result shown", `document.getElementById("action-status").textContent === "✓ Done: `+tc.method+" "+tc.path+` answered 200"`)
+		t.Logf("%s: done at %v", tc.name, time.Since(start).Round(time.Millisecond))
+	}
+	if got := b.text(`#config-summary`); !strings.Contains(got, "rolled back") || !strings.Contains(got, "✕ failed") {
+		t.Errorf("config summary = %q, want the rolled back reload and its failed self-check", got)
+	}
+	b.noConsoleErrors("after every action")
 }

@@ -273,6 +273,7 @@
     const hist = cfg && cfg.history || [];
     sync($("history-table").tBodies[0], hist, (v) => String(v.version), (v) => {
       const tr = el("tr"); cells(tr, 6); tr.cells[0].replaceWith(el("th", null, String(v.version), { scope: "row" }));
+      if (v.version === cfg.version) { tr.cells[5].textContent = "running"; return tr; }
       tr.cells[5].append(action("Roll back to " + v.version, () => confirmAction({
         title: "Roll back to configuration version " + v.version,
         text: "The gateway applies version " + v.version + " as a new version." + (v.bad ? " It is marked bad: the admin API refuses it unless forced." : ""),
