@@ -254,6 +254,9 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("X-Accel-Buffering", "no") // a buffering proxy in front would hold events back
 	rc := http.NewResponseController(w)
+	// A stream outlives the server's WriteTimeout, which is meant for
+	// ordinary answers; a writer that cannot lift it keeps its timeout.
+	_ = rc.SetWriteDeadline(time.Time{})
 	if _, err := w.Write(first); err != nil || rc.Flush() != nil {
 		return
 	}
