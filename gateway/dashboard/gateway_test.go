@@ -24,6 +24,7 @@ type testGateway struct {
 	url     string // the proxy's listener
 	failing atomic.Bool
 	source  *dashboard.ProxySource
+	metrics *observe.ProxyMetrics
 }
 
 const gatewayYAML = `
@@ -59,6 +60,7 @@ func newTestGateway(t testing.TB, clk clock.Clock) *testGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.metrics = m
 	g.proxy, err = proxy.New(cfg, proxy.Options{Clock: clk, Metrics: m, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)

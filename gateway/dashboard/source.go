@@ -451,7 +451,7 @@ func (s *ProxySource) upstream(u sourceUpstream, cur map[string]targetCounts, dt
 	if u.breaker != nil {
 		v.Breaker = breakerView(u.breaker.Snapshot(), u.log.copy())
 	}
-	for _, host := range u.targets {
+	for _, host := range targetList(u, cur) {
 		t := Target{Address: host}
 		k := u.name + "/" + host
 		if dt > 0 {
@@ -464,6 +464,21 @@ func (s *ProxySource) upstream(u sourceUpstream, cur map[string]targetCounts, dt
 		v.Targets = append(v.Targets, t)
 	}
 	return v
+}
+
+// targetList is the upstream's targets as configured, then any other
+// target the metrics name for it (the addresses a target name resolved
+// to), sorted.
+func targetList(u sourceUpstream, cur map[string]targetCounts) []string {
+	list := slices.Clone(u.targets)
+	var extra []string
+	for k := range cur {
+		if host, ok := strings.CutPrefix(k, u.name+"/"); ok && !slices.Contains(list, host) {
+			extra = append(extra, host)
+		}
+	}
+	slices.Sort(extra)
+	return append(list, extra...)
 }
 
 func breakerView(b breaker.Snapshot, transitions []Transition) *Breaker {

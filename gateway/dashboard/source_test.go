@@ -73,4 +73,13 @@ func TestProxySource(t *testing.T) {
 	if o.Objective != 99 || o.Window != 3600 {
 		t.Errorf("SLO objective %v over %v s, want 99 over 3600", o.Objective, o.Window)
 	}
+
+	// A target the metrics know beyond the configured ones (an address a
+	// target name resolved to) is listed after them.
+	g.metrics.Target("app", "10.9.9.9:80").Observe(200)
+	clk.Advance(time.Second)
+	s = src.Snapshot(clk.Now())
+	if tg := s.Upstreams[0].Targets; len(tg) != 2 || tg[1].Address != "10.9.9.9:80" || tg[1].RequestsPerSecond != 1 {
+		t.Errorf("targets = %+v, want the configured one, then 10.9.9.9:80 at 1/s", tg)
+	}
 }
