@@ -129,3 +129,46 @@ func TestProxyMetricsReasonsBounded(t *testing.T) {
 	}
 	wantSeries(t, text, `levee_gateway_requests_total{reason="other",route="api",status_class="5xx",upstream="app"} 20`)
 }
+
+// TestProxyMetricsRead checks that Read returns what was recorded, series
+// by series, as the scrape shows it.
+func TestProxyMetricsRead(t *testing.T) {
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{Buckets: []float64{0.01, 0.1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Read(); len(got.Requests)+len(got.Durations)+len(got.Targets) != 0 {
+		t.Fatalf("Read() before any request = %+v, want no series", got)
+	}
+	r := m.Route("api", "app", []string{"breaker_open"})
+	r.Observe(200, "", 5*time.Millisecond)
+	r.Observe(200, "", 50*time.Millisecond)
+	r.Observe(503, "breaker_open", 0)
+	m.Target("app", "127.0.0.1:9000").Observe(502)
+
+	got := m.Read()
+	counts := map[string]uint64{}
+	for _, c := range got.Requests {
+		counts[c.Route+"/"+c.Upstream+"/"+c.StatusClass+"/"+c.Reason] = c.Count
+	}
+	want := map[string]uint64{"api/app/2xx/none": 2, "api/app/5xx/breaker_open": 1}
+	if fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("Read().Requests = %v, want %v", counts, want)
+	}
+	var ok bool
+	for _, d := range got.Durations {
+		if d.StatusClass != "2xx" {
+			continue
+		}
+		ok = true
+		if d.Count != 2 || fmt.Sprint(d.Bounds) != "[0.01 0.1]" || fmt.Sprint(d.Cumulative) != "[1 2]" {
+			t.Errorf("Read() 2xx duration = %+v, want count 2, bounds [0.01 0.1], cumulative [1 2]", d)
+		}
+	}
+	if !ok {
+		t.Errorf("Read().Durations = %+v, want a 2xx series", got.Durations)
+	}
+	if len(got.Targets) != 1 || got.Targets[0] != (observe.TargetCount{Upstream: "app", Target: "127.0.0.1:9000", StatusClass: "5xx", Count: 1}) {
+		t.Errorf("Read().Targets = %+v, want one 5xx count for app/127.0.0.1:9000", got.Targets)
+	}
+}
