@@ -188,3 +188,43 @@ routes: [{name: api, upstream: app}]
 		t.Fatalf("health of the kept target: %+v, want carried", got)
 	}
 }
+
+// TestCarryPerTarget: per-target breakers are kept by target URL; a
+// target added by the reload gets a new breaker, and a changed breaker
+// setting resets them all.
+func TestCarryPerTarget(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	one, two := echoUpstream(t, "one"), echoUpstream(t, "two")
+	yaml := func(open string, targets ...string) string {
+		var ts []string
+		for _, tg := range targets {
+			ts = append(ts, fmt.Sprintf("{url: %q}", tg))
+		}
+		return fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: app
+    targets: [%s]
+    breaker: {consecutive_failures: 2, per_target: true, open_duration: %s}
+routes: [{name: api, upstream: app}]
+`, strings.Join(ts, ", "), open)
+	}
+	a, _ := buildCarry(t, yaml("1h", one.URL), nil, clk)
+	b, _ := buildCarry(t, yaml("1h", one.URL, two.URL), a, clk)
+	got := carriedOf(b)
+	if c := got["breaker app/"+hostPort(one)]; !c.Carried {
+		t.Errorf("breaker of the kept target: %+v, want carried", c)
+	}
+	if c := got["breaker app/"+hostPort(two)]; c.Carried || c.Reason != "new" {
+		t.Errorf("breaker of the new target: %+v, want reset, new", c)
+	}
+	if b.upstreams[0].targets[0].breaker != a.upstreams[0].targets[0].breaker {
+		t.Errorf("the kept target's breaker is a new object")
+	}
+	c, _ := buildCarry(t, yaml("2h", one.URL, two.URL), b, clk)
+	for k, v := range carriedOf(c) {
+		if strings.HasPrefix(k, "breaker ") && (v.Carried || v.Reason != "changed") {
+			t.Errorf("%s after a breaker change: %+v, want reset, changed", k, v)
+		}
+	}
+}
