@@ -13,6 +13,7 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
 )
 
 const carryYAML = `
@@ -226,5 +227,55 @@ routes: [{name: api, upstream: app}]
 		if strings.HasPrefix(k, "breaker ") && (v.Carried || v.Reason != "changed") {
 			t.Errorf("%s after a breaker change: %+v, want reset, changed", k, v)
 		}
+	}
+}
+
+// TestRetireHandsOverMetrics: a breaker kept across a reload is counted
+// once in the metrics — not twice while both runtimes live, and still
+// after the old one is retired.
+func TestRetireHandsOverMetrics(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	yaml := fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: %q}], breaker: {consecutive_failures: 2, open_duration: 1h}}]
+routes: [{name: api, upstream: app}]
+`, failing)
+	build := func(prev *Proxy) *Proxy {
+		cfg, err := config.Parse([]byte(yaml), config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(cfg, Options{Clock: clk, Previous: prev, Metrics: m, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := build(nil)
+	b := build(a)
+	a.Retire(b)
+	defer b.Close()
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	for range 2 {
+		resp, _ := get(t, srv.URL+"/")
+		resp.Body.Close()
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	want := `levee_state_transitions_total{from="closed",name="app",policy="breaker",reason="consecutive_failures",to="open"} 1`
+	if body := rec.Body.String(); !strings.Contains(body, want) {
+		var lines []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "levee_state_transitions_total") {
+				lines = append(lines, l)
+			}
+		}
+		t.Fatalf("metrics lack %s; transitions: %q", want, lines)
 	}
 }
