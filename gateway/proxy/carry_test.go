@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/levee-go/levee/breaker"
+	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/observe"
@@ -33,11 +34,15 @@ routes:
 
 func buildCarry(t *testing.T, yaml string, prev *Proxy, clk *clocktest.Fake) (*Proxy, *httptest.Server) {
 	t.Helper()
+	var c clock.Clock // nil means the real clock; a nil *Fake must not become a non-nil Clock
+	if clk != nil {
+		c = clk
+	}
 	cfg, err := config.Parse([]byte(yaml), config.Options{})
 	if err != nil {
 		t.Fatalf("config.Parse: %v", err)
 	}
-	p, err := New(cfg, Options{Clock: clk, Previous: prev, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	p, err := New(cfg, Options{Clock: c, Previous: prev, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -277,5 +282,34 @@ routes: [{name: api, upstream: app}]
 			}
 		}
 		t.Fatalf("metrics lack %s; transitions: %q", want, lines)
+	}
+}
+
+// TestGatewayLatencySLO: with reload.self_check.latency, answers slower
+// than it are bad in the gateway's latency objective, not in its
+// availability one.
+func TestGatewayLatencySLO(t *testing.T) {
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(60 * time.Millisecond)
+		}
+	})
+	_, srv := buildCarry(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "%s"}]}]
+routes: [{name: api, upstream: app}]
+reload: {self_check: {latency: 30ms}}
+`, up), nil, nil)
+	p := srv.Config.Handler.(*listenerHandler).p
+	for _, path := range []string{"/", "/slow", "/"} {
+		resp, _ := get(t, srv.URL+path)
+		resp.Body.Close()
+	}
+	slos := p.SLOs()
+	if len(slos) != 2 || slos[1].Name() != GatewayLatencySLO {
+		t.Fatalf("SLOs() = %d objectives, want the gateway's two", len(slos))
+	}
+	if avail, lat := slos[0].Counts(0), slos[1].Counts(0); avail.Bad() != 0 || lat.Total != 3 || lat.Bad() != 1 {
+		t.Fatalf("availability %+v, latency %+v; want 0 bad of 3, 1 slow of 3", avail, lat)
 	}
 }
