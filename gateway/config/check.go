@@ -823,4 +823,7 @@ func (c *checker) reload() {
 	if s.Objective <= 0 || s.Objective >= 100 {
 		c.fail("reload.self_check.objective", "must be between 0%% and 100%%, both excluded")
 	}
+	if s.Latency < 0 {
+		c.fail("reload.self_check.latency", "must not be negative")
+	}
 }

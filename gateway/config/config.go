@@ -103,6 +103,12 @@ type ReloadSelfCheck struct {
 	// must not be answered 5xx, the objective watched for every reload
 	// whether or not routes have their own slo.
 	Objective Percent `yaml:"objective" default:"99%"`
+	// Latency, when set, adds a second gateway-wide objective: the same
+	// share of requests must be answered within this time. Like the
+	// first, it is judged by max_burn_rate and compared with the time
+	// before the reload by max_regression, so a reload that makes the
+	// gateway slower is rolled back too. Zero means no latency objective.
+	Latency time.Duration `yaml:"latency" default:"0s"`
 }
 
 // Listener is one address the gateway accepts requests on.

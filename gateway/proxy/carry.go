@@ -219,6 +219,18 @@ func (p *Proxy) adoptGateway(cfg *config.Config, prev *Proxy) {
 		p.slos.gateway = prev.slos.gateway
 	}
 	p.note("slo", GatewaySLO, why == "", or(why, "unchanged"))
+	if p.slos.latency != nil {
+		lw := why
+		if lw == "" && prev.slos.latency == nil {
+			lw = "new"
+		} else if lw == "" && prev.carry.cfg.Reload.SelfCheck.Latency != cfg.Reload.SelfCheck.Latency {
+			lw = "changed"
+		}
+		if lw == "" {
+			p.slos.latency = prev.slos.latency
+		}
+		p.note("slo", GatewayLatencySLO, lw == "", or(lw, "unchanged"))
+	}
 }
 
 // keep marks b, a breaker p took over, as still listened to by the

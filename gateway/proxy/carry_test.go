@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/levee-go/levee/breaker"
+	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/clock/clocktest"
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
 )
 
 const carryYAML = `
@@ -32,11 +34,15 @@ routes:
 
 func buildCarry(t *testing.T, yaml string, prev *Proxy, clk *clocktest.Fake) (*Proxy, *httptest.Server) {
 	t.Helper()
+	var c clock.Clock // nil means the real clock; a nil *Fake must not become a non-nil Clock
+	if clk != nil {
+		c = clk
+	}
 	cfg, err := config.Parse([]byte(yaml), config.Options{})
 	if err != nil {
 		t.Fatalf("config.Parse: %v", err)
 	}
-	p, err := New(cfg, Options{Clock: clk, Previous: prev, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	p, err := New(cfg, Options{Clock: c, Previous: prev, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -186,5 +192,124 @@ routes: [{name: api, upstream: app}]
 	}
 	if got := carriedOf(b)["health app/"+hostPort(healthy)]; !got.Carried {
 		t.Fatalf("health of the kept target: %+v, want carried", got)
+	}
+}
+
+// TestCarryPerTarget: per-target breakers are kept by target URL; a
+// target added by the reload gets a new breaker, and a changed breaker
+// setting resets them all.
+func TestCarryPerTarget(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	one, two := echoUpstream(t, "one"), echoUpstream(t, "two")
+	yaml := func(open string, targets ...string) string {
+		var ts []string
+		for _, tg := range targets {
+			ts = append(ts, fmt.Sprintf("{url: %q}", tg))
+		}
+		return fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams:
+  - name: app
+    targets: [%s]
+    breaker: {consecutive_failures: 2, per_target: true, open_duration: %s}
+routes: [{name: api, upstream: app}]
+`, strings.Join(ts, ", "), open)
+	}
+	a, _ := buildCarry(t, yaml("1h", one.URL), nil, clk)
+	b, _ := buildCarry(t, yaml("1h", one.URL, two.URL), a, clk)
+	got := carriedOf(b)
+	if c := got["breaker app/"+hostPort(one)]; !c.Carried {
+		t.Errorf("breaker of the kept target: %+v, want carried", c)
+	}
+	if c := got["breaker app/"+hostPort(two)]; c.Carried || c.Reason != "new" {
+		t.Errorf("breaker of the new target: %+v, want reset, new", c)
+	}
+	if b.upstreams[0].targets[0].breaker != a.upstreams[0].targets[0].breaker {
+		t.Errorf("the kept target's breaker is a new object")
+	}
+	c, _ := buildCarry(t, yaml("2h", one.URL, two.URL), b, clk)
+	for k, v := range carriedOf(c) {
+		if strings.HasPrefix(k, "breaker ") && (v.Carried || v.Reason != "changed") {
+			t.Errorf("%s after a breaker change: %+v, want reset, changed", k, v)
+		}
+	}
+}
+
+// TestRetireHandsOverMetrics: a breaker kept across a reload is counted
+// once in the metrics — not twice while both runtimes live, and still
+// after the old one is retired.
+func TestRetireHandsOverMetrics(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	m, err := observe.NewProxyMetrics(observe.MetricsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	yaml := fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: %q}], breaker: {consecutive_failures: 2, open_duration: 1h}}]
+routes: [{name: api, upstream: app}]
+`, failing)
+	build := func(prev *Proxy) *Proxy {
+		cfg, err := config.Parse([]byte(yaml), config.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := New(cfg, Options{Clock: clk, Previous: prev, Metrics: m, Logger: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := build(nil)
+	b := build(a)
+	a.Retire(b)
+	defer b.Close()
+	srv := httptest.NewServer(b)
+	defer srv.Close()
+	for range 2 {
+		resp, _ := get(t, srv.URL+"/")
+		resp.Body.Close()
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	want := `levee_state_transitions_total{from="closed",name="app",policy="breaker",reason="consecutive_failures",to="open"} 1`
+	if body := rec.Body.String(); !strings.Contains(body, want) {
+		var lines []string
+		for _, l := range strings.Split(body, "\n") {
+			if strings.HasPrefix(l, "levee_state_transitions_total") {
+				lines = append(lines, l)
+			}
+		}
+		t.Fatalf("metrics lack %s; transitions: %q", want, lines)
+	}
+}
+
+// TestGatewayLatencySLO: with reload.self_check.latency, answers slower
+// than it are bad in the gateway's latency objective, not in its
+// availability one.
+func TestGatewayLatencySLO(t *testing.T) {
+	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			time.Sleep(60 * time.Millisecond)
+		}
+	})
+	_, srv := buildCarry(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "%s"}]}]
+routes: [{name: api, upstream: app}]
+reload: {self_check: {latency: 30ms}}
+`, up), nil, nil)
+	p := srv.Config.Handler.(*listenerHandler).p
+	for _, path := range []string{"/", "/slow", "/"} {
+		resp, _ := get(t, srv.URL+path)
+		resp.Body.Close()
+	}
+	slos := p.SLOs()
+	if len(slos) != 2 || slos[1].Name() != GatewayLatencySLO {
+		t.Fatalf("SLOs() = %d objectives, want the gateway's two", len(slos))
+	}
+	if avail, lat := slos[0].Counts(0), slos[1].Counts(0); avail.Bad() != 0 || lat.Total != 3 || lat.Bad() != 1 {
+		t.Fatalf("availability %+v, latency %+v; want 0 bad of 3, 1 slow of 3", avail, lat)
 	}
 }

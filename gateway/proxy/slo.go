@@ -16,6 +16,10 @@ import (
 // watches whether or not routes have their own.
 const GatewaySLO = "gateway"
 
+// GatewayLatencySLO is the name of the gateway-wide latency objective
+// (reload.self_check.latency), kept when that is set.
+const GatewayLatencySLO = "gateway_latency"
+
 // sloState is the routes' objectives (routes[].policies.slo), indexed by
 // the route's position in the configuration, and the gateway's own over
 // every request. A request is bad when it is answered 5xx or cut off, or,
@@ -24,6 +28,7 @@ const GatewaySLO = "gateway"
 type sloState struct {
 	routes  []*slo.SLO // nil where the route has no slo
 	gateway *slo.SLO
+	latency *slo.SLO // nil without reload.self_check.latency
 }
 
 // newSLOs builds the objectives of cfg.
@@ -39,11 +44,17 @@ func (p *Proxy) newSLOs(cfg *config.Config) error {
 		}
 		p.slos.routes[i] = s
 	}
-	g, err := newGatewaySLO(cfg.Reload.SelfCheck, p.clk)
+	sc := cfg.Reload.SelfCheck
+	g, err := newGatewaySLO(GatewaySLO, sc, 0, p.clk)
 	if err != nil {
 		return err
 	}
 	p.slos.gateway = g
+	if sc.Latency > 0 {
+		if p.slos.latency, err = newGatewaySLO(GatewayLatencySLO, sc, sc.Latency, p.clk); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -54,11 +65,11 @@ func newRouteSLO(route string, sc config.SLO, clk clock.Clock) (*slo.SLO, error)
 	return buildSLO(route, sc.Objective.Fraction(), sc.Latency, sc.Window, clk)
 }
 
-func newGatewaySLO(sc config.ReloadSelfCheck, clk clock.Clock) (*slo.SLO, error) {
+func newGatewaySLO(name string, sc config.ReloadSelfCheck, latency time.Duration, clk clock.Clock) (*slo.SLO, error) {
 	// The window holds the self-check's period twice over, so that the
 	// time before a reload can be compared with the time after.
 	window := max(time.Hour, 2*sc.Period)
-	return buildSLO(GatewaySLO, sc.Objective.Fraction(), 0, window, clk)
+	return buildSLO(name, sc.Objective.Fraction(), latency, window, clk)
 }
 
 func buildSLO(name string, objective float64, latency, window time.Duration, clk clock.Clock) (*slo.SLO, error) {
@@ -90,6 +101,9 @@ func (p *Proxy) recordSLO(w *statusWriter, r *http.Request, ex *exchange, start 
 		return
 	}
 	p.slos.gateway.Record(o)
+	if p.slos.latency != nil {
+		p.slos.latency.Record(o)
+	}
 	if ex.route != nil {
 		if s := p.slos.routes[ex.route.index]; s != nil {
 			s.Record(o)
@@ -109,7 +123,8 @@ func (p *Proxy) RouteSLO(name string) *slo.SLO {
 }
 
 // SLOs returns the objectives a reload's self-check watches: every
-// route's that has one, then the gateway's ([GatewaySLO]).
+// route's that has one, then the gateway's ([GatewaySLO], and
+// [GatewayLatencySLO] when reload.self_check.latency is set).
 func (p *Proxy) SLOs() []*slo.SLO {
 	var out []*slo.SLO
 	for _, s := range p.slos.routes {
@@ -117,5 +132,9 @@ func (p *Proxy) SLOs() []*slo.SLO {
 			out = append(out, s)
 		}
 	}
-	return append(out, p.slos.gateway)
+	out = append(out, p.slos.gateway)
+	if p.slos.latency != nil {
+		out = append(out, p.slos.latency)
+	}
+	return out
 }

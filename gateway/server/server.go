@@ -46,7 +46,7 @@ type Options struct {
 	Path string
 	// Raw is the document cfg was decoded from: the first version's, which
 	// the admin API serves and a rollback applies again. Nil for a
-	// configuration built in code.
+	// configuration built in code, which then cannot be rolled back to.
 	Raw []byte
 	// Source is where cfg came from, as the first version's source:
 	// empty means [reload.SourceFile].
@@ -147,13 +147,12 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	return l.Run(ctx)
 }
 
-// reloads starts the reload sources of the configuration file: SIGHUP,
-// and the file watch (which acts while the running reload.watch is on). The returned function stops
+// reloads starts the reload sources of the configuration file: SIGHUP
+// (logged and ignored without a file, rather than ending the process as
+// an unhandled SIGHUP would), and the file watch (which acts while the
+// running reload.watch is on). The returned function stops
 // them.
 func reloads(ctx context.Context, ctl *reload.Controller, path string, log *slog.Logger) (stop func()) {
-	if path == "" {
-		return func() {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	hup := make(chan os.Signal, 1)
@@ -166,17 +165,23 @@ func reloads(ctx context.Context, ctl *reload.Controller, path string, log *slog
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if path == "" {
+					log.Warn("reload: SIGHUP ignored: the configuration was not read from a file")
+					continue
+				}
 				_, _ = ctl.Signal(ctx) // logged, counted and in the status
 			}
 		}
 	}()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := ctl.WatchFile(ctx); err != nil {
-			log.Error("reload: the file watch stopped", "path", path, "error", err.Error())
-		}
-	}()
+	if path != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ctl.WatchFile(ctx); err != nil {
+				log.Error("reload: the file watch stopped", "path", path, "error", err.Error())
+			}
+		}()
+	}
 	return func() {
 		signal.Stop(hup)
 		cancel()

@@ -19,6 +19,7 @@ var heavy = map[string]string{
 	"go.opentelemetry.io/":                 "observe",
 	"google.golang.org/grpc":               "leveegrpc",
 	"go.etcd.io/":                          "gateway",
+	"github.com/fsnotify/fsnotify":         "gateway",
 	"github.com/jackc/pgx":                 "leveesql",
 	"golang.org/x/tools":                   "leveevet",
 	"github.com/gin-gonic/gin":             "leveegin",
