@@ -288,6 +288,11 @@ func (r *resolution) apply() int {
 			u.checks.remove(t)
 		}
 	}
+	for _, t := range removed {
+		if t.unwatch != nil {
+			t.unwatch() // its breaker's events are no longer counted
+		}
+	}
 	r.log.Info("proxy: upstream targets changed", "upstream", u.name,
 		"added", hosts(added), "removed", hosts(removed), "targets", len(next))
 	return len(next)
