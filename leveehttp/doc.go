@@ -17,7 +17,9 @@
 //     goroutines a handler starts.
 //   - [Propagate] reads the caller's remaining budget (grpc-timeout or
 //     X-Request-Timeout) and criticality into the request's context;
-//     [WriteBudget] writes them on outgoing requests, less a safety margin.
+//     [WriteBudget] writes them on outgoing requests, less a safety margin;
+//     a proxy forwarding the request uses [ForwardBudgetAt], which
+//     replaces the caller's fields with the time left.
 //   - [NewServer] returns an http.Server with safe timeouts.
 //   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates;
 //     ClientIP{}.Key is the one client-address key (the connection's
