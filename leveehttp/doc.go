@@ -17,7 +17,9 @@
 //     goroutines a handler starts.
 //   - [Propagate] reads the caller's remaining budget (grpc-timeout or
 //     X-Request-Timeout) and criticality into the request's context;
-//     [WriteBudget] writes them on outgoing requests, less a safety margin.
+//     [WriteBudget] writes them on outgoing requests, less a safety margin;
+//     a proxy forwarding the request uses [ForwardBudgetAt], which
+//     replaces the caller's fields with the time left.
 //   - [Idempotency] makes retried POST and PATCH requests safe with the
 //     Idempotency-Key header: the first runs and its response is stored
 //     and replayed to retries; 409 while it runs, 422 for another payload

@@ -179,7 +179,8 @@ type Upstream struct {
 	// addresses (logged, and counted in levee_gateway_resolutions_total);
 	// a name that has never resolved is dialled by name. An https target is
 	// resolved only when the certificate name is known: tls_server_name, or
-	// the one host name all the upstream's https targets share. Zero
+	// the one host name all the upstream's https targets share. localhost
+	// is not expanded (the dialer tries its addresses in turn). Zero
 	// resolves once, at start.
 	ResolveInterval time.Duration `yaml:"resolve_interval" default:"30s"`
 	// Balancing picks a target for each request.

@@ -81,6 +81,6 @@ func (p *Proxy) record(w *statusWriter, ex *exchange, start int64) {
 func (u *upstream) instrumentTarget(t *target) {
 	t.obs = u.metrics.Target(u.name, t.url.Host)
 	if t.breaker != nil {
-		u.metrics.Policies().Register(t.breaker)
+		t.unwatch = u.metrics.Policies().Register(t.breaker)
 	}
 }

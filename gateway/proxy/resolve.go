@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,13 +69,16 @@ func newResolution(u *upstream, uc config.Upstream, res Resolver, clk clock.Cloc
 	specs := make([]targetSpec, 0, len(uc.Targets))
 	named := false
 	serverName := tlsServerName(u, uc)
-	for i, t := range u.pool().targets {
-		sp := targetSpec{url: t.url, weight: uc.Targets[i].Weight}
+	for _, t := range u.pool().targets {
+		sp := targetSpec{url: t.url, weight: t.weight}
 		host := t.url.Hostname()
 		_, err := netip.ParseAddr(host)
 		// An https target is verified against the name it was dialled by:
 		// by address only when the transport knows which name to verify.
-		if err != nil && (t.url.Scheme != "https" || serverName != "") {
+		// localhost is this host, not a pool: the dialer tries its
+		// addresses (127.0.0.1, ::1) in turn, as a service listening on
+		// only one of them needs.
+		if err != nil && !isLocalhost(host) && (t.url.Scheme != "https" || serverName != "") {
 			sp.name, named = host, true
 		}
 		specs = append(specs, sp)
@@ -288,6 +292,11 @@ func (r *resolution) apply() int {
 			u.checks.remove(t)
 		}
 	}
+	for _, t := range removed {
+		if t.unwatch != nil {
+			t.unwatch() // its breaker's events are no longer counted
+		}
+	}
 	r.log.Info("proxy: upstream targets changed", "upstream", u.name,
 		"added", hosts(added), "removed", hosts(removed), "targets", len(next))
 	return len(next)
@@ -320,6 +329,13 @@ func dialVia(res Resolver, dial func(ctx context.Context, network, addr string) 
 		}
 		return nil, err
 	}
+}
+
+// isLocalhost reports whether host is "localhost" or a name under it
+// (RFC 6761).
+func isLocalhost(host string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	return host == "localhost" || strings.HasSuffix(host, ".localhost")
 }
 
 func hosts(ts []*target) []string {

@@ -234,3 +234,33 @@ routes: [{name: all, upstream: app, timeout: 2s}]
 		t.Errorf("after the name resolved: status %d from %q (%s), want 200 from a", resp.StatusCode, resp.Header.Get("X-Upstream"), body)
 	}
 }
+
+// TestResolveLeavesLocalhost dials localhost by name: it is this host, not
+// a pool, and a service may listen on only one of its addresses.
+func TestResolveLeavesLocalhost(t *testing.T) {
+	up := echoUpstream(t, "a") // on 127.0.0.1 only
+	_, port, _ := net.SplitHostPort(hostPort(up))
+	dns := &hostsResolver{records: map[string][]string{"localhost": {"::1", "127.0.0.1"}}}
+	cfg, err := config.Parse(fmt.Appendf(nil, `
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: app, targets: [{url: "http://localhost:%s"}], resolve_interval: 5s}]
+routes: [{name: all, upstream: app, timeout: 2s}]
+`, port), config.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(cfg, Options{Clock: clocktest.New(time.Unix(0, 0)), Resolver: dns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw := httptest.NewServer(p)
+	defer func() { gw.Close(); p.Close() }()
+	for range 4 {
+		if resp, body := get(t, gw.URL+"/"); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET through localhost: %d %s, want 200", resp.StatusCode, body)
+		}
+	}
+	if n := dns.asked.Load(); n != 0 {
+		t.Errorf("the resolver was asked %d times about localhost, want 0", n)
+	}
+}

@@ -68,6 +68,7 @@ type target struct {
 	breaker *breaker.Breaker       // with breaker.per_target; nil otherwise
 	healthy atomic.Bool            // passes its health checks (always, without them)
 	obs     *observe.TargetMetrics // its request counts; nil without metrics
+	unwatch func()                 // stops exporting its breaker's state; nil without
 
 	passes, fails int // consecutive probe results; only its checker touches them
 
