@@ -224,7 +224,7 @@ routes: [{name: api, upstream: app}]
 	if c := got["breaker app/"+hostPort(two)]; c.Carried || c.Reason != "new" {
 		t.Errorf("breaker of the new target: %+v, want reset, new", c)
 	}
-	if b.upstreams[0].targets[0].breaker != a.upstreams[0].targets[0].breaker {
+	if b.upstreams[0].pool().targets[0].breaker != a.upstreams[0].pool().targets[0].breaker {
 		t.Errorf("the kept target's breaker is a new object")
 	}
 	c, _ := buildCarry(t, yaml("2h", one.URL, two.URL), b, clk)
