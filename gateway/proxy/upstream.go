@@ -50,6 +50,7 @@ type target struct {
 	active  atomic.Int64     // requests in flight
 	breaker *breaker.Breaker // with breaker.per_target; nil otherwise
 	healthy atomic.Bool      // passes its health checks (always, without them)
+	drained atomic.Bool      // taken out of balancing by [Proxy.Drain]
 
 	passes, fails int // consecutive probe results; only its checker touches them
 
@@ -62,9 +63,9 @@ type target struct {
 
 // available reports whether t may take a request at now (a reading of the
 // outlier clock, or 0 without outlier detection): it passes its health
-// checks and is not ejected.
+// checks, is not ejected and is not drained.
 func (t *target) available(now int64) bool {
-	return t.healthy.Load() && t.ejectedUntil.Load() <= now
+	return t.healthy.Load() && t.ejectedUntil.Load() <= now && !t.drained.Load()
 }
 
 // atomicCounter is an atomic counter on a cache line of its own: the
