@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/levee-go/levee/gateway/admin"
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/gateway/proxy"
 	"github.com/levee-go/levee/health"
@@ -96,7 +97,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			return err
 		}
 	}
-	srv, ln, err := admin(l, h, metrics, cfg.Admin, log)
+	audit, closeAudit, err := admin.OpenAuditLog(cfg.Admin.AuditLog, opts.Dir, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer closeAudit()
+	srv, ln, err := adminServer(l, admin.Options{
+		Proxy:   func() *proxy.Proxy { return p },
+		Probes:  h.Handler(),
+		Metrics: metrics.Handler(),
+		Audit:   audit,
+	}, cfg.Admin, opts.Dir, log)
 	if err != nil {
 		closeAll()
 		return err
@@ -156,15 +168,21 @@ func listen(l *lifecycle.Lifecycle, p *proxy.Proxy, lc config.Listener, dir stri
 	return srv, ln, nil
 }
 
-// admin builds the admin server: the health probes /livez, /readyz and
-// /startupz, and the Prometheus metrics on /metrics. They take no token,
-// so that probes and scrapers need no secret.
-func admin(l *lifecycle.Lifecycle, h *health.Health, m *observe.ProxyMetrics, a config.Admin, log *slog.Logger) (*http.Server, net.Listener, error) {
-	mux := http.NewServeMux()
-	h.Register(mux)
-	mux.Handle("GET /metrics", m.Handler())
+// adminServer builds the admin API's server (package admin) on its own
+// listener: the probes, which take no credentials, and everything else
+// behind the token or client certificates of the admin section. It
+// refuses an address other hosts can reach when neither is configured.
+func adminServer(l *lifecycle.Lifecycle, opts admin.Options, a config.Admin, dir string, log *slog.Logger) (*http.Server, net.Listener, error) {
+	auth, err := admin.LoadAuth(a, dir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := auth.CheckAddress(a.Address); err != nil {
+		return nil, nil, err
+	}
+	opts.Auth = auth
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           admin.New(opts),
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -173,7 +191,11 @@ func admin(l *lifecycle.Lifecycle, h *health.Health, m *observe.ProxyMetrics, a 
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: %w", err)
 	}
-	log.Info("listening", "listener", "admin", "address", ln.Addr().String())
+	log.Info("listening", "listener", "admin", "address", ln.Addr().String(), "tls", auth.TLS != nil, "token", auth.Token != "")
+	if auth.TLS != nil {
+		srv.TLSConfig = auth.TLS
+		ln = tls.NewListener(ln, auth.TLS)
+	}
 	return srv, ln, nil
 }
 
