@@ -49,7 +49,8 @@ admin: {address: "127.0.0.1:0", token_file: token, audit_log: audit.log}
 	done := make(chan error, 1)
 	go func() {
 		done <- server.Run(ctx, cfg, server.Options{Dir: dir, Logger: log,
-			Lifecycle: lifecycle.Config{GracePeriod: 5 * time.Second, DrainDelay: -1, Signals: []os.Signal{}}})
+			AdminHandlers: map[string]http.Handler{"GET /dashboard/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "dash") })},
+			Lifecycle:     lifecycle.Config{GracePeriod: 5 * time.Second, DrainDelay: -1, Signals: []os.Signal{}}})
 	}()
 	bound := map[string]string{}
 	for len(bound) < 2 {
@@ -87,6 +88,8 @@ admin: {address: "127.0.0.1:0", token_file: token, audit_log: audit.log}
 		{"GET", "/api/v1/state", "let-me-in", "", http.StatusOK},
 		{"PUT", "/api/v1/upstreams/app/breaker", "let-me-in", `{"mode":"open"}`, http.StatusNoContent},
 		{"GET", "/api/v1/config", "let-me-in", "", http.StatusNotImplemented},
+		{"GET", "/dashboard/", "", "", http.StatusUnauthorized},
+		{"GET", "/dashboard/", "let-me-in", "", http.StatusOK},
 	}
 	for _, c := range checks {
 		if got := do(c.method, c.path, c.token, c.body); got != c.want {

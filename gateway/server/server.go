@@ -31,6 +31,11 @@ type Options struct {
 	// system), and warnings for requests not forwarded. Nil means
 	// [slog.Default].
 	Logger *slog.Logger
+	// AdminHandlers are served on the admin listener behind its
+	// authentication, by pattern as [http.ServeMux] takes it (such as
+	// "GET /dashboard/"): the dashboard and its event stream. Nil means
+	// none.
+	AdminHandlers map[string]http.Handler
 	// Lifecycle is the shutdown budget and signals; Health and Logger are
 	// filled in by Run. The zero value drains for 5s and stops within 30s
 	// on SIGTERM or SIGINT.
@@ -108,7 +113,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		Probes:  h.Handler(),
 		Metrics: metrics.Handler(),
 		Audit:   audit,
-	}, cfg.Admin, opts.Dir, log)
+	}, opts.AdminHandlers, cfg.Admin, opts.Dir, log)
 	if err != nil {
 		closeAll()
 		return err
@@ -172,7 +177,7 @@ func listen(l *lifecycle.Lifecycle, p *proxy.Proxy, lc config.Listener, dir stri
 // listener: the probes, which take no credentials, and everything else
 // behind the token or client certificates of the admin section. It
 // refuses an address other hosts can reach when neither is configured.
-func adminServer(l *lifecycle.Lifecycle, opts admin.Options, a config.Admin, dir string, log *slog.Logger) (*http.Server, net.Listener, error) {
+func adminServer(l *lifecycle.Lifecycle, opts admin.Options, extra map[string]http.Handler, a config.Admin, dir string, log *slog.Logger) (*http.Server, net.Listener, error) {
 	auth, err := admin.LoadAuth(a, dir, nil)
 	if err != nil {
 		return nil, nil, err
@@ -181,8 +186,12 @@ func adminServer(l *lifecycle.Lifecycle, opts admin.Options, a config.Admin, dir
 		return nil, nil, err
 	}
 	opts.Auth = auth
+	h := admin.New(opts)
+	for pattern, handler := range extra {
+		h.Handle(pattern, handler)
+	}
 	srv := &http.Server{
-		Handler:           admin.New(opts),
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
