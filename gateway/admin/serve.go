@@ -176,9 +176,8 @@ func summary(b []byte) string {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // compact: indenting doubles the cost of a large state
+
 }
 
 // problem is an RFC 9457 problem details object.
