@@ -291,3 +291,42 @@ func TestActionsRefuseBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestActionsUnderTraffic changes every policy while requests flow, for
+// the race detector: a bounded number of requests from four clients, and
+// actions and snapshots between them.
+func TestActionsUnderTraffic(t *testing.T) {
+	a1, a2 := named(t, "a1"), named(t, "a2")
+	p, gw := gateway(t, actionsConfig(a1, a2, named(t, "b1")), nil)
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for range 50 {
+				for _, path := range []string{"/", "/limited", "/faulty"} {
+					resp, err := http.Get(gw.URL + path)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	modes := []BreakerMode{BreakerOpen, BreakerClosed, BreakerDisabled, BreakerAuto}
+	for i := range 100 {
+		_ = p.SetBreakerMode("a", "", modes[i%len(modes)])
+		_ = p.Drain("a", hostPortOf(a1), i%2 == 0)
+		_ = p.SetRateLimit("limited", config.Rate{Count: int64(1 + i), Per: time.Second}, i%5)
+		_ = p.SetConcurrency("limited", 1+i%4)
+		if i%3 == 0 {
+			_ = p.StopFault("all")
+		} else {
+			_ = p.SetFault("all", config.Fault{Abort: &config.FaultAbort{Status: 503, Percent: config.Percent(i % 100)}})
+		}
+		if s := p.State(); len(s.Routes) != 4 {
+			t.Fatalf("State has %d routes", len(s.Routes))
+		}
+	}
+	wg.Wait()
+}
