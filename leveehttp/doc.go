@@ -18,6 +18,12 @@
 //   - [Propagate] reads the caller's remaining budget (grpc-timeout or
 //     X-Request-Timeout) and criticality into the request's context;
 //     [WriteBudget] writes them on outgoing requests, less a safety margin.
+//   - [Idempotency] makes retried POST and PATCH requests safe with the
+//     Idempotency-Key header: the first runs and its response is stored
+//     and replayed to retries; 409 while it runs, 422 for another payload
+//     under the same key, 400 where a required key is missing. The store is
+//     an [IdempotencyStore]: [IdempotencyMemory] in the process, or
+//     redislimit's in Redis.
 //   - [NewServer] returns an http.Server with safe timeouts.
 //   - [KeyRoute], [KeyHeader] and [ClientIP] pick keys for keyed gates;
 //     ClientIP{}.Key is the one client-address key (the connection's

@@ -206,3 +206,43 @@ func WriteBudgetAt(req *http.Request, margin time.Duration, now time.Time) {
 		}
 	}
 }
+
+// ForwardBudgetAt is [WriteBudgetAt] for proxies, which have already read
+// the caller's budget into req's context: the caller's timeout fields are
+// replaced, not kept, by the time left at now before the context's
+// deadline (removed when it has none), written by [SetBudget]; the
+// criticality is written as WriteBudgetAt does, unless req carries one. No
+// margin is taken: the proxy's own deadline already ends first. It costs
+// two allocations, as it runs on every forwarded request.
+func ForwardBudgetAt(req *http.Request, now time.Time) {
+	delete(req.Header, HeaderGRPCTimeout)
+	delete(req.Header, HeaderRequestTimeout)
+	ctx := req.Context()
+	if dl, ok := ctx.Deadline(); ok {
+		SetBudget(req.Header, dl.Sub(now))
+	}
+	if c := levee.CriticalityFrom(ctx); c != levee.Critical && len(req.Header[HeaderCriticality]) == 0 {
+		req.Header[HeaderCriticality] = []string{c.String()}
+	}
+}
+
+// SetBudget writes d in both timeout fields of h, replacing what they
+// held: rounded up to whole milliseconds, at least one and at most
+// 99,999,999 (gRPC's eight digits), as "250m" in [HeaderGRPCTimeout] and
+// "250ms" in [HeaderRequestTimeout]. Milliseconds are precise enough for a
+// budget and read the same in both formats. Both values share one
+// allocation, and their slice another.
+func SetBudget(h http.Header, d time.Duration) {
+	ms := min(max((d+time.Millisecond-1)/time.Millisecond, 1), 99999999)
+	var buf [24]byte
+	b := strconv.AppendInt(buf[:0], int64(ms), 10)
+	n := len(b)
+	b = append(b, 'm')
+	b = append(b, b[:n]...)
+	b = append(b, "ms"...)
+	s := string(b)
+	vals := make([]string, 2)
+	vals[0], vals[1] = s[:n+1], s[n+1:]
+	h[HeaderGRPCTimeout] = vals[0:1:1]
+	h[HeaderRequestTimeout] = vals[1:2:2]
+}

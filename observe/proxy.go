@@ -24,6 +24,10 @@ import (
 //     is the time from the request's arrival to the end of its answer;
 //   - levee_gateway_target_requests_total{upstream, target, status_class}
 //     counts the requests forwarded to each target;
+//   - levee_gateway_resolutions_total{upstream, result} counts the DNS
+//     look-ups of an upstream's target names, result "ok" or "error", and
+//     levee_gateway_upstream_targets{upstream} is the number of targets it
+//     balances over (see [ProxyMetrics.Resolved]);
 //   - the policy metrics of [ProxyMetrics.Policies] (breaker states from
 //     the start, transitions, rejections), and the Go runtime's and the
 //     process's collectors.
@@ -38,6 +42,11 @@ type ProxyMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	targets  *prometheus.CounterVec
+	resolved *prometheus.CounterVec
+	pool     *prometheus.GaugeVec
+
+	reloadMu sync.Mutex
+	reloads  *ReloadMetrics // made by Reloads on first use
 }
 
 // NewProxyMetrics makes the collectors on a new registry. opts.Buckets
@@ -65,9 +74,15 @@ func NewProxyMetrics(opts MetricsOptions) (*ProxyMetrics, error) {
 		targets: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_gateway_target_requests_total",
 			Help:        "Requests forwarded to each target of an upstream, by status class.",
 			ConstLabels: opts.ConstLabels}, []string{"upstream", "target", "status_class"}),
+		resolved: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "levee_gateway_resolutions_total",
+			Help:        "DNS look-ups of an upstream's target names, by result (ok or error; on error the last good addresses stay in use).",
+			ConstLabels: opts.ConstLabels}, []string{"upstream", "result"}),
+		pool: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "levee_gateway_upstream_targets",
+			Help:        "Targets an upstream balances over, its resolved target names counted once per address.",
+			ConstLabels: opts.ConstLabels}, []string{"upstream"}),
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.targets,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.targets, m.resolved, m.pool,
+		RuntimeCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -188,6 +203,19 @@ func (r *RouteMetrics) Observe(status int, reason string, d time.Duration) {
 		h = &v
 	}
 	(*h).Observe(d.Seconds())
+}
+
+// Resolved records one round of DNS look-ups of upstream's target names:
+// err is nil when every name resolved, and targets is the number of
+// targets the upstream balances over afterwards. Look-ups are rare (one
+// round per resolve interval), so this may allocate.
+func (m *ProxyMetrics) Resolved(upstream string, err error, targets int) {
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	m.resolved.WithLabelValues(upstream, result).Inc()
+	m.pool.WithLabelValues(upstream).Set(float64(targets))
 }
 
 // Target returns the recorder of one target of upstream; target names it

@@ -1,6 +1,7 @@
 package observe_test
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -53,6 +54,8 @@ func TestProxyMetricsScrape(t *testing.T) {
 	tg := m.Target("app", "127.0.0.1:9000")
 	tg.Observe(200)
 	tg.Observe(504)
+	m.Resolved("app", nil, 3)
+	m.Resolved("app", errors.New("no such host"), 2)
 	var nilRoute *observe.RouteMetrics
 	nilRoute.Observe(200, "", 0) // records nothing, never panics
 
@@ -68,6 +71,9 @@ func TestProxyMetricsScrape(t *testing.T) {
 		`levee_gateway_target_requests_total{status_class="2xx",target="127.0.0.1:9000",upstream="app"} 1`,
 		`levee_gateway_target_requests_total{status_class="5xx",target="127.0.0.1:9000",upstream="app"} 1`,
 		`levee_policy_state{name="app",policy="breaker",state="closed"} 1`,
+		`levee_gateway_resolutions_total{result="ok",upstream="app"} 1`,
+		`levee_gateway_resolutions_total{result="error",upstream="app"} 1`,
+		`levee_gateway_upstream_targets{upstream="app"} 2`,
 	)
 	if !strings.Contains(text, "go_goroutines") || !strings.Contains(text, "process_") {
 		t.Errorf("scrape lacks the Go and process collectors:\n%s", text)

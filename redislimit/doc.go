@@ -67,6 +67,14 @@
 // [levee.EventStateChange] events (Policy "redislimit") and logged to
 // [Config.Logger].
 //
+// # Idempotency-Key store
+//
+// [IdempotencyStore] keeps leveehttp.Idempotency's claims and stored
+// responses in Redis, so a client's retry that reaches another instance is
+// still answered with 409 or the replay. A claim expires with its lease,
+// so a process killed mid-request frees its keys; see
+// [NewIdempotencyStore].
+//
 // redislimit is its own module so that only programs that use it depend on
 // a Redis client.
 package redislimit

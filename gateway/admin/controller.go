@@ -47,6 +47,8 @@ var (
 	ErrNoVersion = errors.New("admin: no such version in the history")
 	// ErrBusy: another reload is under way (409).
 	ErrBusy = errors.New("admin: a reload is under way")
+	// ErrNoSource: there is no configured source to reload from (409).
+	ErrNoSource = errors.New("admin: no configuration source to reload")
 	// ErrNoController: the gateway runs without a configuration
 	// controller, so the configuration cannot be changed here (501).
 	ErrNoController = errors.New("admin: no configuration controller")
@@ -110,6 +112,9 @@ type Status struct {
 	Error string `json:"error,omitempty"`
 	// SelfCheck is the self-check of the last swap; nil without one.
 	SelfCheck *SelfCheck `json:"self_check,omitempty"`
+	// Detail is the controller's own account, with whatever figures it
+	// keeps (such as the self-check's objectives); nil when it has none.
+	Detail any `json:"detail,omitempty"`
 }
 
 // SelfCheck is the watch over a newly swapped configuration's SLOs.

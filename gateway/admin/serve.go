@@ -125,7 +125,7 @@ func (c *call) failErr(w http.ResponseWriter, err error) {
 		return
 	case errors.Is(err, ErrStale):
 		c.fail(w, http.StatusPreconditionFailed, err.Error())
-	case errors.Is(err, ErrBadVersion), errors.Is(err, ErrBusy), errors.Is(err, proxy.ErrUnsupported):
+	case errors.Is(err, ErrBadVersion), errors.Is(err, ErrBusy), errors.Is(err, ErrNoSource), errors.Is(err, proxy.ErrUnsupported):
 		c.fail(w, http.StatusConflict, err.Error())
 	case errors.Is(err, ErrNoVersion), errors.Is(err, proxy.ErrNotFound):
 		c.fail(w, http.StatusNotFound, err.Error())

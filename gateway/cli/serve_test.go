@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -96,14 +97,24 @@ func (g *gatewayProcess) logText() string {
 	return g.log.String()
 }
 
+// buildLevee builds the levee command once per test run of this package
+// (TestMain removes it) and returns the binary's path.
 func buildLevee(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "levee")
-	build := exec.Command("go", "build", "-o", bin, "../cmd/levee")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if buildDir, buildErr = os.MkdirTemp("", "levee-e2e-"); buildErr != nil {
+			return
+		}
+		buildBin = filepath.Join(buildDir, "levee")
+		out, err := exec.Command("go", "build", "-o", buildBin, "../cmd/levee").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return buildBin
 }
 
 // getBody sends a GET and returns the response with its body read.

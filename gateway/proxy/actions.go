@@ -87,7 +87,7 @@ func (p *Proxy) SetBreakerMode(upstream, target string, mode BreakerMode) error 
 	case u.breaker != nil:
 		bs = append(bs, u.breaker)
 	case u.perTarget:
-		for _, t := range u.targets {
+		for _, t := range u.pool().targets {
 			bs = append(bs, t.breaker)
 		}
 	default:
@@ -294,7 +294,7 @@ func (p *Proxy) upstreamNamed(name string) (*upstream, error) {
 
 // targetNamed finds a target by its host:port.
 func (u *upstream) targetNamed(name string) (*target, error) {
-	for _, t := range u.targets {
+	for _, t := range u.pool().targets {
 		if t.url.Host == name {
 			return t, nil
 		}

@@ -78,8 +78,13 @@
 // that refuses connections, resets them, hangs or answers with something
 // that is not HTTP yields 502 or 504, and the gateway goes on serving.
 //
-// Configuration fields not listed above (SLOs, and
-// resolve_interval: host names are resolved by the dialer at each new
-// connection, not expanded into one target per address) are accepted and
-// validated but not yet applied by this package.
+// Targets given by host name are resolved at start and every
+// resolve_interval (resolve.go), through [Options.Resolver]: each address
+// becomes a target of the name's weight; addresses that stay keep their
+// state (health, ejection, breaker), new ones join balancing, and gone
+// ones leave it while their requests in flight finish. A failed look-up
+// keeps the last good addresses.
+//
+// Configuration fields not listed above (SLOs) are accepted and validated
+// but not yet applied by this package.
 package proxy

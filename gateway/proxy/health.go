@@ -29,6 +29,9 @@ type checker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu    sync.Mutex                     // loops
+	loops map[*target]context.CancelFunc // one probe loop per target
 }
 
 func startChecks(u *upstream, hc config.HealthCheck, clk clock.Clock, log *slog.Logger) *checker {
@@ -50,27 +53,52 @@ func startChecks(u *upstream, hc config.HealthCheck, clk clock.Clock, log *slog.
 		c.ranges = append(c.ranges, [2]int{a, b})
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	for _, t := range u.targets {
-		c.wg.Add(1)
-		go c.loop(t)
+	c.loops = map[*target]context.CancelFunc{}
+	for _, t := range u.pool().targets {
+		c.add(t)
 	}
 	return c
 }
 
+// add starts probing t, a target new to the upstream.
+func (c *checker) add(t *target) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.loops[t]; ok || c.ctx.Err() != nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(c.ctx)
+	c.loops[t] = cancel
+	c.wg.Add(1)
+	go c.loop(ctx, t)
+}
+
+// remove stops probing t, a target the upstream no longer has.
+func (c *checker) remove(t *target) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cancel, ok := c.loops[t]; ok {
+		cancel()
+		delete(c.loops, t)
+	}
+}
+
 // stop ends every probe loop and waits for them.
 func (c *checker) stop() {
-	c.cancel()
+	c.mu.Lock()
+	c.cancel() // under mu: add starts no loop after this
+	c.mu.Unlock()
 	c.wg.Wait()
 }
 
-func (c *checker) loop(t *target) {
+func (c *checker) loop(ctx context.Context, t *target) {
 	defer c.wg.Done()
 	for {
-		c.probe(t)
+		c.probe(ctx, t)
 		tm := c.clk.NewTimer(c.cfg.Interval)
 		select {
 		case <-tm.C():
-		case <-c.ctx.Done():
+		case <-ctx.Done():
 			tm.Stop()
 			return
 		}
@@ -78,8 +106,8 @@ func (c *checker) loop(t *target) {
 }
 
 // probe sends one check and counts its result.
-func (c *checker) probe(t *target) {
-	ctx, cancel := context.WithTimeout(c.ctx, c.cfg.Timeout)
+func (c *checker) probe(loop context.Context, t *target) {
+	ctx, cancel := context.WithTimeout(loop, c.cfg.Timeout)
 	defer cancel()
 	pass := false
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.url.String()+c.cfg.Path, nil)
@@ -92,7 +120,7 @@ func (c *checker) probe(t *target) {
 			pass = c.expected(resp.StatusCode)
 		}
 	}
-	if c.ctx.Err() != nil {
+	if loop.Err() != nil {
 		return // stopping: the probe was cut, not failed
 	}
 	if pass {

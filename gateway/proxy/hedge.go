@@ -178,7 +178,7 @@ func (h *hedger) finish(req *http.Request, ex *exchange, legs []*leg, win *leg, 
 		win.cancel()
 		return nil
 	}
-	win.resp.Body = &cancelBody{ReadCloser: win.resp.Body, cancel: func(error) { win.cancel() }}
+	win.resp.Body = withCancel(win.resp.Body, func(error) { win.cancel() })
 	return win.resp
 }
 

@@ -24,7 +24,6 @@ var reasons = []string{
 type metrics struct {
 	noRoute *observe.RouteMetrics // requests no route takes
 	routes  []*observe.RouteMetrics
-	targets map[*target]*observe.TargetMetrics
 }
 
 // instrument makes the recorders of every route and target and registers
@@ -36,19 +35,19 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	pm := &metrics{
 		noRoute: m.Route("", "", reasons),
 		routes:  make([]*observe.RouteMetrics, len(p.routes)),
-		targets: map[*target]*observe.TargetMetrics{},
 	}
 	for _, rt := range p.routes {
 		pm.routes[rt.index] = m.Route(rt.name, rt.upstream.name, reasons)
 	}
 	for _, u := range p.upstreams {
-		if u.breaker != nil {
-			m.Policies().Register(u.breaker)
+		if b := u.breaker; b != nil {
+			p.listen(b, func() func() { return m.Policies().Register(b) })
 		}
-		for _, t := range u.targets {
-			pm.targets[t] = m.Target(u.name, t.url.Host)
-			if t.breaker != nil {
-				m.Policies().Register(t.breaker)
+		u.metrics = m // for targets a new DNS answer adds (resolve.go)
+		for _, t := range u.pool().targets {
+			t.obs = m.Target(u.name, t.url.Host)
+			if b := t.breaker; b != nil {
+				p.listen(b, func() func() { return m.Policies().Register(b) })
 			}
 		}
 	}
@@ -69,6 +68,15 @@ func (p *Proxy) record(w *statusWriter, ex *exchange, start int64) {
 	}
 	rm.Observe(status, w.Header().Get(ReasonHeader), time.Duration(p.clk.Nanotime()-start))
 	if ex.target != nil {
-		p.metrics.targets[ex.target].Observe(status)
+		ex.target.obs.Observe(status)
+	}
+}
+
+// instrumentTarget makes the recorder of t and registers its breaker; u
+// has metrics.
+func (u *upstream) instrumentTarget(t *target) {
+	t.obs = u.metrics.Target(u.name, t.url.Host)
+	if t.breaker != nil {
+		u.metrics.Policies().Register(t.breaker)
 	}
 }

@@ -64,8 +64,9 @@ func (o *outliers) evaluate() {
 		t          *target
 		ok, failed int64
 	}
-	stats := make([]stat, len(o.u.targets))
-	for i, t := range o.u.targets {
+	targets := o.u.pool().targets
+	stats := make([]stat, len(targets))
+	for i, t := range targets {
 		stats[i] = stat{t, t.intervalOK.Swap(0), t.intervalFailed.Swap(0)}
 	}
 	var out []*target
@@ -160,13 +161,14 @@ func (o *outliers) eject(u *upstream, t *target) {
 		o.mu.Unlock()
 		return
 	}
+	targets := u.pool().targets
 	ejected := 0
-	for _, c := range u.targets {
+	for _, c := range targets {
 		if c.ejectedUntil.Load() > now {
 			ejected++
 		}
 	}
-	limit := max(1, int(float64(len(u.targets))*o.cfg.MaxEjectionPercent.Fraction()))
+	limit := max(1, int(float64(len(targets))*o.cfg.MaxEjectionPercent.Fraction()))
 	if ejected >= limit {
 		o.mu.Unlock()
 		return

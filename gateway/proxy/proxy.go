@@ -44,11 +44,21 @@ type Options struct {
 	// and reason, its duration, and by target) and the state of every
 	// breaker. Nil means no metrics.
 	Metrics *observe.ProxyMetrics
+	// Resolver looks up the host names among upstream targets, at start
+	// and every resolve_interval. Nil means [net.DefaultResolver].
+	Resolver Resolver
 	// Tracing, when set, makes one server span per request, continuing
 	// the caller's W3C trace context and passing it upstream in
 	// traceparent. Nil means no spans: traceparent passes through as the
 	// client sent it.
 	Tracing *observe.HTTPTracing
+	// Previous is the running Proxy this one is built to replace, on a
+	// reload: every breaker, rate limit, concurrency limit, shedder,
+	// objective and target health whose configuration did not change is
+	// taken over with its state rather than built anew ([Proxy.Carried]
+	// says which). Retire Previous, not Close it, once this one serves.
+	// Nil means none.
+	Previous *Proxy
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -70,6 +80,8 @@ type Proxy struct {
 	metrics   *metrics // nil without Options.Metrics
 	tracing   *observe.HTTPTracing
 	adm       admitState // admission policies' shared parts (admit.go)
+	slos      sloState   // the routes' and the gateway's objectives (slo.go)
+	carry     carryState // what a reload carried over (carry.go)
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -103,6 +115,7 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 			p.Close()
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
+		u.resolve = newResolution(u, uc, opts.Resolver, opts.Clock, p.log) // resolve.go
 		if uc.HealthCheck != nil {
 			u.checks = startChecks(u, *uc.HealthCheck, opts.Clock, p.log)
 		}
@@ -121,7 +134,17 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		p.routes = append(p.routes, rt)
 	}
 	sortRoutes(p.routes)
+	if err := p.newSLOs(cfg); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	p.adopt(cfg, opts.Previous) // carry.go
 	p.instrument(opts.Metrics)
+	for _, u := range p.upstreams {
+		if u.resolve != nil {
+			u.resolve.start()
+		}
+	}
 	return p, nil
 }
 
@@ -189,6 +212,9 @@ func (p *Proxy) Breaker(name string) *breaker.Breaker {
 // upstream. Requests in flight are not affected.
 func (p *Proxy) Close() {
 	for _, u := range p.upstreams {
+		if u.resolve != nil {
+			u.resolve.stop() // first: it starts health checks
+		}
 		if u.checks != nil {
 			u.checks.stop()
 		}
@@ -198,6 +224,7 @@ func (p *Proxy) Close() {
 		u.transport.CloseIdleConnections()
 	}
 	p.adm.close()
+	p.unlistenAll()
 }
 
 type listenerHandler struct {
@@ -248,10 +275,7 @@ func exchangeOf(r *http.Request) *exchange {
 // serve answers one request: it gives the request an id, forwards it, and
 // writes the access log record, even when forwarding aborts.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t trust) {
-	var start int64
-	if p.access != nil || p.metrics != nil {
-		start = p.clk.Nanotime()
-	}
+	start := p.clk.Nanotime() // for the objectives, metrics and access log
 	peer := peerAddr(r)
 	ex := &exchange{peer: peer, trusted: peer.IsValid() && t.contains(peer), id: requestID(r.Header)}
 	ex.client = clientIP(r.Header, peer, t)
@@ -263,6 +287,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t
 	if p.metrics != nil {
 		defer p.record(&sw, ex, start)
 	}
+	defer p.recordSLO(&sw, r, ex, start)
 	if p.tracing != nil {
 		r = p.startSpan(r, ex)
 		defer p.endSpan(&sw, ex)
@@ -388,7 +413,7 @@ func (rt *route) rewriteRequest(pr *httputil.ProxyRequest) {
 		tg = ex.target
 	}
 	if tg == nil { // not through serve: pick here
-		tg = rt.upstream.balancer.pick(pr.In)
+		tg = rt.upstream.pool().balancer.pick(pr.In)
 	}
 	out := pr.Out
 	out.URL.Path, out.URL.RawPath = rt.rewrite.apply(pr.In.URL.Path, pr.In.URL.RawPath)

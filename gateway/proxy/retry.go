@@ -228,7 +228,7 @@ func (c *retrier) attempt(out *http.Request) (*http.Response, error) {
 	out = out.WithContext(ctx)
 	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.perTry {
 		// The upstream has until the per-try timeout, not the route's.
-		setBudget(out.Header, c.perTry)
+		leveehttp.SetBudget(out.Header, c.perTry)
 	}
 	timer := c.clk.AfterFunc(c.perTry, func() { cancel(errPerTryTimeout) })
 	resp, err := c.next.RoundTrip(out)
@@ -243,7 +243,7 @@ func (c *retrier) attempt(out *http.Request) (*http.Response, error) {
 		cancel(nil)
 		return nil, err
 	}
-	resp.Body = &cancelBody{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = withCancel(resp.Body, cancel)
 	return resp, nil
 }
 
@@ -267,6 +267,25 @@ func (b *cancelBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel(nil)
 	return err
+}
+
+// cancelRWBody is cancelBody for the body of a 101 Switching Protocols
+// answer, which is the connection itself: ReverseProxy writes the
+// client's side of an upgraded connection (WebSocket) to it.
+type cancelRWBody struct {
+	cancelBody
+	w io.Writer
+}
+
+func (b *cancelRWBody) Write(p []byte) (int, error) { return b.w.Write(p) }
+
+// withCancel wraps body so that closing it calls cancel, keeping it
+// writable when it was (an upgraded connection).
+func withCancel(body io.ReadCloser, cancel context.CancelCauseFunc) io.ReadCloser {
+	if w, ok := body.(io.Writer); ok {
+		return &cancelRWBody{cancelBody: cancelBody{ReadCloser: body, cancel: cancel}, w: w}
+	}
+	return &cancelBody{ReadCloser: body, cancel: cancel}
 }
 
 // attemptFailure is how an attempt failed, for the retry decision: the
@@ -359,15 +378,16 @@ func (u *upstream) admitOther(r *http.Request, tried []*target) (*target, levee.
 		}
 	}
 	now := u.now()
-	first := u.balancer.pick(r)
-	n := len(u.targets)
+	set := u.pool()
+	first := set.balancer.pick(r)
+	n := len(set.targets)
 	start := rand.IntN(n)
 	var best error
 	for tier := range 3 {
 		for i := -1; i < n; i++ {
 			t := first
 			if i >= 0 {
-				if t = u.targets[(start+i)%n]; t == first {
+				if t = set.targets[(start+i)%n]; t == first {
 					continue
 				}
 			}
@@ -401,6 +421,7 @@ func (u *upstream) admitOther(r *http.Request, tried []*target) (*target, levee.
 	if best == nil {
 		best = errors.New("proxy: no target")
 	}
+	pm.Record(levee.Outcome{Result: levee.Ignored}) // the upstream's permit, when no target took it
 	return nil, levee.Permit{}, best
 }
 

@@ -252,7 +252,8 @@ func (f *faultInjector) state() *FaultState {
 }
 
 func (u *upstream) state() UpstreamState {
-	us := UpstreamState{Name: u.name, Targets: make([]TargetState, len(u.targets))}
+	targets := u.pool().targets
+	us := UpstreamState{Name: u.name, Targets: make([]TargetState, len(targets))}
 	if u.breaker != nil {
 		us.Breaker = breakerState(u.breaker)
 	}
@@ -260,7 +261,7 @@ func (u *upstream) state() UpstreamState {
 	if u.outliers != nil {
 		u.outliers.mu.Lock() // ejections; rare, never on the request path
 	}
-	for i, t := range u.targets {
+	for i, t := range targets {
 		ts := TargetState{
 			Name: t.url.Host, URL: t.url.String(), Weight: t.weight,
 			Healthy: t.healthy.Load(), Drained: t.drained.Load(), InFlight: t.active.Load(),

@@ -19,20 +19,36 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
+	"github.com/levee-go/levee/observe"
 )
 
 // upstream is a compiled [config.Upstream]: its targets, the order they
 // take requests in, a connection pool, and its breaker.
 type upstream struct {
 	name      string
-	targets   []*target
-	balancer  balancer
+	set       atomic.Pointer[targetSet] // the targets now; replaced when DNS answers change (resolve.go)
 	transport *http.Transport
 	breaker   *breaker.Breaker // nil when the upstream has none or one per target
 	perTarget bool             // every target has its own breaker
 	checks    *checker         // active health checks; nil without
 	outliers  *outliers        // outlier detection; nil without
+
+	balancing  config.Balancing
+	breakerCfg *config.Breaker // per target; nil without breaker.per_target
+	clk        clock.Clock
+	resolve    *resolution           // re-resolves host names; nil when every target is an address
+	metrics    *observe.ProxyMetrics // with Options.Metrics; nil without
 }
+
+// targetSet is the targets an upstream balances over, with their
+// balancer. It is never changed: a new DNS answer makes a new one.
+type targetSet struct {
+	targets  []*target
+	balancer balancer
+}
+
+// pool returns the targets of u now.
+func (u *upstream) pool() *targetSet { return u.set.Load() }
 
 // now reads the outlier clock, or returns 0 without outlier detection (no
 // target is then ever ejected).
@@ -47,10 +63,11 @@ func (u *upstream) now() int64 {
 type target struct {
 	url     *url.URL
 	weight  int
-	active  atomic.Int64     // requests in flight
-	breaker *breaker.Breaker // with breaker.per_target; nil otherwise
-	healthy atomic.Bool      // passes its health checks (always, without them)
-	drained atomic.Bool      // taken out of balancing by [Proxy.Drain]
+	active  atomic.Int64           // requests in flight
+	breaker *breaker.Breaker       // with breaker.per_target; nil otherwise
+	healthy atomic.Bool            // passes its health checks (always, without them)
+	drained atomic.Bool            // taken out of balancing by [Proxy.Drain]
+	obs     *observe.TargetMetrics // its request counts; nil without metrics
 
 	passes, fails int // consecutive probe results; only its checker touches them
 
@@ -77,40 +94,32 @@ type atomicCounter struct {
 }
 
 func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, error) {
-	up := &upstream{name: u.Name}
-	for _, t := range u.Targets {
-		raw := t.URL
-		if !strings.Contains(raw, "://") {
-			raw = "http://" + raw
-		}
-		parsed, err := url.Parse(raw)
-		if err != nil || parsed.Host == "" {
-			return nil, fmt.Errorf("upstream %s: target %q is not a URL", u.Name, t.URL)
-		}
-		parsed.Path, parsed.RawPath = "", ""
-		tg := &target{url: parsed, weight: t.Weight}
-		tg.healthy.Store(true)
-		up.targets = append(up.targets, tg)
+	up := &upstream{name: u.Name, balancing: u.Balancing, clk: clk}
+	if bc := u.Breaker; bc != nil && bc.PerTarget {
+		up.perTarget, up.breakerCfg = true, bc
 	}
-	if len(up.targets) == 0 {
+	var targets []*target
+	for _, t := range u.Targets {
+		parsed, err := targetURL(t.URL)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+		}
+		tg, err := up.newTarget(parsed, t.Weight)
+		if err != nil {
+			return nil, err
+		}
+		targets = append(targets, tg)
+	}
+	if len(targets) == 0 {
 		return nil, fmt.Errorf("upstream %s: no targets", u.Name)
 	}
-	up.balancer = newBalancer(u.Balancing, up.targets)
+	up.setTargets(targets)
 	tr, err := newTransport(u.Transport, dir)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
 	up.transport = tr
-	if bc := u.Breaker; bc != nil && bc.PerTarget {
-		up.perTarget = true
-		for _, t := range up.targets {
-			b, err := breaker.New(breakerConfig(u.Name+"/"+t.url.Host, *bc, clk))
-			if err != nil {
-				return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
-			}
-			t.breaker = b
-		}
-	} else if bc != nil {
+	if bc := u.Breaker; bc != nil && !bc.PerTarget {
 		b, err := breaker.New(breakerConfig(u.Name, *bc, clk))
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
@@ -118,6 +127,40 @@ func newUpstream(u config.Upstream, dir string, clk clock.Clock) (*upstream, err
 		up.breaker = b
 	}
 	return up, nil
+}
+
+// targetURL parses a target's url: scheme and host, no path.
+func targetURL(raw string) (*url.URL, error) {
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	parsed, err := url.Parse(s)
+	if err != nil || parsed.Host == "" {
+		return nil, fmt.Errorf("target %q is not a URL", raw)
+	}
+	parsed.Path, parsed.RawPath = "", ""
+	return parsed, nil
+}
+
+// newTarget makes a healthy target at u, with its own breaker under
+// breaker.per_target.
+func (u *upstream) newTarget(tu *url.URL, weight int) (*target, error) {
+	tg := &target{url: tu, weight: weight}
+	tg.healthy.Store(true)
+	if u.breakerCfg != nil {
+		b, err := breaker.New(breakerConfig(u.name+"/"+tu.Host, *u.breakerCfg, u.clk))
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.name, err)
+		}
+		tg.breaker = b
+	}
+	return tg, nil
+}
+
+// setTargets makes targets the ones u balances over from now on.
+func (u *upstream) setTargets(targets []*target) {
+	u.set.Store(&targetSet{targets: targets, balancer: newBalancer(u.balancing, targets)})
 }
 
 // admit picks the target for r and passes the breaker in front of it.
@@ -146,11 +189,12 @@ func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
 	}
 	best := err
 	now := u.now()
-	anyAvailable := u.anyAvailable(now)
-	n := len(u.targets)
+	ts := u.pool().targets
+	anyAvailable := anyAvailable(ts, now)
+	n := len(ts)
 	start := rand.IntN(n)
 	for i := range n {
-		t := u.targets[(start+i)%n]
+		t := ts[(start+i)%n]
 		if t == first || anyAvailable && !t.available(now) {
 			continue
 		}
@@ -169,23 +213,24 @@ func (u *upstream) admit(r *http.Request) (*target, levee.Permit, error) {
 // not ejected), else another available target from a random start, else
 // (none is) the balancer's choice.
 func (u *upstream) pickHealthy(r *http.Request) *target {
-	t := u.balancer.pick(r)
+	set := u.pool()
+	t := set.balancer.pick(r)
 	now := u.now()
 	if t.available(now) {
 		return t
 	}
-	n := len(u.targets)
+	n := len(set.targets)
 	start := rand.IntN(n)
 	for i := range n {
-		if c := u.targets[(start+i)%n]; c.available(now) {
+		if c := set.targets[(start+i)%n]; c.available(now) {
 			return c
 		}
 	}
 	return t
 }
 
-func (u *upstream) anyAvailable(now int64) bool {
-	for _, t := range u.targets {
+func anyAvailable(targets []*target, now int64) bool {
+	for _, t := range targets {
 		if t.available(now) {
 			return true
 		}

@@ -228,8 +228,20 @@ routes: [{name: all, upstream: a}]
 }
 
 // TestUpgrade checks that an Upgrade request (as WebSocket makes) is passed
-// through and both directions flow over the upgraded connection.
+// through and both directions flow over the upgraded connection, also
+// through the policies that wrap the upstream's answer (retry with a
+// per-try timeout, hedging).
 func TestUpgrade(t *testing.T) {
+	for _, tc := range []struct{ name, policies string }{
+		{"plain", "{}"},
+		{"retry per try", "{retry: {attempts: 2, per_try_timeout: 5s}}"},
+		{"hedge", "{hedge: {delay: 5s}}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testUpgrade(t, tc.policies) })
+	}
+}
+
+func testUpgrade(t *testing.T, policies string) {
 	up := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Upgrade") != "echo" {
 			http.Error(w, "want Upgrade: echo", http.StatusBadRequest)
@@ -249,8 +261,8 @@ func TestUpgrade(t *testing.T) {
 	_, gw := gateway(t, fmt.Sprintf(`
 listeners: [{name: public, address: "127.0.0.1:0"}]
 upstreams: [{name: a, targets: [{url: %q}]}]
-routes: [{name: all, upstream: a}]
-`, up), nil)
+routes: [{name: all, upstream: a, policies: %s}]
+`, up, policies), nil)
 	c, err := net.DialTimeout("tcp", hostPortOf(gw.URL), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +49,7 @@ admin: {address: "127.0.0.1:0", token_file: token, audit_log: audit.log}
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, cfg, server.Options{Dir: dir, Logger: log,
+		done <- server.Run(ctx, cfg, server.Options{Dir: dir, Logger: log, Path: file, Raw: []byte(yaml),
 			AdminHandlers: map[string]http.Handler{"GET /dashboard/": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "dash") })},
 			Lifecycle:     lifecycle.Config{GracePeriod: 5 * time.Second, DrainDelay: -1, Signals: []os.Signal{}}})
 	}()
@@ -87,7 +88,8 @@ admin: {address: "127.0.0.1:0", token_file: token, audit_log: audit.log}
 		{"GET", "/metrics", "let-me-in", "", http.StatusOK},
 		{"GET", "/api/v1/state", "let-me-in", "", http.StatusOK},
 		{"PUT", "/api/v1/upstreams/app/breaker", "let-me-in", `{"mode":"open"}`, http.StatusNoContent},
-		{"GET", "/api/v1/config", "let-me-in", "", http.StatusNotImplemented},
+		{"GET", "/api/v1/config", "let-me-in", "", http.StatusOK},
+		{"PUT", "/api/v1/config", "let-me-in", yaml, http.StatusPreconditionRequired},
 		{"GET", "/dashboard/", "", "", http.StatusUnauthorized},
 		{"GET", "/dashboard/", "let-me-in", "", http.StatusOK},
 	}
@@ -103,6 +105,42 @@ admin: {address: "127.0.0.1:0", token_file: token, audit_log: audit.log}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("through the breaker forced open by the admin API: %d, want 503", resp.StatusCode)
+	}
+
+	// Two clients PUT different documents with the same ETag at once,
+	// through the reload controller: exactly one wins, the other gets 412.
+	req, _ := http.NewRequest("GET", base+"/api/v1/config", nil)
+	req.Header.Set("Authorization", "Bearer let-me-in")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	etag := resp.Header.Get("ETag")
+	for round := range 5 {
+		codes, tags := make([]int, 2), make([]string, 2)
+		match := etag // both clients read the same version
+		var wg sync.WaitGroup
+		for i := range codes {
+			wg.Go(func() {
+				doc := strings.Replace(yaml, "consecutive_failures: 5", fmt.Sprintf("consecutive_failures: %d", 10+2*round+i), 1)
+				req, _ := http.NewRequest("PUT", base+"/api/v1/config", strings.NewReader(doc))
+				req.Header.Set("Authorization", "Bearer let-me-in")
+				req.Header.Set("If-Match", match)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				resp.Body.Close()
+				codes[i], tags[i] = resp.StatusCode, resp.Header.Get("ETag")
+			})
+		}
+		wg.Wait()
+		if !(codes[0] == 200 && codes[1] == 412 || codes[0] == 412 && codes[1] == 200) {
+			t.Fatalf("round %d: racing PUTs answered %v, want one 200 and one 412", round, codes)
+		}
+		etag = tags[0] + tags[1] // the loser's answer has none
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -21,6 +21,8 @@ var heavy = map[string]string{
 	"go.etcd.io/":                          "gateway",
 	"github.com/jackc/pgx":                 "leveesql",
 	"golang.org/x/tools":                   "leveevet",
+	"github.com/gin-gonic/gin":             "leveegin",
+	"github.com/labstack/echo":             "leveeecho",
 	"github.com/sony/gobreaker":            "bench",
 	"github.com/failsafe-go/":              "bench",
 	"github.com/alibaba/sentinel-golang":   "bench",
@@ -122,7 +124,8 @@ func TestImportRules(t *testing.T) {
 		}
 	}
 	for _, want := range []string{core, core + "/breaker", core + "/leveegrpc", core + "/slo",
-		core + "/health", core + "/lifecycle", core + "/observe", core + "/redislimit", core + "/leveesql"} {
+		core + "/health", core + "/lifecycle", core + "/observe", core + "/redislimit", core + "/leveesql",
+		core + "/leveegin", core + "/leveeecho"} {
 		if _, ok := all[want]; !ok {
 			t.Errorf("go list did not report %s: the test would not check it", want)
 		}

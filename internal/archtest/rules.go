@@ -47,6 +47,10 @@ func Rules() []Rule {
 		// leveesql retries transactions with the retry policy and lets any
 		// policy (a breaker) wrap each attempt through the root package.
 		{"leveesql", []string{"", "clock", "retry"}},
+		// The web-framework adapters answer as leveehttp does, with its
+		// options and writers, and nothing else of the core.
+		{"leveegin", []string{"", "clock", "leveehttp"}},
+		{"leveeecho", []string{"", "clock", "leveehttp"}},
 		{"observe", []string{"public", "observe/..."}},
 		// leveevet reads source, never runs it: it needs none of the core.
 		{"leveevet", []string{"leveevet/..."}},

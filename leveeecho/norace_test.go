@@ -1,0 +1,5 @@
+//go:build !race
+
+package leveeecho_test
+
+const raceEnabled = false
