@@ -330,3 +330,41 @@ func TestActionsUnderTraffic(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestStateReportsSLOs(t *testing.T) {
+	up := named(t, "a")
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	p, gw := gateway(t, fmt.Sprintf(`
+listeners: [{name: public, address: "127.0.0.1:0"}]
+upstreams: [{name: a, targets: [{url: %q}]}]
+routes:
+  - name: broken
+    match: {path_prefix: /broken}
+    upstream: a
+    policies: {fault: {abort: {status: 503, percent: 100%%}}, slo: {objective: 99%%, window: 1h}}
+  - name: all
+    upstream: a
+`, up), clk)
+	for range 4 {
+		get(t, gw.URL+"/broken")
+	}
+	get(t, gw.URL+"/")
+	s := p.State()
+	o := s.Routes[0].SLO
+	if o == nil || o.Objective != 0.99 || o.Window != 3600 || o.Total != 4 || o.Good != 0 || o.SLI != 0 {
+		t.Fatalf("route SLO = %+v, want 99%% over 1h with 4 bad of 4", o)
+	}
+	// 100% errors against a 1% allowance burns 100 times too fast.
+	if br := o.BurnRates["5m"]; br < 99 || br > 101 {
+		t.Errorf("burn rate over 5m = %v, want 100", br)
+	}
+	if o.BudgetRemaining >= 0 {
+		t.Errorf("budget remaining = %v, want overspent (< 0)", o.BudgetRemaining)
+	}
+	if s.Routes[1].SLO != nil {
+		t.Errorf("route all reports an SLO it does not have")
+	}
+	if g := s.SLO; g == nil || g.Name != GatewaySLO || g.Total != 5 || g.Good != 1 {
+		t.Errorf("gateway SLO = %+v, want 1 good of 5", g)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/levee-go/levee/concurrency"
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/ratelimit"
+	"github.com/levee-go/levee/slo"
 )
 
 // State is a snapshot of a Proxy's live state, for the admin API and
@@ -17,6 +18,34 @@ import (
 type State struct {
 	Routes    []RouteState    `json:"routes"`
 	Upstreams []UpstreamState `json:"upstreams"`
+	// SLO is the gateway's own objective over every request
+	// ([GatewaySLO]), which a reload's self-check watches.
+	SLO *SLOState `json:"slo,omitempty"`
+}
+
+// SLOState is an objective's status ([slo.SLO.Status]) and its burn
+// rates.
+type SLOState struct {
+	Name string `json:"name"`
+	// Objective is the share of good requests aimed at (0–1) over Window
+	// (seconds).
+	Objective float64 `json:"objective"`
+	Window    float64 `json:"window_seconds"`
+	// Good and Total are the requests counted in the window; SLI is
+	// Good/Total (1 when empty).
+	Good  uint64  `json:"good"`
+	Total uint64  `json:"total"`
+	SLI   float64 `json:"sli"`
+	// BudgetRemaining is the share of the error budget left (1 − consumed;
+	// negative when overspent).
+	BudgetRemaining float64 `json:"budget_remaining"`
+	// BurnRates are the burn rates over the last 5 minutes, hour and 6
+	// hours (windows longer than the objective's read all of it): 1 spends
+	// the budget in exactly one window.
+	BurnRates map[string]float64 `json:"burn_rates"`
+	// Firing lists the severities of the alerts firing at the last
+	// evaluation.
+	Firing []string `json:"firing,omitempty"`
 }
 
 // RouteState is one route, in the order routes are tried.
@@ -32,6 +61,8 @@ type RouteState struct {
 	Shed *ShedState `json:"shed,omitempty"`
 	// Fault is nil when the route injects no fault.
 	Fault *FaultState `json:"fault,omitempty"`
+	// SLO is nil when the route has no objective (policies.slo).
+	SLO *SLOState `json:"slo,omitempty"`
 }
 
 // RateLimitState is a route's rate limit and its use.
@@ -178,6 +209,12 @@ func (p *Proxy) State() State {
 	s := State{Routes: make([]RouteState, len(p.routes)), Upstreams: make([]UpstreamState, len(p.upstreams))}
 	for i, rt := range p.routes {
 		s.Routes[i] = rt.state()
+		if o := p.slos.routes[rt.index]; o != nil {
+			s.Routes[i].SLO = sloSnapshot(o)
+		}
+	}
+	if p.slos.gateway != nil {
+		s.SLO = sloSnapshot(p.slos.gateway)
 	}
 	for i, u := range p.upstreams {
 		s.Upstreams[i] = u.state()
@@ -310,4 +347,16 @@ func modeOf(s breaker.State) string {
 		return string(BreakerDisabled)
 	}
 	return string(BreakerAuto)
+}
+
+func sloSnapshot(o *slo.SLO) *SLOState {
+	st := o.Status()
+	return &SLOState{
+		Name: st.Name, Objective: st.Objective, Window: st.Window.Seconds(),
+		Good: st.Counts.Good, Total: st.Counts.Total, SLI: st.SLI, BudgetRemaining: st.Budget.RemainingRatio,
+		BurnRates: map[string]float64{
+			"5m": o.BurnRate(5 * time.Minute), "1h": o.BurnRate(time.Hour), "6h": o.BurnRate(6 * time.Hour),
+		},
+		Firing: st.Firing,
+	}
 }
