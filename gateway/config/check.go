@@ -764,8 +764,15 @@ func (c *checker) admin() {
 			c.fail("admin.token_env", "environment variable %s is not set", a.TokenEnv)
 		}
 	default:
-		if host, _, err := net.SplitHostPort(a.Address); err == nil && !isLoopback(host) {
-			c.fail("admin.address", "%q is reachable from other hosts; set token_file or token_env, or listen on 127.0.0.1", a.Address)
+		if host, _, err := net.SplitHostPort(a.Address); err == nil && !isLoopback(host) && (a.TLS == nil || a.TLS.ClientCAFile == "") {
+			c.fail("admin.address", "%q is reachable from other hosts; set token_file, token_env or tls.client_ca_file, or listen on 127.0.0.1", a.Address)
+		}
+	}
+	if t := a.TLS; t != nil {
+		c.file("admin.tls.cert_file", t.CertFile)
+		c.file("admin.tls.key_file", t.KeyFile)
+		if t.ClientCAFile != "" {
+			c.file("admin.tls.client_ca_file", t.ClientCAFile)
 		}
 	}
 }

@@ -848,7 +848,8 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // the dashboard.
 type Admin struct {
 	// Address is the host:port of the admin API. The default listens on
-	// loopback only; any other address needs a token.
+	// loopback only; any other address needs a token or client
+	// certificates (tls.client_ca_file).
 	Address string `yaml:"address" default:"127.0.0.1:9901"`
 	// TokenFile is a file holding the bearer token the admin API requires.
 	// Relative paths are read from the configuration file's directory. Not
@@ -857,6 +858,31 @@ type Admin struct {
 	// TokenEnv names the environment variable holding the bearer token the
 	// admin API requires; it must be set. Not allowed with token_file.
 	TokenEnv string `yaml:"token_env"`
+	// TLS serves the admin API over HTTPS; with client_ca_file, every
+	// client must present a certificate that CA signed. Omitted means
+	// plain HTTP.
+	TLS *AdminTLS `yaml:"tls"`
+	// AuditLog is where every change made through the admin API is
+	// recorded, one JSON line each: "stdout", "stderr" or a file, appended
+	// to (relative paths are taken from the configuration file's
+	// directory). Empty means the gateway's own log. The latest records
+	// are also kept in memory for GET /api/v1/audit.
+	AuditLog string `yaml:"audit_log"`
+}
+
+// AdminTLS is the admin API's certificate and, optionally, the CA its
+// clients' certificates must chain to. Relative paths are read from the
+// configuration file's directory.
+type AdminTLS struct {
+	// CertFile is the certificate chain, leaf first (PEM).
+	CertFile string `yaml:"cert_file" required:"true"`
+	// KeyFile is the certificate's private key (PEM).
+	KeyFile string `yaml:"key_file" required:"true"`
+	// ClientCAFile holds the CA certificates (PEM) that sign the admin
+	// API's clients' certificates. Set, every client must present one, and
+	// the audit log names the certificate's subject. Empty means no client
+	// certificate is asked for.
+	ClientCAFile string `yaml:"client_ca_file"`
 }
 
 // AccessLog writes one JSON line per request.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/retry"
@@ -11,9 +12,10 @@ import (
 
 // callPolicies are a route's policies around the call to its upstream,
 // other than those in its transport (a [retrier] inside a [fallbacker]).
-// A nil field is a policy that is off.
+// A nil field is a policy that is off. The fault injector is swapped at
+// run time by [Proxy.SetFault] and [Proxy.StopFault].
 type callPolicies struct {
-	fault    *faultInjector
+	fault    atomic.Pointer[faultInjector]
 	fallback *fallbacker
 }
 
@@ -61,7 +63,7 @@ func (p *Proxy) wireCall(rt *route, rc config.Route, upstreams map[string]*upstr
 		if err != nil {
 			return fmt.Errorf("fault: %w", err)
 		}
-		rt.call.fault = f
+		rt.call.fault.Store(f)
 	}
 	return nil
 }

@@ -22,6 +22,8 @@ type faultInjector struct {
 	in     *chaos.Injector
 	header string // canonical; "" means every request
 	clk    clock.Clock
+	cfg    config.Fault // as configured or set, for [Proxy.State]
+	set    bool         // set at run time by [Proxy.SetFault]
 }
 
 func newFaultInjector(fc config.Fault, name string, clk clock.Clock, seed uint64) (*faultInjector, error) {
@@ -36,7 +38,7 @@ func newFaultInjector(fc config.Fault, name string, clk clock.Clock, seed uint64
 	if err != nil {
 		return nil, err
 	}
-	f := &faultInjector{in: in, clk: clock.Or(clk)}
+	f := &faultInjector{in: in, clk: clock.Or(clk), cfg: fc}
 	if fc.Header != "" {
 		f.header = textproto.CanonicalMIMEHeaderKey(fc.Header)
 	}

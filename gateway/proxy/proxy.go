@@ -318,7 +318,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 			r.Body = http.MaxBytesReader(w, r.Body, rt.maxBody)
 		}
 	}
-	if rt.call.fault != nil && rt.call.fault.inject(w, r, ex) {
+	if f := rt.call.fault.Load(); f != nil && f.inject(w, r, ex) {
 		return
 	}
 	adm, ok := rt.admission.admit(w, r, ex) // shed, rate limit, concurrency (admit.go)

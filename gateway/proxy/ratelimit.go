@@ -90,14 +90,15 @@ type rateLimit struct {
 	shared   *redislimit.Limiter // the same limiter when Redis-backed, else nil
 	key      keyer
 	headers  leveehttp.RateLimitHeaders
-	fallback string // on_redis_failure, as configured
+	fallback string           // on_redis_failure, as configured
+	conf     config.RateLimit // as configured, for [Proxy.State]
 }
 
 func (p *Proxy) newRateLimit(route string, rl config.RateLimit) (*rateLimit, error) {
 	if rl.Rate.Count <= 0 || rl.Rate.Count > 1<<31-1 {
 		return nil, fmt.Errorf("rate_limit.rate %v is out of range", rl.Rate)
 	}
-	l := &rateLimit{key: compileKey(rl.Key), headers: leveehttp.RateLimitHeaders{Policy: route}}
+	l := &rateLimit{key: compileKey(rl.Key), headers: leveehttp.RateLimitHeaders{Policy: route}, conf: rl}
 	if len(l.key) == 0 {
 		l.key = keyer{{kind: keyRoute}}
 	}

@@ -67,6 +67,7 @@ type target struct {
 	active  atomic.Int64           // requests in flight
 	breaker *breaker.Breaker       // with breaker.per_target; nil otherwise
 	healthy atomic.Bool            // passes its health checks (always, without them)
+	drained atomic.Bool            // taken out of balancing by [Proxy.Drain]
 	obs     *observe.TargetMetrics // its request counts; nil without metrics
 	unwatch func()                 // stops exporting its breaker's state; nil without
 
@@ -81,9 +82,9 @@ type target struct {
 
 // available reports whether t may take a request at now (a reading of the
 // outlier clock, or 0 without outlier detection): it passes its health
-// checks and is not ejected.
+// checks, is not ejected and is not drained.
 func (t *target) available(now int64) bool {
-	return t.healthy.Load() && t.ejectedUntil.Load() <= now
+	return t.healthy.Load() && t.ejectedUntil.Load() <= now && !t.drained.Load()
 }
 
 // atomicCounter is an atomic counter on a cache line of its own: the

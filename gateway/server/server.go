@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/levee-go/levee/gateway/admin"
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/gateway/proxy"
 	"github.com/levee-go/levee/gateway/reload"
@@ -34,6 +35,11 @@ type Options struct {
 	// system), and warnings for requests not forwarded. Nil means
 	// [slog.Default].
 	Logger *slog.Logger
+	// AdminHandlers are served on the admin listener behind its
+	// authentication, by pattern as [http.ServeMux] takes it (such as
+	// "GET /dashboard/"): the dashboard and its event stream. Nil means
+	// none.
+	AdminHandlers map[string]http.Handler
 	// Lifecycle is the shutdown budget and signals; Health and Logger are
 	// filled in by Run. The zero value drains for 5s and stops within 30s
 	// on SIGTERM or SIGINT. Upgrade.Signals nil means SIGUSR2 alone:
@@ -129,7 +135,18 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 			return err
 		}
 	}
-	srv, ln, err := admin(l, h, metrics, cfg.Admin, log)
+	audit, closeAudit, err := admin.OpenAuditLog(cfg.Admin.AuditLog, opts.Dir, log)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer closeAudit()
+	srv, ln, err := adminServer(l, admin.Options{
+		Controller: adminController{ctl},
+		Probes:     h.Handler(),
+		Metrics:    metrics.Handler(),
+		Audit:      audit,
+	}, opts.AdminHandlers, cfg.Admin, opts.Dir, log)
 	if err != nil {
 		closeAll()
 		return err
@@ -236,15 +253,25 @@ func listen(l *lifecycle.Lifecycle, ctl *reload.Controller, lc config.Listener, 
 	return srv, ln, nil
 }
 
-// admin builds the admin server: the health probes /livez, /readyz and
-// /startupz, and the Prometheus metrics on /metrics. They take no token,
-// so that probes and scrapers need no secret.
-func admin(l *lifecycle.Lifecycle, h *health.Health, m *observe.ProxyMetrics, a config.Admin, log *slog.Logger) (*http.Server, net.Listener, error) {
-	mux := http.NewServeMux()
-	h.Register(mux)
-	mux.Handle("GET /metrics", m.Handler())
+// adminServer builds the admin API's server (package admin) on its own
+// listener: the probes, which take no credentials, and everything else
+// behind the token or client certificates of the admin section. It
+// refuses an address other hosts can reach when neither is configured.
+func adminServer(l *lifecycle.Lifecycle, opts admin.Options, extra map[string]http.Handler, a config.Admin, dir string, log *slog.Logger) (*http.Server, net.Listener, error) {
+	auth, err := admin.LoadAuth(a, dir, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := auth.CheckAddress(a.Address); err != nil {
+		return nil, nil, err
+	}
+	opts.Auth = auth
+	h := admin.New(opts)
+	for pattern, handler := range extra {
+		h.Handle(pattern, handler)
+	}
 	srv := &http.Server{
-		Handler:           mux,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -253,7 +280,11 @@ func admin(l *lifecycle.Lifecycle, h *health.Health, m *observe.ProxyMetrics, a 
 	if err != nil {
 		return nil, nil, fmt.Errorf("admin: %w", err)
 	}
-	log.Info("listening", "listener", "admin", "address", ln.Addr().String())
+	log.Info("listening", "listener", "admin", "address", ln.Addr().String(), "tls", auth.TLS != nil, "token", auth.Token != "")
+	if auth.TLS != nil {
+		srv.TLSConfig = auth.TLS
+		ln = tls.NewListener(ln, auth.TLS)
+	}
 	return srv, ln, nil
 }
 
