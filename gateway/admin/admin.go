@@ -167,6 +167,7 @@ func (h *Handler) authOnly(next http.Handler) http.Handler {
 func refuse(w http.ResponseWriter, status int, detail string) {
 	if status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="levee-admin"`)
+		w.Header().Add("WWW-Authenticate", `Basic realm="levee-admin", charset="UTF-8"`) // browsers: the token as password
 	}
 	writeProblem(w, status, detail)
 }

@@ -146,8 +146,19 @@ func (au *authenticator) identify(r *http.Request) (who string, status int, deta
 		return "", http.StatusUnauthorized, "an Authorization: Bearer token is required"
 	}
 	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", http.StatusUnauthorized, "the Authorization field must be a Bearer token"
+	switch {
+	case ok && strings.EqualFold(scheme, "Bearer"):
+	case ok && strings.EqualFold(scheme, "Basic"):
+		// A browser opening the dashboard cannot send a bearer token (nor
+		// can its event stream): it asks for a user name and password, and
+		// the password is the token (the user name is not checked).
+		_, pass, basic := r.BasicAuth()
+		if !basic {
+			return "", http.StatusUnauthorized, "the Basic credentials are malformed"
+		}
+		token = pass
+	default:
+		return "", http.StatusUnauthorized, "the Authorization field must be a Bearer token (or Basic, with the token as password)"
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(token)))
 	if subtle.ConstantTimeCompare(sum[:], au.sum[:]) != 1 {

@@ -43,8 +43,17 @@ func TestTokenAuth(t *testing.T) {
 		resp, body = send(t, "GET", srv.URL+path, "s3cret", "")
 		wantStatus(t, "GET "+path+" with the token", resp, body, http.StatusOK)
 	}
-	resp, body := send(t, "GET", srv.URL+"/api/v1/state", "", "", "Authorization", "Basic czNjcmV0")
-	wantStatus(t, "Basic credentials", resp, body, http.StatusUnauthorized)
+	// A browser (the dashboard, its event stream) sends Basic credentials:
+	// the password is the token, the user name is not checked.
+	resp, body := send(t, "GET", srv.URL+"/api/v1/state", "", "", "Authorization", "Basic b3BzOnMzY3JldA==")
+	wantStatus(t, "Basic credentials with the token as password", resp, body, http.StatusOK)
+	resp, body = send(t, "GET", srv.URL+"/api/v1/state", "", "", "Authorization", "Basic b3BzOnMzY3JldC1ub3Q=")
+	wantStatus(t, "Basic credentials with a wrong password", resp, body, http.StatusForbidden)
+	resp, body = send(t, "GET", srv.URL+"/api/v1/state", "", "", "Authorization", "Basic !!!")
+	wantStatus(t, "malformed Basic credentials", resp, body, http.StatusUnauthorized)
+	if got := resp.Header.Values("WWW-Authenticate"); len(got) != 2 || !strings.HasPrefix(got[1], "Basic") {
+		t.Errorf("WWW-Authenticate = %q, want a Bearer and a Basic challenge", got)
+	}
 	for _, path := range []string{"/livez", "/readyz", "/startupz", "/readyz/verbose"} {
 		resp, body := send(t, "GET", srv.URL+path, "", "")
 		wantStatus(t, "probe "+path, resp, body, http.StatusOK)

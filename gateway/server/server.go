@@ -35,10 +35,11 @@ type Options struct {
 	// system), and warnings for requests not forwarded. Nil means
 	// [slog.Default].
 	Logger *slog.Logger
-	// AdminHandlers are served on the admin listener behind its
-	// authentication, by pattern as [http.ServeMux] takes it (such as
-	// "GET /dashboard/"): the dashboard and its event stream. Nil means
-	// none.
+	// AdminHandlers are more endpoints served on the admin listener
+	// behind its authentication, by pattern as [http.ServeMux] takes it
+	// (such as "GET /debug/extra"). The dashboard (GET /dashboard/) and
+	// its event stream (GET /api/v1/events) are always there; a handler
+	// here with one of their patterns replaces it. Nil means none.
 	AdminHandlers map[string]http.Handler
 	// Lifecycle is the shutdown budget and signals; Health and Logger are
 	// filled in by Run. The zero value drains for 5s and stops within 30s
@@ -141,12 +142,21 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer closeAudit()
+	mounted, stopDashboard, err := dashboardHandlers(ctl, metrics)
+	if err != nil {
+		closeAll()
+		return err
+	}
+	defer stopDashboard()
+	for pattern, handler := range opts.AdminHandlers {
+		mounted[pattern] = handler
+	}
 	srv, ln, err := adminServer(l, admin.Options{
 		Controller: adminController{ctl},
 		Probes:     h.Handler(),
 		Metrics:    metrics.Handler(),
 		Audit:      audit,
-	}, opts.AdminHandlers, cfg.Admin, opts.Dir, log)
+	}, mounted, cfg.Admin, opts.Dir, log)
 	if err != nil {
 		closeAll()
 		return err
