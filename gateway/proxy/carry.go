@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,6 +43,28 @@ type carryState struct {
 
 	mu       sync.Mutex                  // guards unlisten
 	unlisten map[*breaker.Breaker]func() // metrics listeners this Proxy owns
+
+	// reconfigure applies, at [Proxy.Commit], the new settings of the
+	// policies p took over although their settings changed: not before,
+	// so that a reload that fails before its swap leaves them as they were.
+	reconfigure []func() error
+}
+
+// Commit applies to the policies p took over from [Options.Previous] the
+// settings of p's configuration where they changed (with their
+// Reconfigure methods, keeping their state). Call it once, right before
+// p starts serving in place of the previous Proxy: until then the
+// previous Proxy's policies keep their settings. An error means a policy
+// kept its former settings; p can serve all the same.
+func (p *Proxy) Commit() error {
+	var errs []error
+	for _, f := range p.carry.reconfigure {
+		if err := f(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	p.carry.reconfigure = nil
+	return errors.Join(errs...)
 }
 
 // Config returns the configuration p was built from.
@@ -125,11 +148,21 @@ func (p *Proxy) adoptUpstream(u *upstream, uc config.Upstream, ou *upstream, oc 
 		// per-target one also needs its target.
 		why := verdict(ou != nil && oc.Breaker != nil, oc.Breaker, uc.Breaker)
 		if !uc.Breaker.PerTarget {
-			if why == "" {
+			switch {
+			case why == "":
 				u.breaker = ou.breaker
 				p.keep(u.breaker)
+			case why == "changed" && ou.breaker != nil && !oc.Breaker.PerTarget:
+				// New settings for the same breaker: it keeps its state
+				// (open stays open, its window when the window's shape
+				// is the same) and takes them at the swap.
+				kept, cfg := ou.breaker, breakerConfig(u.name, *uc.Breaker, nil)
+				p.carry.reconfigure = append(p.carry.reconfigure, func() error { return kept.Reconfigure(cfg) })
+				u.breaker = kept
+				p.keep(kept)
+				why = "reconfigured"
 			}
-			p.note("breaker", u.name, why == "", or(why, "unchanged"))
+			p.note("breaker", u.name, why == "" || why == "reconfigured", or(why, "unchanged"))
 		} else {
 			for _, t := range u.pool().targets {
 				ot, tw := targets[t.url.String()], why

@@ -109,6 +109,47 @@ func TestCarryUnchanged(t *testing.T) {
 	checkProblem(t, resp, body, http.StatusServiceUnavailable, ReasonBreakerOpen)
 }
 
+// TestCarryReconfiguresChangedBreaker: a breaker whose settings change
+// is kept with its state and takes the new settings at Commit, not
+// before: until the swap the running proxy's breaker keeps its former
+// ones.
+func TestCarryReconfiguresChangedBreaker(t *testing.T) {
+	clk := clocktest.New(time.Unix(1_700_000_000, 0))
+	failing := echoUpstreamHandler(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusInternalServerError) })
+	doc := fmt.Sprintf(carryYAML, failing, "100/s")
+	a, srvA := buildCarry(t, doc, nil, clk)
+	br := a.Breaker("app")
+	changed := strings.Replace(doc, "consecutive_failures: 2", "consecutive_failures: 7", 1)
+	b, srvB := buildCarry(t, changed, a, clk)
+	if b.Breaker("app") != br {
+		t.Fatalf("a breaker whose settings changed was rebuilt, want it kept")
+	}
+	if got := carriedOf(b)["breaker app"]; !got.Carried || got.Reason != "reconfigured" {
+		t.Errorf("Carried()[breaker app] = %+v, want carried, reconfigured", got)
+	}
+	fail := func(url string, n int) {
+		for range n {
+			resp, _ := get(t, url+"/")
+			resp.Body.Close()
+		}
+	}
+	fail(srvA.URL, 2) // before Commit: the former settings trip it after 2
+	if br.State() != breaker.Open {
+		t.Fatalf("before Commit, after 2 failures: breaker %v, want open (its former settings)", br.State())
+	}
+	if err := b.Commit(); err != nil {
+		t.Fatalf("Commit() = %v", err)
+	}
+	if br.State() != breaker.Open {
+		t.Fatalf("after Commit: breaker %v, want still open (its state is kept)", br.State())
+	}
+	br.Reset()
+	fail(srvB.URL, 3) // after Commit it takes 7
+	if br.State() != breaker.Closed {
+		t.Errorf("after Commit, 3 failures: breaker %v, want closed (7 failures trip it now)", br.State())
+	}
+}
+
 // TestRouteSLORecords: every answered request counts in the route's
 // objective and the gateway's; 5xx answers are bad, and so are answers
 // slower than the objective's latency.

@@ -354,6 +354,9 @@ func (c *Controller) apply(ctx context.Context, raw []byte, opts ApplyOptions, c
 		p.Close()
 		return Report{}, c.fail(opts.Source, hash, err)
 	}
+	if err := p.Commit(); err != nil {
+		c.log.Warn("reload: a policy kept its former settings", "error", err.Error())
+	}
 	// The swap: from here on every new request takes rt.
 	c.cur.Store(rt)
 	c.drain(old, rt)
