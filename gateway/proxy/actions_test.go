@@ -223,6 +223,14 @@ func TestSetRateLimit(t *testing.T) {
 	if rl.Rate != "100/1s" || rl.Burst != 5 {
 		t.Errorf("State rate_limit = %+v, want 100/1s burst 5", rl)
 	}
+	// The five requests spent the key's whole burst: it tops the list.
+	if len(rl.TopKeys) != 1 || rl.TopKeys[0].Used < 0.99 {
+		t.Errorf("State rate_limit top_keys = %+v, want one key with its burst spent", rl.TopKeys)
+	}
+	clk.Advance(time.Second)
+	if rl := p.State().Routes[0].RateLimit; len(rl.TopKeys) != 0 {
+		t.Errorf("top_keys once every bucket is full again = %+v, want none", rl.TopKeys)
+	}
 }
 
 func TestSetConcurrency(t *testing.T) {

@@ -74,6 +74,11 @@ type RateLimitState struct {
 	// Keys is the number of keys the local limiter holds now; 0 when the
 	// limit is shared through Redis (the keys live there).
 	Keys int `json:"keys"`
+	// TopKeys are the [TopKeys] keys of a local limit that have spent the
+	// most of their burst, the most first (a key is a client address, a
+	// header's value… as the route's key says); empty when every bucket is
+	// full or the limit is shared through Redis.
+	TopKeys []ratelimit.KeyUsage `json:"top_keys,omitempty"`
 	// Shared reports a limit kept in Redis; its rate cannot be changed at
 	// run time.
 	Shared bool `json:"shared"`
@@ -254,8 +259,13 @@ func (l *rateLimit) state() *RateLimitState {
 		return &RateLimitState{}
 	}
 	r := k.Rate()
-	return &RateLimitState{Rate: config.Rate{Count: int64(r.Events), Per: r.Per}.String(), Burst: k.Burst(), Keys: k.Len()}
+	return &RateLimitState{Rate: config.Rate{Count: int64(r.Events), Per: r.Per}.String(), Burst: k.Burst(), Keys: k.Len(),
+		TopKeys: k.Top(TopKeys)}
 }
+
+// TopKeys is how many of a local rate limit's keys [Proxy.State] lists:
+// those that have spent the most of their burst.
+const TopKeys = 10
 
 func (g *concGate) state() *ConcurrencyState {
 	if g.keyed != nil {
