@@ -23,7 +23,7 @@ var heavy = map[string][]string{
 	"go.etcd.io/":                          {"gateway"},
 	"github.com/rabbitmq/amqp091-go":       {"leveemq"},
 	"github.com/nats-io/":                  {"leveemq"},
-	"github.com/jackc/pgx":                 {"leveesql"},
+	"github.com/jackc/pgx":                 {"leveesql", "leveemq"},
 	"golang.org/x/tools":                   {"leveevet"},
 	"github.com/gin-gonic/gin":             {"leveegin"},
 	"github.com/labstack/echo":             {"leveeecho"},
