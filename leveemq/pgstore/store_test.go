@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 
 // newStore returns a store on a fresh table of the database test, dropped
 // when the test ends; it skips (fails under CI) without PostgreSQL.
+var seq atomic.Int64
+
 func newStore(t *testing.T) (*pgstore.Store, *pgxpool.Pool, string) {
 	t.Helper()
 	var errs []string
@@ -38,7 +41,7 @@ func newStore(t *testing.T) (*pgstore.Store, *pgxpool.Pool, string) {
 			errs = append(errs, err.Error())
 			continue
 		}
-		table := strings.ToLower(fmt.Sprintf("leveemq_test_%s_%d", strings.ReplaceAll(t.Name(), "/", "_"), os.Getpid()))
+		table := fmt.Sprintf("leveemq_pgstore_%d_%d", os.Getpid(), seq.Add(1)) // under 63 bytes with a suffix
 		s, err := pgstore.New(pgstore.Config{Pool: pool, Table: table})
 		if err != nil {
 			t.Fatal(err)

@@ -2,12 +2,16 @@ package rabbitmq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/levee-go/levee/leveemq/pgstore"
 	"github.com/levee-go/levee/leveemq/rabbitmq"
 	"github.com/levee-go/levee/leveemq/redisstore"
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -159,4 +163,44 @@ func ids(prefix string, n int) []string {
 		out[i] = fmt.Sprintf("%s-%03d", prefix, i)
 	}
 	return out
+}
+
+// pgStore returns a PostgreSQL store on a fresh table of the database test,
+// dropped when the test ends.
+func pgStore(t *testing.T) (*pgstore.Store, *pgxpool.Pool, string) {
+	t.Helper()
+	var errs []string
+	for _, u := range []string{
+		"postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+		"postgres://root@127.0.0.1:5432/test?sslmode=disable",
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		pool, err := pgxpool.New(ctx, u)
+		if err == nil {
+			err = pool.Ping(ctx)
+		}
+		cancel()
+		if err != nil {
+			if pool != nil {
+				pool.Close()
+			}
+			errs = append(errs, err.Error())
+			continue
+		}
+		table := fmt.Sprintf("leveemq_t_%d_%d", os.Getpid(), seq.Add(1)) // under 63 bytes
+		s, err := pgstore.New(pgstore.Config{Pool: pool, Table: table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CreateTable(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, _ = pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+table)
+			pool.Close()
+		})
+		return s, pool, table
+	}
+	missing(t, "PostgreSQL on 127.0.0.1:5432 (database test)", errors.New(strings.Join(errs, "; ")))
+	return nil, nil, ""
 }

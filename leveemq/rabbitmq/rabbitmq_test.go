@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/concurrency"
 	"github.com/levee-go/levee/leveemq"
@@ -50,21 +51,60 @@ func bulkhead(t *testing.T, n int) *concurrency.Bulkhead {
 // applied exactly once, and the redelivered ones are recognised as done.
 func TestKilledConsumerRestartedAppliesEachEffectOnce(t *testing.T) {
 	rdb := redisClient(t)
-	conn0 := dial(t)
-	top := topology(t, conn0)
 	st, prefix := store(t, rdb)
 	effects := prefix + "effects"
-	const n = 40
-	all := ids("m", n)
-	publish(t, conn0, top.Queue, all...)
-
 	apply := st.Handler(func(ctx context.Context, m leveemq.Message, p redis.Pipeliner) error {
 		p.HIncrBy(ctx, effects, m.ID, 1)
 		return nil
 	})
+	killAndRestart(t, st, apply, func() map[string]string {
+		return rdb.HGetAll(context.Background(), effects).Val()
+	})
+}
 
-	// First consumer: killed (its connection closed) right after its
-	// 10th effect commits, before that message is acknowledged.
+// The same with the PostgreSQL store: the effect is a row written in the
+// handler's own transaction, with the done mark.
+func TestKilledConsumerRestartedAppliesEachEffectOncePostgres(t *testing.T) {
+	st, pool, table := pgStore(t)
+	effects := table + "_effects"
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, "CREATE TABLE "+effects+" (id text)"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP TABLE IF EXISTS "+effects) })
+	apply := st.Handler(func(ctx context.Context, m leveemq.Message, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO "+effects+" VALUES ($1)", m.ID)
+		return err
+	})
+	killAndRestart(t, st, apply, func() map[string]string {
+		rows, err := pool.Query(ctx, "SELECT id, count(*)::text FROM "+effects+" GROUP BY id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for rows.Next() {
+			var id, n string
+			if err := rows.Scan(&id, &n); err != nil {
+				t.Fatal(err)
+			}
+			out[id] = n
+		}
+		return out
+	})
+}
+
+// killAndRestart publishes 40 messages, runs a consumer with apply whose
+// connection is closed right after its 10th effect commits, then a second
+// consumer until every message has an effect, and checks that effects
+// (message id → times applied) holds exactly one per message.
+func killAndRestart(t *testing.T, st leveemq.Store, apply leveemq.Handler, effects func() map[string]string) {
+	t.Helper()
+	conn0 := dial(t)
+	top := topology(t, conn0)
+	const n = 40
+	all := ids("m", n)
+	publish(t, conn0, top.Queue, all...)
+
 	conn1, err := amqp.Dial(amqpURL)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +133,6 @@ func TestKilledConsumerRestartedAppliesEachEffectOnce(t *testing.T) {
 		t.Fatalf("first consumer committed %d effects before the kill, want at least 10", committed.Load())
 	}
 
-	// Second consumer: finishes the queue.
 	conn2 := dial(t)
 	c2, err := leveemq.New(leveemq.Config{
 		Source: newSource(t, conn2, top), Store: st, Concurrency: bulkhead(t, 4), Lease: time.Second,
@@ -106,14 +145,14 @@ func TestKilledConsumerRestartedAppliesEachEffectOnce(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- c2.Run(ctx2) }()
 	eventually(t, 15*time.Second, "all effects and an empty queue", func() bool {
-		return rdb.HLen(ctx, effects).Val() == n && depth(t, conn0, top.Queue) == 0 && depth(t, conn0, top.RetryQueue) == 0
+		return len(effects()) == n && depth(t, conn0, top.Queue) == 0 && depth(t, conn0, top.RetryQueue) == 0
 	})
 	cancel2()
 	if err := <-done; err != nil {
 		t.Fatalf("second consumer: Run = %v", err)
 	}
 
-	got := rdb.HGetAll(ctx, effects).Val()
+	got := effects()
 	for _, id := range all {
 		if got[id] != "1" {
 			t.Errorf("message %s: effect applied %q times, want 1", id, got[id])
