@@ -164,12 +164,6 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if err := c.waitPause(ctx); err != nil {
 			return nil
 		}
-		if l := c.limit.Limit(); l != prefetch {
-			if err := c.cfg.Source.SetPrefetch(l); err != nil {
-				return fmt.Errorf("leveemq: set prefetch %d: %w", l, err)
-			}
-			prefetch = l
-		}
 		permit, err := c.limit.Acquire(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -180,6 +174,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 				return nil
 			}
 			continue
+		}
+		// The limit may have changed while this loop waited for a slot:
+		// follow it before receiving, or a raised limit would wait for
+		// deliveries the old prefetch holds back.
+		if l := c.limit.Limit(); l != prefetch {
+			if err := c.cfg.Source.SetPrefetch(l); err != nil {
+				permit.Record(levee.Outcome{Result: levee.Ignored, Err: err})
+				return fmt.Errorf("leveemq: set prefetch %d: %w", l, err)
+			}
+			prefetch = l
 		}
 		d, err := c.cfg.Source.Receive(ctx)
 		if err != nil {

@@ -160,8 +160,12 @@ func New(cfg Config) (*Source, error) {
 // the queue.
 func (s *Source) Close() error { return s.ch.Close() }
 
-// SetPrefetch sets the channel's QoS prefetch count.
-func (s *Source) SetPrefetch(n int) error { return s.ch.Qos(n, 0, false) }
+// SetPrefetch sets the channel's QoS prefetch count. The count is
+// channel-wide (global QoS; the channel has this one consumer) because
+// RabbitMQ applies a per-consumer count only to consumers started after it,
+// and the consumer changes it while consuming when its limit changes.
+// Quorum queues ignore a channel-wide count.
+func (s *Source) SetPrefetch(n int) error { return s.ch.Qos(n, 0, true) }
 
 // Receive returns the next delivery.
 func (s *Source) Receive(ctx context.Context) (leveemq.Delivery, error) {
