@@ -12,6 +12,7 @@ import (
 	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/concurrency"
 	"github.com/levee-go/levee/leveemq"
+	"github.com/levee-go/levee/leveemq/natsjs"
 	"github.com/levee-go/levee/retry"
 	"github.com/redis/go-redis/v9"
 )
@@ -230,5 +231,14 @@ func TestOpenBreakerPausesInsteadOfDeadLettering(t *testing.T) {
 	}
 	if s := c.Stats(); s.DeadLettered != 0 || s.Retried != 0 {
 		t.Errorf("stats %+v: want no retries and no dead letters", s)
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	if _, err := natsjs.New(natsjs.Config{}); err == nil || !strings.Contains(err.Error(), "JetStream") {
+		t.Errorf("New without JetStream = %v, want an error naming it", err)
+	}
+	if _, _, err := natsjs.Declare(context.Background(), nil, natsjs.Topology{}); err == nil || !strings.Contains(err.Error(), "Stream") {
+		t.Errorf("Declare without a stream = %v, want an error naming Stream", err)
 	}
 }
