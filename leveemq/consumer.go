@@ -252,7 +252,9 @@ func (c *Consumer) process(ctx context.Context, d Delivery) error {
 		switch {
 		case err != nil:
 			// The store is down: return the message unprocessed rather
-			// than risk processing it twice.
+			// than risk processing it twice, and pause fetching as for a
+			// refusing dependency.
+			c.pauseFor(c.pause)
 			c.giveBack(ctx, d, c.pause)
 			return nil
 		case claim == AlreadyDone:

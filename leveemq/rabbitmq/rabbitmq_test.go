@@ -14,6 +14,7 @@ import (
 	"github.com/levee-go/levee/concurrency"
 	"github.com/levee-go/levee/leveemq"
 	"github.com/levee-go/levee/leveemq/rabbitmq"
+	"github.com/levee-go/levee/leveemq/redisstore"
 	"github.com/levee-go/levee/retry"
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
@@ -298,5 +299,49 @@ func TestOpenBreakerPausesInsteadOfDeadLettering(t *testing.T) {
 	}
 	if s := c.Stats(); s.DeadLettered != 0 || s.Retried != 0 {
 		t.Errorf("stats %+v: want no retries and no dead letters", s)
+	}
+}
+
+// With the deduplication store unreachable the consumer neither runs the
+// handler (it could not record the effect) nor dead-letters: it returns
+// the messages and pauses.
+func TestStoreDownReturnsMessagesUnprocessed(t *testing.T) {
+	conn := dial(t)
+	top := topology(t, conn)
+	publish(t, conn, top.Queue, ids("s", 5)...)
+	down := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	defer down.Close()
+	st, err := redisstore.New(redisstore.Config{Client: down})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	c, err := leveemq.New(leveemq.Config{
+		Source: newSource(t, conn, top), Store: st, MaxAttempts: 1, Pause: 20 * time.Millisecond,
+		Handler: func(context.Context, leveemq.Message) error { calls.Add(1); return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- c.Run(runCtx) }()
+	eventually(t, 10*time.Second, "messages returned while the store is down", func() bool {
+		return c.Stats().Returned >= 10
+	})
+	stop()
+	if err := <-done; err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("handler ran %d times without a store, want 0", n)
+	}
+	if d := depth(t, conn, top.DeadLetterQueue); d != 0 {
+		t.Errorf("dead-letter queue holds %d messages, want 0", d)
+	}
+	if s := c.Stats(); s.DeadLettered != 0 || s.Processed != 0 {
+		t.Errorf("stats %+v: want nothing processed or dead-lettered", s)
 	}
 }
