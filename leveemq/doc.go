@@ -8,9 +8,10 @@
 //     does not hold it forever, and marked done only after the handler
 //     succeeded. A redelivered message that is already done is acknowledged
 //     without running the handler again. redisstore.Store.Handler records
-//     the handler's Redis effects and the done mark in one transaction, so
-//     a consumer killed between the effect and the acknowledgement never
-//     applies the effect twice.
+//     the handler's Redis effects and the done mark in one transaction, and
+//     pgstore.Store.Handler the done mark in the handler's own PostgreSQL
+//     transaction, so a consumer killed between the effect and the
+//     acknowledgement never applies the effect twice.
 //   - Retries: a failed message goes back to the broker with a delay from a
 //     [retry.Retry] backoff; failures are counted in the store, so only the
 //     handler's failures count as attempts.
