@@ -155,6 +155,9 @@ func (c *Consumer) Stats() Stats {
 // fetching, waits for the handlers in flight and settles their messages,
 // then returns nil. A broken source ends Run with its error, also after the
 // handlers in flight finished.
+//
+// Each message in flight runs on its own goroutine, so the goroutines are
+// bounded by the concurrency limit. Call Run once per consumer at a time.
 func (c *Consumer) Run(ctx context.Context) error {
 	work := context.WithoutCancel(ctx)
 	var wg sync.WaitGroup
@@ -358,3 +361,8 @@ func (c *Consumer) deadLetter(ctx context.Context, d Delivery, m Message, reason
 	}
 	c.deadLettered.Add(1)
 }
+
+var (
+	_ Limit = (*concurrency.Bulkhead)(nil)
+	_ Limit = (*concurrency.Limiter)(nil)
+)
