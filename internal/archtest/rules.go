@@ -47,6 +47,10 @@ func Rules() []Rule {
 		// leveesql retries transactions with the retry policy and lets any
 		// policy (a breaker) wrap each attempt through the root package.
 		{"leveesql", []string{"", "clock", "retry"}},
+		// leveemq consumes messages through the retry backoff and a
+		// concurrency gate (its default bulkhead); other policies reach it as
+		// levee.Gate values.
+		{"leveemq", []string{"", "clock", "retry", "concurrency", "leveemq"}},
 		// The web-framework adapters answer as leveehttp does, with its
 		// options and writers, and nothing else of the core.
 		{"leveegin", []string{"", "clock", "leveehttp"}},
