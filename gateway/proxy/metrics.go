@@ -28,7 +28,13 @@ type metrics struct {
 }
 
 // instrument makes the recorders of every route and target and registers
-// every breaker, so that its state is exported from the start.
+// every breaker, so that its state is exported from the start; it also
+// listens to each route's adaptive limit and in-flight shedder (exported
+// as levee_limit{policy="adaptive"} and levee_rejections_total) and to
+// each upstream's outlier detection (levee_policy_events_total{
+// policy="outlier", reason="ejected"}), so that dashboards and alerts see
+// overload and ejections. The policies only emit events, so a runtime
+// built beside this one for a reload registers its own without clashing.
 func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	if m == nil {
 		return
@@ -40,10 +46,23 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	}
 	for _, rt := range p.routes {
 		pm.routes[rt.index] = m.Route(rt.name, rt.upstream.name, reasons)
+		if a := rt.admission; a != nil {
+			if a.shed != nil && a.shed.inflight != nil {
+				m.Policies().Register(a.shed.inflight)
+			}
+			if a.conc != nil && a.conc.keyed == nil {
+				if o, ok := a.conc.gate.(observe.Observable); ok {
+					m.Policies().Register(o)
+				}
+			}
+		}
 	}
 	for _, u := range p.upstreams {
 		if u.breaker != nil {
 			m.Policies().Register(u.breaker)
+		}
+		if u.outliers != nil {
+			m.Policies().Register(u.outliers)
 		}
 		for _, t := range u.targets {
 			pm.targets[t] = m.Target(u.name, t.url.Host)
