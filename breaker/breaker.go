@@ -111,7 +111,7 @@ type Trip struct {
 // recording cost no allocation.
 type Breaker struct {
 	cur atomic.Pointer[gen]
-	s   settings
+	s   *settings // for the next generation; guarded by mu (lock-free readers use gen.s)
 	clk clock.Clock
 
 	listeners levee.Listeners
@@ -129,6 +129,7 @@ type Breaker struct {
 // transition, so a result that arrives late from an earlier generation can
 // only touch a window nobody reads any more.
 type gen struct {
+	s         *settings // the settings this generation runs under
 	state     State
 	since     time.Time
 	trips     int  // consecutive trips when this generation began
@@ -140,6 +141,9 @@ type gen struct {
 	tw        *callwindow.Time
 	rampStart int64
 	rampEnd   int64
+	// prev is the generation a Reconfigure replaced without a transition
+	// (same state, same window): its permits still count (see adopt).
+	prev atomic.Pointer[gen]
 
 	_       [64]byte
 	consec  atomic.Int64
@@ -159,7 +163,7 @@ func New(cfg Config) (*Breaker, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Breaker{s: s, clk: s.clk}
+	b := &Breaker{s: &s, clk: s.clk}
 	b.mu.Lock()
 	b.cur.Store(b.newGenLocked(Closed, false))
 	b.mu.Unlock()
@@ -167,10 +171,10 @@ func New(cfg Config) (*Breaker, error) {
 }
 
 func (b *Breaker) newWindow(g *gen) {
-	if b.s.width > 0 {
-		g.tw = callwindow.NewTime(b.s.width, b.s.buckets, b.clk.Nanotime())
+	if g.s.width > 0 {
+		g.tw = callwindow.NewTime(g.s.width, g.s.buckets, b.clk.Nanotime())
 	} else {
-		g.cw = callwindow.NewCount(b.s.size)
+		g.cw = callwindow.NewCount(g.s.size)
 	}
 }
 
@@ -178,7 +182,7 @@ func (b *Breaker) newWindow(g *gen) {
 // trip over from the current generation, and its window too unless
 // freshWindow is set; closed and metrics-only generations always get one.
 func (b *Breaker) newGenLocked(st State, freshWindow bool) *gen {
-	g := &gen{state: st, since: b.clk.Now(), trips: b.trips, reject: levee.ErrOpen}
+	g := &gen{s: b.s, state: st, since: b.clk.Now(), trips: b.trips, reject: levee.ErrOpen}
 	if prev := b.cur.Load(); prev != nil {
 		g.lastTrip = prev.lastTrip
 		if !freshWindow {
@@ -196,8 +200,7 @@ func (b *Breaker) Stage() levee.Stage { return levee.StageBreaker }
 
 // Name returns the configured name.
 func (b *Breaker) Name() string {
-	b.load()
-	return b.s.name
+	return b.load().s.name
 }
 
 // load returns the current generation. The zero Breaker has none until its
@@ -211,8 +214,8 @@ func (b *Breaker) load() *gen {
 	if g := b.cur.Load(); g != nil {
 		return g
 	}
-	b.s, _ = validate(Config{}) // the zero Config is valid
-	b.clk = b.s.clk
+	s, _ := validate(Config{}) // the zero Config is valid
+	b.s, b.clk = &s, s.clk
 	g := b.newGenLocked(Closed, false)
 	b.cur.Store(g)
 	return g
@@ -233,7 +236,7 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 	g := b.load()
 	switch g.state {
 	case Closed:
-		if b.s.adaptive || g.ramping.Load() {
+		if g.s.adaptive || g.ramping.Load() {
 			if err := b.throttle(g); err != nil {
 				return levee.Permit{}, err
 			}
@@ -254,7 +257,7 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 				return levee.Permit{}, g.reject
 			}
 			if g.slots.CompareAndSwap(n, n-1) {
-				if b.s.probeWait > 0 && !g.timing.Load() {
+				if g.s.probeWait > 0 && !g.timing.Load() {
 					b.armProbeTimeout(g)
 				}
 				return b.permit(g), nil
@@ -275,7 +278,7 @@ func (b *Breaker) Allow() (levee.Permit, error) {
 // and hands it out with its current sequence number as the permit's token.
 func (b *Breaker) permit(g *gen) levee.Permit {
 	var start int64
-	if b.s.measure {
+	if g.s.measure {
 		start = b.clk.Nanotime()
 	}
 	t := tickets.Get().(*ticket)
@@ -316,7 +319,7 @@ func (t *ticket) Release(p levee.Permit, o levee.Outcome) {
 // throttling adaptively rejects this call.
 func (b *Breaker) throttle(g *gen) error {
 	now := b.clk.Nanotime()
-	if b.s.adaptive {
+	if g.s.adaptive {
 		p := b.rejectProbability(g, now)
 		if p <= 0 || rand.Float64() >= p {
 			return nil
@@ -357,7 +360,7 @@ func rampShare(g *gen, now int64) float64 {
 func (b *Breaker) rejectProbability(g *gen, now int64) float64 {
 	c := windowCounts(g, now)
 	requests, accepts := float64(c.Calls), float64(c.Successes())
-	return max(0, (requests-b.s.k*accepts)/(requests+1))
+	return max(0, (requests-g.s.k*accepts)/(requests+1))
 }
 
 func windowCounts(g *gen, now int64) callwindow.Counts {
@@ -374,12 +377,15 @@ func windowCounts(g *gen, now int64) callwindow.Counts {
 // Results of permits from an earlier generation (admitted before a
 // transition) are discarded.
 func (b *Breaker) settle(g *gen, p levee.Permit, o levee.Outcome) {
-	if b.cur.Load() != g {
-		return
+	if cur := b.cur.Load(); cur != g {
+		if cur.prev.Load() != g {
+			return
+		}
+		g = cur // adopted by a Reconfigure: same state, same window
 	}
 	res := o.Result
-	if b.s.classifier != nil {
-		res = b.s.classifier(o.Err)
+	if g.s.classifier != nil {
+		res = g.s.classifier(o.Err)
 	}
 	if res != levee.Success && res != levee.Failure {
 		if g.state == HalfOpen {
@@ -389,16 +395,16 @@ func (b *Breaker) settle(g *gen, p levee.Permit, o levee.Outcome) {
 	}
 	failure := res == levee.Failure
 	var now int64
-	if b.s.needNow {
+	if g.s.needNow {
 		now = b.clk.Nanotime()
 	}
 	slow := false
-	if b.s.measure {
+	if g.s.measure {
 		lat := o.Latency
 		if lat <= 0 {
 			lat = time.Duration(now - p.Start())
 		}
-		slow = lat >= b.s.slowDur
+		slow = lat >= g.s.slowDur
 	}
 	if g.state == HalfOpen {
 		b.recordProbe(g, failure, slow, o.Err)
@@ -420,29 +426,29 @@ func (b *Breaker) record(g *gen, now int64, failure, slow bool, err error) {
 	}
 	if failure {
 		n := g.consec.Add(1)
-		if b.s.consec > 0 && n >= b.s.consec && g.state == Closed {
-			b.trip(g, Trip{Reason: ReasonConsecutiveFailures, Value: float64(n), Threshold: float64(b.s.consec), Err: err})
+		if g.s.consec > 0 && n >= g.s.consec && g.state == Closed {
+			b.trip(g, Trip{Reason: ReasonConsecutiveFailures, Value: float64(n), Threshold: float64(g.s.consec), Err: err})
 			return
 		}
 	} else if g.consec.Load() != 0 {
 		g.consec.Store(0)
 	}
-	if g.state != Closed || !b.s.checkRates || (fails == 0 && slows == 0) {
+	if g.state != Closed || !g.s.checkRates || (fails == 0 && slows == 0) {
 		return
 	}
 	c := windowCounts(g, now)
-	if c.Calls < b.s.minCalls || c.Calls == 0 {
+	if c.Calls < g.s.minCalls || c.Calls == 0 {
 		return
 	}
-	if b.s.failRate > 0 {
-		if r := percent(c.Failures, c.Calls); r >= b.s.failRate {
-			b.trip(g, Trip{Reason: ReasonFailureRate, Value: r, Threshold: b.s.failRate, Err: failErr(failure, err)})
+	if g.s.failRate > 0 {
+		if r := percent(c.Failures, c.Calls); r >= g.s.failRate {
+			b.trip(g, Trip{Reason: ReasonFailureRate, Value: r, Threshold: g.s.failRate, Err: failErr(failure, err)})
 			return
 		}
 	}
-	if b.s.slowRate > 0 {
-		if r := percent(c.Slow, c.Calls); r >= b.s.slowRate {
-			b.trip(g, Trip{Reason: ReasonSlowCallRate, Value: r, Threshold: b.s.slowRate, Err: failErr(failure, err)})
+	if g.s.slowRate > 0 {
+		if r := percent(c.Slow, c.Calls); r >= g.s.slowRate {
+			b.trip(g, Trip{Reason: ReasonSlowCallRate, Value: r, Threshold: g.s.slowRate, Err: failErr(failure, err)})
 		}
 	}
 }
@@ -477,21 +483,21 @@ func (b *Breaker) recordProbe(g *gen, failure, slow bool, err error) {
 		slows = g.pSlow.Load()
 	}
 	done := g.pDone.Add(1)
-	n := b.s.probes
+	n := g.s.probes
 	// Rates are over all N probes, so the breaker knows as early as
 	// possible that they cannot end below the threshold. With the failure
 	// rate disabled, any probe failure reopens.
-	failThr := b.s.failRate
+	failThr := g.s.failRate
 	if failThr <= 0 {
 		failThr = math.SmallestNonzeroFloat64
 	}
 	if r := percent(fails, n); fails > 0 && r >= failThr {
-		b.trip(g, Trip{Reason: ReasonProbeFailureRate, Value: r, Threshold: max(b.s.failRate, 0), Err: failErr(failure, err)})
+		b.trip(g, Trip{Reason: ReasonProbeFailureRate, Value: r, Threshold: max(g.s.failRate, 0), Err: failErr(failure, err)})
 		return
 	}
-	if b.s.slowRate > 0 {
-		if r := percent(slows, n); slows > 0 && r >= b.s.slowRate {
-			b.trip(g, Trip{Reason: ReasonProbeSlowCallRate, Value: r, Threshold: b.s.slowRate, Err: failErr(failure, err)})
+	if g.s.slowRate > 0 {
+		if r := percent(slows, n); slows > 0 && r >= g.s.slowRate {
+			b.trip(g, Trip{Reason: ReasonProbeSlowCallRate, Value: r, Threshold: g.s.slowRate, Err: failErr(failure, err)})
 			return
 		}
 	}
@@ -595,7 +601,7 @@ func (b *Breaker) probesOverdue(g *gen) {
 	}
 	b.timer = nil
 	g.timing.Store(false)
-	out := b.s.probes - g.slots.Load() - g.pDone.Load()
+	out := g.s.probes - g.slots.Load() - g.pDone.Load()
 	if out > 0 {
 		b.openLocked(g, Trip{Reason: ReasonProbeTimeout, Value: float64(out), Threshold: 1})
 	}
@@ -621,7 +627,7 @@ func (b *Breaker) close(from *gen) {
 	b.cur.Store(g)
 	b.queueLocked(levee.Event{Kind: levee.EventStateChange, From: HalfOpen.String(), To: Closed.String(),
 		Time: g.since, Reason: ReasonProbesSucceeded, Value: float64(from.pDone.Load() - from.pFail.Load()),
-		Threshold: float64(b.s.probes)})
+		Threshold: float64(from.s.probes)})
 	b.mu.Unlock()
 	b.flush()
 }
@@ -714,12 +720,12 @@ func (b *Breaker) flush() {
 }
 
 func (b *Breaker) emitRejection(g *gen, reason string, wait time.Duration) {
-	b.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "breaker", Name: b.s.name,
+	b.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "breaker", Name: g.s.name,
 		Time: b.clk.Now(), From: g.state.String(), Reason: reason, Wait: max(wait, 0), Err: g.reject})
 }
 
 func (b *Breaker) emitRejectionValue(g *gen, reason string, v float64, wait time.Duration) {
-	b.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "breaker", Name: b.s.name,
+	b.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "breaker", Name: g.s.name,
 		Time: b.clk.Now(), From: g.state.String(), Reason: reason, Value: v, Wait: wait, Err: g.reject})
 }
 

@@ -195,3 +195,28 @@ func Example_recoveryRamp() {
 	// closed, admitting 80%
 	// closed, admitting 100%
 }
+
+// Reconfigure changes a running breaker's settings without losing its
+// state: an open breaker stays open, and a closed one keeps the calls its
+// window has counted, judged from now on by the new thresholds.
+func ExampleBreaker_Reconfigure() {
+	clk := clocktest.New(time.Time{})
+	b, _ := breaker.New(breaker.Config{Clock: clk, WindowSize: 10, MinCalls: 10, FailureRate: 80})
+	for i := range 9 {
+		p, _ := b.Allow()
+		if i < 5 {
+			p.Done(errors.New("timeout"))
+		} else {
+			p.Done(nil)
+		}
+	}
+	err := b.Reconfigure(breaker.Config{WindowSize: 10, MinCalls: 10, FailureRate: 150})
+	fmt.Println(err)
+	_ = b.Reconfigure(breaker.Config{WindowSize: 10, MinCalls: 10, FailureRate: 50})
+	p, _ := b.Allow()
+	p.Done(nil) // 5 failures of 10: 50%
+	fmt.Println(b.State())
+	// Output:
+	// breaker: invalid Config.FailureRate 150: must be a percentage of at most 100
+	// open
+}

@@ -49,7 +49,7 @@ func (b *Breaker) Snapshot() Snapshot {
 	now := b.clk.Nanotime()
 	c := windowCounts(g, now)
 	s := Snapshot{
-		Name:         b.s.name,
+		Name:         g.s.name,
 		State:        g.state,
 		Since:        g.since,
 		Calls:        c.Calls,
@@ -67,14 +67,14 @@ func (b *Breaker) Snapshot() Snapshot {
 		s.ConsecutiveFailures = g.consec.Load()
 		if g.state == Closed {
 			s.RampShare = rampShare(g, now)
-			if b.s.adaptive {
+			if g.s.adaptive {
 				s.RejectProbability = b.rejectProbability(g, now)
 			}
 		}
 	case Open:
 		s.RetryAfter = max(time.Duration(g.until-now), 0)
 	case HalfOpen:
-		s.ProbesAdmitted = b.s.probes - g.slots.Load()
+		s.ProbesAdmitted = g.s.probes - g.slots.Load()
 		s.ProbeFailures = g.pFail.Load()
 		s.ProbeSuccesses = g.pDone.Load() - s.ProbeFailures
 	}

@@ -182,8 +182,8 @@ type Limiter struct {
 	maxLimit   float64
 	minWindow  int64
 	maxWindow  int64
-	minSamples int64
-	rejection  error
+	minSamples atomic.Int64
+	rejection  atomic.Pointer[error] // never nil in a built Limiter
 	clk        clock.Clock
 
 	limitF  float64 // guarded by s.mu
@@ -234,21 +234,19 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 		return nil, fmt.Errorf("concurrency: algorithm bounds initial=%d min=%d max=%d, want 1 <= min <= initial <= max (a zero AIMD, Vegas, Gradient or Gradient2 has none: build it with its New function)", initial, lo, hi)
 	}
 	l := &Limiter{
-		name:       cfg.Name,
-		alg:        alg,
-		minLimit:   float64(lo),
-		maxLimit:   float64(hi),
-		minWindow:  int64(minW),
-		maxWindow:  int64(maxW),
-		minSamples: int64(cmp0(cfg.MinSamples, DefaultMinSamples)),
-		clk:        clock.Or(cfg.Clock),
-		limitF:     float64(initial),
-		rejection:  levee.ErrShed,
+		name:      cfg.Name,
+		alg:       alg,
+		minLimit:  float64(lo),
+		maxLimit:  float64(hi),
+		minWindow: int64(minW),
+		maxWindow: int64(maxW),
+		clk:       clock.Or(cfg.Clock),
+		limitF:    float64(initial),
 	}
-	if cfg.RetryAfter > 0 {
-		l.rejection = levee.Reject(levee.ErrShed, cfg.RetryAfter)
-	}
-	l.s.maxQueue, l.s.maxWait, l.s.lifo, l.s.clk = cfg.MaxQueue, cfg.MaxWait, cfg.LIFO, l.clk
+	l.minSamples.Store(int64(cmp0(cfg.MinSamples, DefaultMinSamples)))
+	l.rejection.Store(rejectionFor(cfg.RetryAfter))
+	l.s.setQueue(cfg.MaxQueue, cfg.MaxWait, cfg.LIFO)
+	l.s.clk = l.clk
 	l.s.limit.Store(int64(initial))
 	now := l.clk.Nanotime()
 	l.wStart.Store(now)
@@ -345,7 +343,7 @@ func (l *Limiter) sample(now, rtt, demand int64, drop bool) {
 	storeMin(&l.wMin, rtt)
 	storeMax(&l.wMax, rtt)
 	storeMax(&l.wDemand, demand)
-	if now >= l.wEnd.Load() && i+1 >= l.minSamples && l.s.mu.TryLock() {
+	if now >= l.wEnd.Load() && i+1 >= l.minSamples.Load() && l.s.mu.TryLock() {
 		l.closeWindowLocked(now)
 	}
 }
@@ -371,7 +369,7 @@ func storeMax(a *atomic.Int64, v int64) {
 // closeWindowLocked hands the open window to the algorithm and opens the
 // next one. It unlocks l.s.mu, and emits the limit change outside the lock.
 func (l *Limiter) closeWindowLocked(now int64) {
-	if now < l.wEnd.Load() || l.wCount.Load() < l.minSamples {
+	if now < l.wEnd.Load() || l.wCount.Load() < l.minSamples.Load() {
 		l.s.mu.Unlock()
 		return
 	}
@@ -426,12 +424,12 @@ func (l *Limiter) closeWindowLocked(now int64) {
 
 func (l *Limiter) reject(ctx context.Context, reason string) error {
 	if l.listeners.Active() {
-		wait, _ := levee.RetryAfter(l.rejection)
+		wait, _ := levee.RetryAfter(*l.rejection.Load())
 		l.listeners.Emit(levee.Event{Kind: levee.EventRejected, Policy: "adaptive", Name: l.name,
 			Time: l.clk.Now(), Reason: reason, Value: float64(l.s.inflight.Load()),
-			Threshold: float64(l.s.limit.Load()), Wait: wait, Err: l.rejection, Context: ctx})
+			Threshold: float64(l.s.limit.Load()), Wait: wait, Err: *l.rejection.Load(), Context: ctx})
 	}
-	return l.rejection
+	return *l.rejection.Load()
 }
 
 var (

@@ -75,7 +75,8 @@ func NewBulkhead(cfg BulkheadConfig) (*Bulkhead, error) {
 		limit = DefaultMaxConcurrent
 	}
 	b := &Bulkhead{name: cfg.Name}
-	b.s.maxQueue, b.s.maxWait, b.s.clk = cfg.MaxQueue, cfg.MaxWait, clock.Or(cfg.Clock)
+	b.s.setQueue(cfg.MaxQueue, cfg.MaxWait, false)
+	b.s.clk = clock.Or(cfg.Clock)
 	b.s.limit.Store(int64(limit))
 	return b, nil
 }

@@ -23,9 +23,11 @@ type slots struct {
 	inflight atomic.Int64
 	limit    atomic.Int64
 
-	maxQueue int
-	maxWait  time.Duration
-	lifo     bool
+	// The queue's settings, atomics so that Reconfigure may change them
+	// while calls wait.
+	maxQueue atomic.Int64
+	maxWait  atomic.Int64 // ns
+	lifo     atomic.Bool
 	clk      clock.Clock
 
 	mu sync.Mutex // guards the queue; the Limiter also guards its window with it
@@ -63,7 +65,7 @@ func (s *slots) admitNow() (int64, bool) {
 // refusal for want of room in the queue, timedOut one for waiting maxWait;
 // err is the context's error.
 func (s *slots) acquire(ctx context.Context) (demand int64, full, timedOut bool, err error) {
-	if s.maxQueue == 0 {
+	if s.maxQueue.Load() == 0 {
 		// Nobody ever waits: refuse without taking the lock.
 		if n, ok := s.tryAdmit(); ok {
 			return n, false, false, nil
@@ -78,7 +80,7 @@ func (s *slots) acquire(ctx context.Context) (demand int64, full, timedOut bool,
 			return n, false, false, nil
 		}
 	}
-	if int(s.q.n.Load()) >= s.maxQueue {
+	if s.q.n.Load() >= s.maxQueue.Load() {
 		s.mu.Unlock()
 		return 0, true, false, nil
 	}
@@ -95,8 +97,8 @@ func (s *slots) acquire(ctx context.Context) (demand int64, full, timedOut bool,
 	s.mu.Unlock()
 
 	var timeout <-chan time.Time
-	if s.maxWait > 0 {
-		t := s.clk.NewTimer(s.maxWait)
+	if wait := time.Duration(s.maxWait.Load()); wait > 0 {
+		t := s.clk.NewTimer(wait)
 		defer t.Stop()
 		timeout = t.C()
 	}
@@ -168,13 +170,21 @@ func (s *slots) grantLocked() {
 // lifo) a slot already counted in flight.
 func (s *slots) grantOneLocked(demand int64) {
 	w := s.q.head
-	if s.lifo {
+	if s.lifo.Load() {
 		w = s.q.tail
 	}
 	s.q.remove(w)
 	w.granted = true
 	w.demand = demand
 	w.ready <- struct{}{}
+}
+
+// setQueue sets the queue's settings: how many calls may wait, for how
+// long (zero: until their context ends), and in which order.
+func (s *slots) setQueue(maxQueue int, maxWait time.Duration, lifo bool) {
+	s.maxQueue.Store(int64(maxQueue))
+	s.maxWait.Store(int64(maxWait))
+	s.lifo.Store(lifo)
 }
 
 // claim records an admission for its permit and returns the permit's token.

@@ -3,6 +3,7 @@ module github.com/levee-go/levee/gateway
 go 1.26.0
 
 require (
+	github.com/fsnotify/fsnotify v1.10.1
 	github.com/levee-go/levee v0.0.0
 	github.com/levee-go/levee/observe v0.0.0
 	github.com/levee-go/levee/redislimit v0.0.0

@@ -4,7 +4,9 @@
 //   - clienttimeout: HTTP clients whose requests can hang forever;
 //   - deadrecover: recover calls that can never stop a panic;
 //   - handlergo: goroutines started by HTTP handlers without a recover;
-//   - nextcall: middleware paths that neither call next nor respond.
+//   - lostpermit: Levee permits not settled on every path;
+//   - nextcall: middleware paths that neither call next nor respond;
+//   - perrequest: Levee policies built inside request handlers.
 //
 // Each analyzer lives in its own package for use with go/analysis drivers;
 // [Analyzers] lists them all, and cmd/levee-vet runs them, alone or as

@@ -6,7 +6,9 @@ import (
 	"github.com/levee-go/levee/leveevet/clienttimeout"
 	"github.com/levee-go/levee/leveevet/deadrecover"
 	"github.com/levee-go/levee/leveevet/handlergo"
+	"github.com/levee-go/levee/leveevet/lostpermit"
 	"github.com/levee-go/levee/leveevet/nextcall"
+	"github.com/levee-go/levee/leveevet/perrequest"
 )
 
 // Analyzers returns every leveevet analyzer, in name order: the set
@@ -17,6 +19,8 @@ func Analyzers() []*analysis.Analyzer {
 		clienttimeout.Analyzer,
 		deadrecover.Analyzer,
 		handlergo.Analyzer,
+		lostpermit.Analyzer,
 		nextcall.Analyzer,
+		perrequest.Analyzer,
 	}
 }

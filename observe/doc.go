@@ -28,6 +28,17 @@
 // [HTTPTracing] makes a server span per request, continuing the caller's
 // W3C trace context and passing it on, and exports spans over OTLP/HTTP.
 //
+// [RuntimeCollector] exports the Go runtime's scheduling latency and GC
+// pause distributions and heap goal with the usual Go collector, and
+// [RuntimeSLI] feeds an SLO from such a distribution (the p99 of each
+// second), so that a latency objective can tell slow code from a runtime
+// starved of CPU.
+//
+// [ConnMetrics] keeps the health of a client's connection pools per
+// upstream host (reuse, DNS, dial, TLS and first-byte timings, dials and
+// open connections), fed by a leveehttp Transport's events or by
+// [ConnMetrics.WithTrace] in any other client.
+//
 // Make Metrics with [NewMetrics] and OTel with [NewOTel]: their zero values
 // record nothing, and never panic.
 //

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"regexp"
@@ -255,6 +256,18 @@ func TestDashboardAndAlertsUseExportedMetrics(t *testing.T) {
 		m.Listener()(e)
 	}
 	_ = levee.New(m.Requests("x", nil), m.SLO("s", nil, nil)).Run(context.Background(), func(context.Context) error { return nil })
+	conns, err := observe.NewConnMetrics(reg, observe.ConnOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reason := range []string{"conn", "connect"} {
+		conns.Listener()(levee.Event{Kind: levee.EventInfo, Policy: "http", Name: "db:5432", Reason: reason})
+	}
+	if _, err := conns.Dialer("db:5432", func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("refused")
+	})(context.Background(), "tcp", "db:5432"); err == nil {
+		t.Fatal("the failing dialer succeeded")
+	}
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -38,6 +38,9 @@ type ProxyMetrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	targets  *prometheus.CounterVec
+
+	reloadMu sync.Mutex
+	reloads  *ReloadMetrics // made by Reloads on first use
 }
 
 // NewProxyMetrics makes the collectors on a new registry. opts.Buckets
@@ -67,7 +70,7 @@ func NewProxyMetrics(opts MetricsOptions) (*ProxyMetrics, error) {
 			ConstLabels: opts.ConstLabels}, []string{"upstream", "target", "status_class"}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.duration, m.targets,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		RuntimeCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -207,6 +207,13 @@ func (s *settings) set(next func(old *params) (*params, error)) error {
 	if err != nil {
 		return err
 	}
+	s.installLocked(old, np)
+	return nil
+}
+
+// installLocked installs np in place of old and reports the change; s.mu
+// is held.
+func (s *settings) installLocked(old, np *params) {
 	s.install(old, np)
 	if s.listeners.Active() {
 		s.listeners.Emit(levee.Event{
@@ -214,7 +221,6 @@ func (s *settings) set(next func(old *params) (*params, error)) error {
 			Value: perSecond(np), Threshold: perSecond(old),
 		})
 	}
-	return nil
 }
 
 // OnEvent registers fn for the limiter's events (rejections, rate changes)

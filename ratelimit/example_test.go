@@ -177,3 +177,22 @@ func ExampleConfig_coarseClock() {
 	// ratelimit: Burst = 10 at Rate 100000/1s spans 100µs, want at least the coarse clock's 1ms (Burst >= Rate × 1ms)
 	// <nil> true
 }
+
+// Reconfigure applies a new Config at once; the tokens the bucket holds
+// are kept (capped at the new burst), so raising a limit does not hand out
+// a fresh burst and lowering it takes effect now.
+func ExampleGCRA_Reconfigure() {
+	clk := clocktest.New(time.Time{})
+	g, _ := ratelimit.NewGCRA(ratelimit.Config{Rate: ratelimit.PerSecond(10), Clock: clk})
+	g.AllowN(7)
+	fmt.Println(g.Decide().Remaining)
+	if err := g.Reconfigure(ratelimit.Config{Rate: ratelimit.PerSecond(100), Burst: 100}); err != nil {
+		panic(err)
+	}
+	fmt.Println(g.DecideN(0).Remaining, g.Burst())
+	fmt.Println(g.Reconfigure(ratelimit.Config{Rate: ratelimit.PerSecond(100), Burst: -1}))
+	// Output:
+	// 2
+	// 2 100
+	// ratelimit: Burst = -1, want >= 0
+}

@@ -94,9 +94,9 @@ type Keyed struct {
 	overrides atomic.Pointer[map[string]*GCRA]
 	shards    []shard
 	mask      uint64
-	maxKeys   int64
+	maxKeys   atomic.Int64
 	count     atomic.Int64 // keys held in all shards
-	idle      int64
+	idle      atomic.Int64 // ns
 	seed      maphash.Seed
 	key       func(context.Context) string
 }
@@ -147,13 +147,13 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		maxKeys = DefaultMaxKeys
 	}
 	k := &Keyed{
-		shards:  make([]shard, n),
-		mask:    uint64(n - 1),
-		maxKeys: int64(maxKeys),
-		idle:    int64(idle),
-		seed:    maphash.MakeSeed(),
-		key:     cfg.Key,
+		shards: make([]shard, n),
+		mask:   uint64(n - 1),
+		seed:   maphash.MakeSeed(),
+		key:    cfg.Key,
 	}
+	k.maxKeys.Store(int64(maxKeys))
+	k.idle.Store(int64(idle))
 	k.clk = clk
 	k.name = cfg.Name
 	k.install = k.swap
@@ -289,13 +289,13 @@ func (k *Keyed) insert(sh *shard, key string, tag uint32, now int64) uint32 {
 			break
 		}
 		c := int(sh.cursor) % len(sh.slots)
-		if sh.slots[c].tat.Load() <= now-k.idle {
+		if sh.slots[c].tat.Load() <= now-k.idle.Load() {
 			k.remove(sh, c)
 		} else {
 			sh.cursor = uint32(c + 1)
 		}
 	}
-	if k.count.Load() >= k.maxKeys && len(sh.slots) > 0 {
+	if k.count.Load() >= k.maxKeys.Load() && len(sh.slots) > 0 {
 		// Sample up to 8 slots from the cursor; drop the fullest bucket.
 		victim, least := 0, int64(0)
 		for j := range min(8, len(sh.slots)) {
@@ -383,7 +383,7 @@ func (k *Keyed) SweepAt(now int64) int {
 		sh := &k.shards[s]
 		sh.mu.Lock()
 		for i := 0; i < len(sh.slots); {
-			if sh.slots[i].tat.Load() <= now-k.idle {
+			if sh.slots[i].tat.Load() <= now-k.idle.Load() {
 				k.remove(sh, i)
 				dropped++
 				continue

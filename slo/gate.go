@@ -127,6 +127,16 @@ type SelfCheckConfig struct {
 	// inconclusive, so a quiet period never rolls a change back. Zero means
 	// [DefaultCheckMinEvents] (20); negative means no minimum.
 	MinEvents int64
+	// MaxRegression, when positive, also compares each SLO with itself
+	// before the change: an SLO fails when its error ratio since the check
+	// began is more than MaxRegression times its error ratio over the
+	// Period before the check began (measured in whole buckets, so at
+	// least one bucket), and also above the objective's allowed error
+	// ratio, so that a change from no errors to a few is not a failure.
+	// The comparison is made only when the time before holds MinEvents
+	// events or more. Zero means no comparison; otherwise it must be at
+	// least 1.
+	MaxRegression float64
 }
 
 // SelfCheck watches SLOs for a period after a change and reports whether
@@ -135,10 +145,11 @@ type SelfCheckConfig struct {
 // after [NewSelfCheck] (not to a bucket's width). A zero SelfCheck watched
 // nothing: its Result does not pass and its Wait returns an error.
 type SelfCheck struct {
-	cfg   SelfCheckConfig
-	clk   clock.Clock
-	start int64
-	marks []mark
+	cfg    SelfCheckConfig
+	clk    clock.Clock
+	start  int64
+	marks  []mark
+	before []Counts // each SLO's events over the Period before the start
 }
 
 // NewSelfCheck starts watching now.
@@ -162,9 +173,15 @@ func NewSelfCheck(cfg SelfCheckConfig) (*SelfCheck, error) {
 	if cfg.MinEvents == 0 {
 		cfg.MinEvents = DefaultCheckMinEvents
 	}
+	if cfg.MaxRegression != 0 && !(cfg.MaxRegression >= 1) {
+		return nil, fmt.Errorf("slo: SelfCheckConfig.MaxRegression %v must be 0 or at least 1", cfg.MaxRegression)
+	}
 	c := &SelfCheck{cfg: cfg, clk: cfg.SLOs[0].clk}
 	c.start = c.clk.Nanotime()
 	for _, s := range cfg.SLOs {
+		// The baseline is read before the mark: the events of the mark's
+		// bucket so far belong to the time before the check.
+		c.before = append(c.before, s.ring.sum(c.start, s.span(cfg.Period)))
 		c.marks = append(c.marks, s.ring.mark(c.start))
 	}
 	return c, nil
@@ -196,6 +213,14 @@ type CheckFigure struct {
 	Pass bool
 	// Inconclusive reports that fewer than MinEvents events were recorded.
 	Inconclusive bool
+	// Before are the events over the Period before the check began, and
+	// BeforeErrorRatio their error ratio, which MaxRegression compares
+	// ErrorRatio with.
+	Before           Counts
+	BeforeErrorRatio float64
+	// Regressed reports that the error ratio grew more than MaxRegression
+	// times over the one before (see [SelfCheckConfig.MaxRegression]).
+	Regressed bool
 }
 
 // Err returns nil when the check passed, otherwise an error matching
@@ -206,7 +231,11 @@ func (r CheckResult) Err() error {
 	}
 	var parts []string
 	for _, f := range r.SLOs {
-		if !f.Pass {
+		switch {
+		case f.Pass:
+		case f.Regressed && f.BurnRate <= f.MaxBurnRate:
+			parts = append(parts, fmt.Sprintf("slo %q errored at %.3g%% over %d events, %.3g%% before", f.Name, 100*f.ErrorRatio, f.Counts.Total, 100*f.BeforeErrorRatio))
+		default:
 			parts = append(parts, fmt.Sprintf("slo %q burned at %.3g× (max %.3g×) over %d events", f.Name, f.BurnRate, f.MaxBurnRate, f.Counts.Total))
 		}
 	}
@@ -214,7 +243,9 @@ func (r CheckResult) Err() error {
 }
 
 // Result returns the figures now: final once the period has elapsed,
-// provisional before.
+// provisional before. A provisional result that does not pass already has
+// MinEvents events against it, so a caller may act on it at once rather
+// than wait for the period to end.
 func (c *SelfCheck) Result() CheckResult {
 	if c.clk == nil {
 		return CheckResult{} // a zero SelfCheck watched nothing: it does not pass
@@ -227,7 +258,12 @@ func (c *SelfCheck) Result() CheckResult {
 		f := CheckFigure{Name: s.cfg.Name, Counts: cnt, ErrorRatio: errorRatio(cnt), MaxBurnRate: c.cfg.MaxBurnRate}
 		f.BurnRate = f.ErrorRatio / s.allowed
 		f.Inconclusive = c.cfg.MinEvents > 0 && cnt.Total < uint64(c.cfg.MinEvents)
-		f.Pass = f.Inconclusive || f.BurnRate <= c.cfg.MaxBurnRate
+		f.Before = c.before[i]
+		f.BeforeErrorRatio = errorRatio(f.Before)
+		if c.cfg.MaxRegression > 0 && !f.Inconclusive && (c.cfg.MinEvents <= 0 || f.Before.Total >= uint64(c.cfg.MinEvents)) {
+			f.Regressed = f.ErrorRatio > s.allowed && f.ErrorRatio > c.cfg.MaxRegression*f.BeforeErrorRatio
+		}
+		f.Pass = f.Inconclusive || (f.BurnRate <= c.cfg.MaxBurnRate && !f.Regressed)
 		r.Pass = r.Pass && f.Pass
 		r.SLOs = append(r.SLOs, f)
 	}

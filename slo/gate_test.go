@@ -153,6 +153,48 @@ func TestSelfCheck(t *testing.T) {
 	}
 }
 
+func TestSelfCheckRegression(t *testing.T) {
+	tests := []struct {
+		name      string
+		before    [2]int // good, bad per minute for the five minutes before
+		during    [2]int // per minute, for five minutes
+		regressed bool
+	}{
+		{"five times the errors of before fails", [2]int{999, 1}, [2]int{995, 5}, true},
+		{"less than twice those of before passes", [2]int{997, 3}, [2]int{995, 5}, false},
+		{"within the objective passes however it grew", [2]int{1000, 0}, [2]int{1999, 1}, false},
+		{"no time before to compare with passes", [2]int{}, [2]int{995, 5}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, clk := newSLO(t, slo.Config{Name: "api"})
+			for range 5 {
+				clk.Advance(time.Minute)
+				record(s, tt.before[0], tt.before[1])
+			}
+			c, err := slo.NewSelfCheck(slo.SelfCheckConfig{SLOs: []*slo.SLO{s}, MaxRegression: 2})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 5 {
+				clk.Advance(time.Minute)
+				record(s, tt.during[0], tt.during[1])
+			}
+			r := c.Result()
+			f := r.SLOs[0]
+			if f.Regressed != tt.regressed || r.Pass == tt.regressed || f.BurnRate > f.MaxBurnRate {
+				t.Fatalf("Result() = %+v, want Regressed %v", r, tt.regressed)
+			}
+			if want := uint64(5 * (tt.before[0] + tt.before[1])); f.Before.Total != want {
+				t.Fatalf("Before = %+v, want %d events", f.Before, want)
+			}
+			if tt.regressed && !strings.Contains(r.Err().Error(), "before") {
+				t.Fatalf("Err() = %v, want it to name the error ratio before", r.Err())
+			}
+		})
+	}
+}
+
 func TestSelfCheckWait(t *testing.T) {
 	s, clk := newSLO(t, slo.Config{})
 	c, err := slo.NewSelfCheck(slo.SelfCheckConfig{SLOs: []*slo.SLO{s}, Period: time.Minute, MinEvents: -1})
@@ -189,6 +231,7 @@ func TestSelfCheckValidation(t *testing.T) {
 		{},
 		{SLOs: []*slo.SLO{s}, Period: -time.Second},
 		{SLOs: []*slo.SLO{s}, MaxBurnRate: -1},
+		{SLOs: []*slo.SLO{s}, MaxRegression: 0.5},
 	} {
 		if _, err := slo.NewSelfCheck(cfg); err == nil {
 			t.Errorf("NewSelfCheck(%+v) = nil error, want one", cfg)

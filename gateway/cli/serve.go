@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 
@@ -27,7 +28,14 @@ listeners go on serving for the drain delay (answering with
 finish. A second signal stops at once. The exit status is 0 after a clean
 shutdown and 1 when serving failed or requests were cut off.
 
-On SIGHUP or SIGUSR2 it upgrades without downtime: it starts its binary
+On SIGHUP, and when FILE changes (unless reload.watch is false), it
+reloads the configuration without dropping a request: the new document is
+checked, built beside the running one, warmed, swapped in atomically, and
+watched by its self-check, which rolls it back when it harms the
+service. A configuration that is not valid, or whose new targets never
+pass a health check, never replaces the running one; the log says why.
+
+On SIGUSR2 it upgrades without downtime: it starts its binary
 again (the file now at its path, so a new version once replaced) with the
 same arguments, and the new process inherits the listening sockets and
 reads the configuration afresh. Once the new process is ready, the old one
@@ -47,7 +55,7 @@ func serve(args []string, stderr io.Writer) int {
 	file := fs.String("c", "", "the configuration `file` (required)")
 	grace := fs.Duration("grace-period", lifecycle.DefaultGracePeriod, "the whole shutdown budget; set it to Kubernetes' terminationGracePeriodSeconds")
 	drain := fs.Duration("drain-delay", 0, "how long to go on serving after readiness fails on SIGTERM, or after the new process is ready on an upgrade; 0 means a sixth of -grace-period, negative none")
-	upgrades := fs.Bool("upgrade", runtime.GOOS != "windows", "upgrade without downtime on SIGHUP or SIGUSR2 (not on Windows)")
+	upgrades := fs.Bool("upgrade", runtime.GOOS != "windows", "upgrade without downtime on SIGUSR2 (not on Windows)")
 	pidFile := fs.String("pid-file", "", "write the pid of the process that serves to this `file`, following upgrades")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), serveUsage)
@@ -68,7 +76,12 @@ func serve(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "levee serve: -pid-file needs -upgrade")
 		return ExitInvalid
 	}
-	cfg, err := config.Load(*file, config.Options{})
+	raw, err := os.ReadFile(*file)
+	if err != nil {
+		reportLoad(stderr, *file, err)
+		return ExitInvalid
+	}
+	cfg, err := config.Parse(raw, config.Options{Dir: filepath.Dir(*file)})
 	if err != nil {
 		reportLoad(stderr, *file, err)
 		return ExitInvalid
@@ -77,6 +90,8 @@ func serve(args []string, stderr io.Writer) int {
 	err = server.Run(context.Background(), cfg, server.Options{
 		Dir:    filepath.Dir(*file),
 		Logger: log,
+		Path:   *file,
+		Raw:    raw,
 		Lifecycle: lifecycle.Config{GracePeriod: *grace, DrainDelay: *drain, Upgrade: lifecycle.UpgradeConfig{
 			Enabled: *upgrades, DrainDelay: *drain, PIDFile: *pidFile,
 		}},

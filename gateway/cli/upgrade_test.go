@@ -149,7 +149,7 @@ func readPID(file string) int {
 
 // TestServeUpgradeAndDrainUnderLoad runs the built binary under steady
 // load from a fixed number of keep-alive clients and loses no request:
-// first across a SIGHUP upgrade (a new process takes the sockets over and
+// first across a SIGUSR2 upgrade (a new process takes the sockets over and
 // the old one drains and exits 0), then across a SIGTERM drain of the new
 // process, with the clients stopped the way a load balancer stops sending
 // once readiness fails. Every process is stopped by its PID.
@@ -216,16 +216,17 @@ admin: {address: %q}
 	const clients = 8
 	url := "http://" + public + "/"
 
-	// The upgrade: SIGHUP under load; the new process writes its pid once
-	// ready, the old one drains and exits 0.
+	// The upgrade: SIGUSR2 under load (SIGHUP reloads the configuration);
+	// the new process writes its pid once ready, the old one drains and
+	// exits 0.
 	load := startSteadyLoad(url, clients)
 	load.waitOK(t, 300)
-	if err := syscall.Kill(oldPID, syscall.SIGHUP); err != nil {
+	if err := syscall.Kill(oldPID, syscall.SIGUSR2); err != nil {
 		t.Fatal(err)
 	}
 	var newPID int
 	if !waitFor(20*time.Second, func() bool { newPID = readPID(pidFile); return newPID != 0 && newPID != oldPID }) {
-		t.Fatalf("no new process took over within 20s of SIGHUP")
+		t.Fatalf("no new process took over within 20s of SIGUSR2")
 	}
 	pids.Store(newPID, true)
 	select {
@@ -241,7 +242,7 @@ admin: {address: %q}
 	}
 	load.waitOK(t, 300) // served by the new process alone
 	load.stop()
-	load.check(t, "SIGHUP upgrade")
+	load.check(t, "SIGUSR2 upgrade")
 
 	// The drain: SIGTERM under load. A load balancer polls readiness every
 	// 100ms and stops the clients after two failures in a row; the drain

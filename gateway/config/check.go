@@ -185,6 +185,7 @@ func (c *checker) check() {
 	c.routes()
 	c.redis()
 	c.admin()
+	c.reload()
 	if a := c.cfg.AccessLog; a != nil && a.Path == "" {
 		c.fail("access_log.path", "must not be empty")
 	}
@@ -800,4 +801,26 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+func (c *checker) reload() {
+	r := c.cfg.Reload
+	c.positive("reload.debounce", r.Debounce)
+	c.positive("reload.warm_timeout", r.WarmTimeout)
+	c.positive("reload.drain_timeout", r.DrainTimeout)
+	c.atLeast("reload.history", r.History, 2)
+	s := r.SelfCheck
+	if s.Period < 0 {
+		c.fail("reload.self_check.period", "must not be negative")
+	}
+	if !(s.MaxBurnRate > 0) {
+		c.fail("reload.self_check.max_burn_rate", "must be greater than 0")
+	}
+	c.atLeast("reload.self_check.min_events", s.MinEvents, 1)
+	if !(s.MaxRegression == 0 || s.MaxRegression >= 1) {
+		c.fail("reload.self_check.max_regression", "must be 0 (off) or at least 1")
+	}
+	if s.Objective <= 0 || s.Objective >= 100 {
+		c.fail("reload.self_check.objective", "must be between 0%% and 100%%, both excluded")
+	}
 }

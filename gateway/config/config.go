@@ -40,6 +40,69 @@ type Config struct {
 	// caller's W3C trace context, and exports the spans over OTLP. Omitted
 	// means no spans (a traceparent field passes through unchanged).
 	Tracing *Tracing `yaml:"tracing"`
+	// Reload tunes how a new configuration replaces the running one (from
+	// the file, SIGHUP, the admin API or etcd) and the self-check that
+	// rolls a harmful one back.
+	Reload Reload `yaml:"reload"`
+}
+
+// Reload tunes hot reload. Every source takes one path: the new document
+// is decoded and checked, a complete new runtime is built beside the
+// running one and warmed (new targets pass a health check), then swapped in
+// atomically; the old runtime drains its requests in flight and stops. A
+// document identical to the running one is not applied again. Listeners,
+// admin, access_log and tracing are not reloaded: a change to them is
+// refused and needs a restart or a binary upgrade (SIGUSR2).
+type Reload struct {
+	// Watch reloads when the configuration file changes, watching its
+	// directory so that editors that save by rename and Kubernetes
+	// ConfigMaps (which swap a symbolic link) are seen.
+	Watch bool `yaml:"watch" default:"true"`
+	// Debounce waits this long after the last change to the file before
+	// reloading, so that one save (several file system events) reloads
+	// once.
+	Debounce time.Duration `yaml:"debounce" default:"500ms"`
+	// WarmTimeout bounds warming a new runtime: every target new to an
+	// upstream with a health_check must pass one probe within it, or the
+	// reload fails and the running configuration stays.
+	WarmTimeout time.Duration `yaml:"warm_timeout" default:"10s"`
+	// DrainTimeout bounds how long the replaced runtime waits for its
+	// requests in flight before it is stopped.
+	DrainTimeout time.Duration `yaml:"drain_timeout" default:"30s"`
+	// History is how many applied versions are kept for the admin API and
+	// for rollback, the running one included.
+	History int `yaml:"history" default:"10"`
+	// SelfCheck watches a newly applied configuration and rolls it back
+	// when it harms the service.
+	SelfCheck ReloadSelfCheck `yaml:"self_check"`
+}
+
+// ReloadSelfCheck watches the service for a while after a reload: every
+// route's slo and the gateway as a whole (every request not answered 5xx
+// is good). The new configuration is rolled back to the one before it,
+// and marked bad so that it is not applied again unless forced, as soon as
+// a watched objective burns its error budget faster than max_burn_rate, or
+// errors more than max_regression times as often as before the reload.
+// Fewer than min_events requests in the period never roll back.
+type ReloadSelfCheck struct {
+	// Period is how long a new configuration is watched. Zero turns the
+	// self-check off.
+	Period time.Duration `yaml:"period" default:"60s"`
+	// MaxBurnRate is the highest burn rate (error ratio divided by the
+	// objective's allowed error ratio) that passes.
+	MaxBurnRate float64 `yaml:"max_burn_rate" default:"14.4"`
+	// MinEvents is how many requests an objective must see during the
+	// period before it can fail.
+	MinEvents int `yaml:"min_events" default:"20"`
+	// MaxRegression fails an objective whose error ratio is more than this
+	// many times its error ratio over the same period before the reload
+	// (and above the objective's allowed error ratio). Zero turns the
+	// comparison off.
+	MaxRegression float64 `yaml:"max_regression" default:"2"`
+	// Objective is the share of the gateway's requests (all routes) that
+	// must not be answered 5xx, the objective watched for every reload
+	// whether or not routes have their own slo.
+	Objective Percent `yaml:"objective" default:"99%"`
 }
 
 // Listener is one address the gateway accepts requests on.

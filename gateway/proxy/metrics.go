@@ -58,16 +58,16 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 		}
 	}
 	for _, u := range p.upstreams {
-		if u.breaker != nil {
-			m.Policies().Register(u.breaker)
+		if b := u.breaker; b != nil {
+			p.listen(b, func() func() { return m.Policies().Register(b) })
 		}
 		if u.outliers != nil {
 			m.Policies().Register(u.outliers)
 		}
 		for _, t := range u.targets {
 			pm.targets[t] = m.Target(u.name, t.url.Host)
-			if t.breaker != nil {
-				m.Policies().Register(t.breaker)
+			if b := t.breaker; b != nil {
+				p.listen(b, func() func() { return m.Policies().Register(b) })
 			}
 		}
 	}

@@ -49,6 +49,13 @@ type Options struct {
 	// traceparent. Nil means no spans: traceparent passes through as the
 	// client sent it.
 	Tracing *observe.HTTPTracing
+	// Previous is the running Proxy this one is built to replace, on a
+	// reload: every breaker, rate limit, concurrency limit, shedder,
+	// objective and target health whose configuration did not change is
+	// taken over with its state rather than built anew ([Proxy.Carried]
+	// says which). Retire Previous, not Close it, once this one serves.
+	// Nil means none.
+	Previous *Proxy
 }
 
 // Proxy is the runtime of one configuration: its routes, in the order
@@ -70,6 +77,8 @@ type Proxy struct {
 	metrics   *metrics // nil without Options.Metrics
 	tracing   *observe.HTTPTracing
 	adm       admitState // admission policies' shared parts (admit.go)
+	slos      sloState   // the routes' and the gateway's objectives (slo.go)
+	carry     carryState // what a reload carried over (carry.go)
 }
 
 // New compiles cfg, which must come from [config.Load] or [config.Parse]
@@ -121,6 +130,11 @@ func New(cfg *config.Config, opts Options) (*Proxy, error) {
 		p.routes = append(p.routes, rt)
 	}
 	sortRoutes(p.routes)
+	if err := p.newSLOs(cfg); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	p.adopt(cfg, opts.Previous) // carry.go
 	p.instrument(opts.Metrics)
 	return p, nil
 }
@@ -198,6 +212,7 @@ func (p *Proxy) Close() {
 		u.transport.CloseIdleConnections()
 	}
 	p.adm.close()
+	p.unlistenAll()
 }
 
 type listenerHandler struct {
@@ -248,10 +263,7 @@ func exchangeOf(r *http.Request) *exchange {
 // serve answers one request: it gives the request an id, forwards it, and
 // writes the access log record, even when forwarding aborts.
 func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t trust) {
-	var start int64
-	if p.access != nil || p.metrics != nil {
-		start = p.clk.Nanotime()
-	}
+	start := p.clk.Nanotime() // for the objectives, metrics and access log
 	peer := peerAddr(r)
 	ex := &exchange{peer: peer, trusted: peer.IsValid() && t.contains(peer), id: requestID(r.Header)}
 	ex.client = clientIP(r.Header, peer, t)
@@ -263,6 +275,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, listener string, t
 	if p.metrics != nil {
 		defer p.record(&sw, ex, start)
 	}
+	defer p.recordSLO(&sw, r, ex, start)
 	if p.tracing != nil {
 		r = p.startSpan(r, ex)
 		defer p.endSpan(&sw, ex)

@@ -401,6 +401,7 @@ func (u *upstream) admitOther(r *http.Request, tried []*target) (*target, levee.
 	if best == nil {
 		best = errors.New("proxy: no target")
 	}
+	pm.Record(levee.Outcome{Result: levee.Ignored}) // the upstream's permit, when no target took it
 	return nil, levee.Permit{}, best
 }
 

@@ -9,11 +9,15 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/gateway/proxy"
+	"github.com/levee-go/levee/gateway/reload"
 	"github.com/levee-go/levee/health"
 	"github.com/levee-go/levee/lifecycle"
 	"github.com/levee-go/levee/observe"
@@ -32,8 +36,22 @@ type Options struct {
 	Logger *slog.Logger
 	// Lifecycle is the shutdown budget and signals; Health and Logger are
 	// filled in by Run. The zero value drains for 5s and stops within 30s
-	// on SIGTERM or SIGINT.
+	// on SIGTERM or SIGINT. Upgrade.Signals nil means SIGUSR2 alone:
+	// SIGHUP reloads the configuration, as nginx's convention has it.
 	Lifecycle lifecycle.Config
+	// Path is the configuration file cfg was read from, which SIGHUP and
+	// the reload controller read again, and which is watched when
+	// reload.watch is on. Empty means no file: cfg is never reloaded but
+	// through the controller's Apply.
+	Path string
+	// Raw is the document cfg was decoded from: the first version's, which
+	// the admin API serves and a rollback applies again. Nil for a
+	// configuration built in code.
+	Raw []byte
+	// Started, when set, is called with the reload controller once the
+	// gateway serves, for the admin API and other configuration sources
+	// (an etcd watch calls its Apply with Source reload.SourceEtcd).
+	Started func(*reload.Controller)
 }
 
 // Run serves cfg until ctx ends or a stop signal arrives, then drains and
@@ -58,11 +76,16 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		return err
 	}
 	defer stopTracing(tracing)
-	p, err := proxy.New(cfg, proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access, Metrics: metrics, Tracing: tracing})
+	ctl, err := reload.New(cfg, opts.Raw, reload.SourceFile, reload.Options{
+		Path:    opts.Path,
+		Proxy:   proxy.Options{Dir: opts.Dir, Logger: log, AccessLog: access, Metrics: metrics, Tracing: tracing},
+		Logger:  log,
+		Metrics: metrics.Reloads(),
+	})
 	if err != nil {
 		return err
 	}
-	defer p.Close()
+	defer ctl.Close()
 	h, err := health.New(health.Config{Name: "levee"})
 	if err != nil {
 		return err
@@ -70,6 +93,9 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 	defer h.Close()
 	lc := opts.Lifecycle
 	lc.Health, lc.Logger = h, log
+	if lc.Upgrade.Signals == nil {
+		lc.Upgrade.Signals = upgradeSignals
+	}
 	if lc.Name == "" {
 		lc.Name = "levee"
 	}
@@ -85,7 +111,7 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		}
 	}
 	for _, lcfg := range cfg.Listeners {
-		srv, ln, err := listen(l, p, lcfg, opts.Dir, log)
+		srv, ln, err := listen(l, ctl, lcfg, opts.Dir, log)
 		if err != nil {
 			closeAll()
 			return err
@@ -106,14 +132,56 @@ func Run(ctx context.Context, cfg *config.Config, opts Options) error {
 		closeAll()
 		return err
 	}
+	stopReloads := reloads(ctx, ctl, opts.Path, log)
+	defer stopReloads()
+	if opts.Started != nil {
+		opts.Started(ctl)
+	}
 	return l.Run(ctx)
 }
 
-// listen opens a listener's socket and builds its server: the proxy's
-// handler for that listener, its timeouts and header limit, and TLS or
+// reloads starts the reload sources of the configuration file: SIGHUP,
+// and the file watch (which acts while the running reload.watch is on). The returned function stops
+// them.
+func reloads(ctx context.Context, ctl *reload.Controller, path string, log *slog.Logger) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_, _ = ctl.Signal(ctx) // logged, counted and in the status
+			}
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := ctl.WatchFile(ctx); err != nil {
+			log.Error("reload: the file watch stopped", "path", path, "error", err.Error())
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		cancel()
+		wg.Wait()
+	}
+}
+
+// listen opens a listener's socket and builds its server: the handler for
+// that listener of whichever runtime the reload controller runs, its timeouts and header limit, and TLS or
 // h2c when configured.
-func listen(l *lifecycle.Lifecycle, p *proxy.Proxy, lc config.Listener, dir string, log *slog.Logger) (*http.Server, net.Listener, error) {
-	handler, err := p.Handler(lc.Name)
+func listen(l *lifecycle.Lifecycle, ctl *reload.Controller, lc config.Listener, dir string, log *slog.Logger) (*http.Server, net.Listener, error) {
+	handler, err := ctl.Handler(lc.Name)
 	if err != nil {
 		return nil, nil, err
 	}

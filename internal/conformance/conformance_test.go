@@ -452,3 +452,30 @@ func TestRunPolicy(t *testing.T) {
 func TestGateSuite(t *testing.T) {
 	conformance.TestGate(t, semCase(3, time.Minute, bugs{}, 0))
 }
+
+// TestSettleOnceAcrossReconfigure checks that the check passes a gate whose
+// reconfiguration keeps its permits' bookkeeping, and fails one whose
+// reconfiguration loses it (every settle then frees a slot).
+func TestSettleOnceAcrossReconfigure(t *testing.T) {
+	newGate := func(clk clock.Clock) levee.Gate { return newSemGate(clk, 2, time.Hour, bugs{}) }
+	for _, tt := range []struct {
+		name   string
+		broken bool
+	}{{"keeps bookkeeping", false}, {"loses bookkeeping", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			reconfigure := func(g levee.Gate) error {
+				if tt.broken {
+					g.(*semGate).bugs.settleTwice = true
+				}
+				return nil
+			}
+			fails := run(func(t conformance.T) { conformance.RunSettleOnceAcrossReconfigure(t, newGate, nil, reconfigure) })
+			if tt.broken && len(fails) == 0 {
+				t.Errorf("RunSettleOnceAcrossReconfigure passed a gate whose reconfiguration frees a slot per settle")
+			}
+			if !tt.broken && len(fails) > 0 {
+				t.Errorf("RunSettleOnceAcrossReconfigure failed a correct gate:\n%s", strings.Join(fails, "\n"))
+			}
+		})
+	}
+}

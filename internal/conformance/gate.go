@@ -171,7 +171,7 @@ func gateAdmit(t T, c Gate, guard time.Duration) {
 			p.Done(errCall)
 		case 2:
 			p.Record(levee.Outcome{Result: levee.Ignored, Err: context.Canceled})
-		case 3:
+		default:
 			p.Record(levee.Outcome{Result: levee.Success, Latency: time.Millisecond})
 		}
 	}

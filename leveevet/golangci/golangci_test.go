@@ -20,9 +20,9 @@ func TestPlugin(t *testing.T) {
 		want    []string
 		wantErr string
 	}{
-		{"nil settings run all", nil, []string{"clienttimeout", "deadrecover", "handlergo", "nextcall"}, ""},
-		{"empty settings run all", map[string]any{}, []string{"clienttimeout", "deadrecover", "handlergo", "nextcall"}, ""},
-		{"disable one", map[string]any{"disable": []string{"clienttimeout"}}, []string{"deadrecover", "handlergo", "nextcall"}, ""},
+		{"nil settings run all", nil, []string{"clienttimeout", "deadrecover", "handlergo", "lostpermit", "nextcall", "perrequest"}, ""},
+		{"empty settings run all", map[string]any{}, []string{"clienttimeout", "deadrecover", "handlergo", "lostpermit", "nextcall", "perrequest"}, ""},
+		{"disable one", map[string]any{"disable": []string{"clienttimeout"}}, []string{"deadrecover", "handlergo", "lostpermit", "nextcall", "perrequest"}, ""},
 		{"unknown analyzer", map[string]any{"disable": []string{"nope"}}, nil, `unknown analyzer "nope"`},
 		{"unknown field", map[string]any{"enable": []string{"nextcall"}}, nil, "unknown field"},
 	}

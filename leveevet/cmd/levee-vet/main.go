@@ -1,5 +1,5 @@
 // Command levee-vet runs the leveevet analyzers (clienttimeout, deadrecover,
-// handlergo, nextcall) over Go packages:
+// handlergo, lostpermit, nextcall, perrequest) over Go packages:
 //
 //	levee-vet ./...
 //	go vet -vettool=$(which levee-vet) ./...
