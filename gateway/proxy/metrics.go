@@ -33,8 +33,9 @@ type metrics struct {
 // as levee_limit{policy="adaptive"} and levee_rejections_total) and to
 // each upstream's outlier detection (levee_policy_events_total{
 // policy="outlier", reason="ejected"}), so that dashboards and alerts see
-// overload and ejections. The policies only emit events, so a runtime
-// built beside this one for a reload registers its own without clashing.
+// overload and ejections. A policy taken over from the Proxy this one
+// replaces keeps that Proxy's registration (see [Proxy.listen]), so it is
+// counted once.
 func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	if m == nil {
 		return
@@ -47,12 +48,12 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	for _, rt := range p.routes {
 		pm.routes[rt.index] = m.Route(rt.name, rt.upstream.name, reasons)
 		if a := rt.admission; a != nil {
-			if a.shed != nil && a.shed.inflight != nil {
-				m.Policies().Register(a.shed.inflight)
+			if s := a.shed; s != nil && s.inflight != nil {
+				p.listen(s.inflight, func() func() { return m.Policies().Register(s.inflight) })
 			}
-			if a.conc != nil && a.conc.keyed == nil {
-				if o, ok := a.conc.gate.(observe.Observable); ok {
-					m.Policies().Register(o)
+			if c := a.conc; c != nil && c.keyed == nil {
+				if o, ok := c.gate.(observe.Observable); ok {
+					p.listen(c.gate, func() func() { return m.Policies().Register(o) })
 				}
 			}
 		}
@@ -61,8 +62,8 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 		if b := u.breaker; b != nil {
 			p.listen(b, func() func() { return m.Policies().Register(b) })
 		}
-		if u.outliers != nil {
-			m.Policies().Register(u.outliers)
+		if o := u.outliers; o != nil {
+			p.listen(o, func() func() { return m.Policies().Register(o) })
 		}
 		for _, t := range u.targets {
 			pm.targets[t] = m.Target(u.name, t.url.Host)
