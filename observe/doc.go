@@ -44,7 +44,9 @@
 //
 // The folder also ships a Grafana dashboard (dashboards/levee.json) and
 // Prometheus alert rules (alerts/levee.rules.yml); a test checks that every
-// metric they use is one this package exports.
+// metric they use is one this package exports. Beside them are the
+// gateway's (dashboards/levee-gateway.json, alerts/levee-gateway.rules.yml),
+// checked by the gateway's tests against a running gateway's /metrics.
 //
 // This module is the only part of Levee that imports Prometheus or
 // OpenTelemetry.

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
+	"github.com/levee-go/levee/internal/readmetest"
 	"github.com/levee-go/levee/observe"
 	"github.com/levee-go/levee/slo"
 )
@@ -72,47 +72,15 @@ func Example_readme() {
 // that Example_readme compiles and runs, line for line (comments and
 // alignment aside).
 func TestREADMESnippet(t *testing.T) {
-	readme, err := os.ReadFile("../README.md")
+	got, err := readmetest.Block("../README.md", "### Observability — `observe`", "go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sec := string(readme)
-	i := strings.Index(sec, "### Observability — `observe`")
-	if i < 0 {
-		t.Fatal("README has no observe section")
-	}
-	sec = sec[i:]
-	start := strings.Index(sec, "```go\n")
-	end := strings.Index(sec[start+6:], "```")
-	if start < 0 || end < 0 {
-		t.Fatal("README's observe section has no go block")
-	}
-	got := codeLines(sec[start+6 : start+6+end])
-
-	src, err := os.ReadFile("readme_test.go")
+	want, err := readmetest.Between("readme_test.go", "// README begin", "// README end")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := string(src)
-	ex = ex[strings.Index(ex, "// README begin\n")+len("// README begin\n") : strings.Index(ex, "\t// README end")]
-	want := codeLines(ex)
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("README observe snippet:\n%s\n\nwant (Example_readme):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	if d := readmetest.Diff(readmetest.Lines(got, "//"), readmetest.Lines(want, "//")); d != "" {
+		t.Errorf("README observe snippet against Example_readme: %s", d)
 	}
-}
-
-// codeLines returns the Go lines of a snippet without comments and with
-// whitespace collapsed.
-func codeLines(s string) []string {
-	var out []string
-	for _, l := range strings.Split(s, "\n") {
-		if i := strings.Index(l, "//"); i >= 0 {
-			l = l[:i]
-		}
-		l = strings.Join(strings.Fields(l), " ")
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
 }

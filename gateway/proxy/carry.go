@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/levee-go/levee/breaker"
 	"github.com/levee-go/levee/gateway/config"
 )
 
@@ -38,11 +37,11 @@ type Carried struct {
 type carryState struct {
 	cfg    *config.Config
 	report []Carried
-	fresh  map[*target]bool          // targets not carried: Warm probes them
-	kept   map[*breaker.Breaker]bool // breakers taken over from the previous Proxy
+	fresh  map[*target]bool // targets not carried: Warm probes them
+	kept   map[any]bool     // policies taken over from the previous Proxy, by pointer
 
-	mu       sync.Mutex                  // guards unlisten
-	unlisten map[*breaker.Breaker]func() // metrics listeners this Proxy owns
+	mu       sync.Mutex     // guards unlisten
+	unlisten map[any]func() // metrics listeners this Proxy owns, by policy
 
 	// reconfigure applies, at [Proxy.Commit], the new settings of the
 	// policies p took over although their settings changed: not before,
@@ -217,6 +216,7 @@ func (p *Proxy) adoptRoute(rt *route, rc config.Route, ort *route, orc config.Ro
 			why := verdict(oa != nil && oa.conc != nil, opol.Concurrency, pol.Concurrency)
 			if why == "" {
 				a.conc = oa.conc
+				p.keep(a.conc.gate)
 			}
 			p.note("concurrency", rt.name, why == "", or(why, "unchanged"))
 		}
@@ -227,6 +227,7 @@ func (p *Proxy) adoptRoute(rt *route, rc config.Route, ort *route, orc config.Ro
 			}
 			if why == "" {
 				a.shed = oa.shed
+				p.keep(a.shed.inflight)
 			}
 			p.note("shed", rt.name, why == "", or(why, "unchanged"))
 		}
@@ -266,25 +267,27 @@ func (p *Proxy) adoptGateway(cfg *config.Config, prev *Proxy) {
 	}
 }
 
-// keep marks b, a breaker p took over, as still listened to by the
-// metrics registration of the Proxy it came from (see [Proxy.Retire]).
-func (p *Proxy) keep(b *breaker.Breaker) {
+// keep marks b, a policy p took over (a breaker, an adaptive limit, an
+// in-flight shedder: a pointer), as still listened to by the metrics
+// registration of the Proxy it came from (see [Proxy.Retire]).
+func (p *Proxy) keep(b any) {
 	if p.carry.kept == nil {
-		p.carry.kept = map[*breaker.Breaker]bool{}
+		p.carry.kept = map[any]bool{}
 	}
 	p.carry.kept[b] = true
 }
 
 // listen registers b with the metrics unless p took it over, in which case
-// the registration of the Proxy it came from goes on.
-func (p *Proxy) listen(b *breaker.Breaker, register func() (remove func())) {
+// the registration of the Proxy it came from goes on, so that a policy
+// carried across reloads is counted once.
+func (p *Proxy) listen(b any, register func() (remove func())) {
 	if p.carry.kept[b] {
 		return
 	}
 	p.carry.mu.Lock()
 	defer p.carry.mu.Unlock()
 	if p.carry.unlisten == nil {
-		p.carry.unlisten = map[*breaker.Breaker]func(){}
+		p.carry.unlisten = map[any]func(){}
 	}
 	p.carry.unlisten[b] = register()
 }
@@ -310,7 +313,7 @@ func (p *Proxy) Retire(next *Proxy) {
 		for b := range next.carry.kept {
 			if remove, ok := p.carry.unlisten[b]; ok {
 				if next.carry.unlisten == nil {
-					next.carry.unlisten = map[*breaker.Breaker]func(){}
+					next.carry.unlisten = map[any]func(){}
 				}
 				next.carry.unlisten[b] = remove
 				delete(p.carry.unlisten, b)

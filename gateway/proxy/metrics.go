@@ -27,7 +27,14 @@ type metrics struct {
 }
 
 // instrument makes the recorders of every route and target and registers
-// every breaker, so that its state is exported from the start.
+// every breaker, so that its state is exported from the start; it also
+// listens to each route's adaptive limit and in-flight shedder (exported
+// as levee_limit{policy="adaptive"} and levee_rejections_total) and to
+// each upstream's outlier detection (levee_policy_events_total{
+// policy="outlier", reason="ejected"}), so that dashboards and alerts see
+// overload and ejections. A policy taken over from the Proxy this one
+// replaces keeps that Proxy's registration (see [Proxy.listen]), so it is
+// counted once.
 func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	if m == nil {
 		return
@@ -38,15 +45,28 @@ func (p *Proxy) instrument(m *observe.ProxyMetrics) {
 	}
 	for _, rt := range p.routes {
 		pm.routes[rt.index] = m.Route(rt.name, rt.upstream.name, reasons)
+		if a := rt.admission; a != nil {
+			if s := a.shed; s != nil && s.inflight != nil {
+				p.listen(s.inflight, func() func() { return m.Policies().Register(s.inflight) })
+			}
+			if c := a.conc; c != nil && c.keyed == nil {
+				if o, ok := c.gate.(observe.Observable); ok {
+					p.listen(c.gate, func() func() { return m.Policies().Register(o) })
+				}
+			}
+		}
 	}
 	for _, u := range p.upstreams {
 		if b := u.breaker; b != nil {
 			p.listen(b, func() func() { return m.Policies().Register(b) })
 		}
 		// The pool's health: dials and open connections by the dialer,
-		// reuse and the phases of each request by its trace.
+		// reuse by a trace the upstream's requests share.
 		u.conns = m.Conns()
 		u.transport.DialContext = u.conns.Dialer(u.name, u.transport.DialContext)
+		if o := u.outliers; o != nil {
+			p.listen(o, func() func() { return m.Policies().Register(o) })
+		}
 		u.metrics = m // for targets a new DNS answer adds (resolve.go)
 		for _, t := range u.pool().targets {
 			t.obs = m.Target(u.name, t.url.Host)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
 )
@@ -35,7 +36,15 @@ type outliers struct {
 	mu      sync.Mutex // ejection decisions and the timer, which are rare
 	timer   clock.Timer
 	stopped bool
+
+	listeners levee.Listeners
 }
+
+// OnEvent adds fn to the listeners of ejections: an [levee.EventInfo] with
+// Policy "outlier", Name the upstream's, Reason "ejected", Value the
+// number of targets ejected with this one and Threshold the most that may
+// be. It returns a function that removes fn.
+func (o *outliers) OnEvent(fn levee.Listener) (remove func()) { return o.listeners.Add(fn) }
 
 func newOutliers(u *upstream, cfg config.OutlierDetection, clk clock.Clock, log *slog.Logger) *outliers {
 	o := &outliers{u: u, cfg: cfg, clk: clock.Or(clk), log: log}
@@ -181,4 +190,8 @@ func (o *outliers) eject(u *upstream, t *target) {
 	n := t.ejections
 	o.mu.Unlock()
 	o.log.Warn("proxy: target ejected", "upstream", u.name, "target", t.url.Host, "for", d.String(), "ejections", n)
+	if o.listeners.Active() {
+		o.listeners.Emit(levee.Event{Kind: levee.EventInfo, Policy: "outlier", Name: u.name, Time: o.clk.Now(),
+			Reason: "ejected", Value: float64(ejected + 1), Threshold: float64(limit), Wait: d})
+	}
 }
