@@ -240,7 +240,7 @@ func (b *Breaker) Acquire(ctx context.Context) (levee.Permit, error) { return b.
 // ends. Allow costs no allocation.
 func (b *Breaker) Allow() (levee.Permit, error) {
 	g := b.load()
-	if g.state == Closed && !b.s.adaptive && !b.s.measure && !g.ramping.Load() {
+	if g.state == Closed && !g.s.adaptive && !g.s.measure && !g.ramping.Load() {
 		// The common case, a closed breaker that admits every call,
 		// inlined here: a ticket and its token.
 		t := tickets.Get().(*ticket)
@@ -355,7 +355,7 @@ func (t *ticket) Release(p levee.Permit, o levee.Outcome) {
 // and whose calls are not timed. That is a healthy breaker's every call,
 // and the check is a few atomic loads with no write and no clock read.
 func (b *Breaker) unchangedBySuccess(g *gen) bool {
-	return g.state == Closed && g.cw != nil && b.s.classifier == nil && !b.s.needNow &&
+	return g.state == Closed && g.cw != nil && g.s.classifier == nil && !g.s.needNow &&
 		g.cw.OnlySuccesses() && g.consec.Load() == 0
 }
 

@@ -89,6 +89,7 @@ func TestZeroValues(t *testing.T) {
 		{"WindowConfig", ratelimit.WindowConfig{}, nil},
 		{"KeyedConfig", ratelimit.KeyedConfig{}, nil},
 		{"Override", ratelimit.Override{}, nil},
+		{"KeyUsage", ratelimit.KeyUsage{}, nil},
 	}
 	var covered []string
 	for _, tt := range tests {
