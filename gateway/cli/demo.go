@@ -43,7 +43,9 @@ did, one line per tick:
 	                 and SHEDDABLE requests are shed before CRITICAL ones
 
 The timeline (at -scale 1): steady 5s, incident 8s, recovery 5s, flood
-8s, calm 4s. The dashboard's address is printed first.
+8s, calm 4s, bad config 8s: a configuration that sends /catalog to a
+failing new version is applied through the admin API, and the reload's
+self-check rolls it back. The dashboard's address is printed first.
 
 Everything listens on loopback only, the load is bounded (a fixed number
 of clients), and everything stops when the demo ends. The configuration
@@ -129,10 +131,10 @@ func runDemo(ctx context.Context, unsignal func(), tl demoTimeline, once bool, s
   /search           -> search, slow: one answer in five past the route's 300ms timeout
   /orders           -> orders, overloaded by the flood: adaptive limit, shedding by criticality
 `)
-	fmt.Fprintf(stdout, "timeline (%v): steady → incident → recovery → flood → calm\n", tl.length().Round(10*time.Millisecond))
+	fmt.Fprintf(stdout, "timeline (%v): steady → incident → recovery → flood → calm → bad config\n", tl.length().Round(10*time.Millisecond))
 	rep := newDemoReport(stdout, "http://"+gw.admin)
 	tr := startDemoTraffic("http://" + gw.public)
-	stats := follow(ctx, tl, once, ups, tr, rep)
+	stats := follow(ctx, tl, once, ups, tr, rep, gw)
 	unsignal()
 	tr.stop()
 	rep.summary(stats)
@@ -143,7 +145,7 @@ func runDemo(ctx context.Context, unsignal func(), tl demoTimeline, once bool, s
 // ends: it moves the upstreams and the traffic from phase to phase and
 // prints a line per tick. Phases end at fixed times from the start, so
 // that slow ticks do not stretch the timeline.
-func follow(ctx context.Context, tl demoTimeline, once bool, ups *demoUpstreams, tr *demoTraffic, rep *demoReport) []demoPhaseStats {
+func follow(ctx context.Context, tl demoTimeline, once bool, ups *demoUpstreams, tr *demoTraffic, rep *demoReport, gw *demoGateway) []demoPhaseStats {
 	tick := time.NewTicker(tl.tick())
 	defer tick.Stop()
 	start := time.Now()
@@ -155,6 +157,9 @@ func follow(ctx context.Context, tl demoTimeline, once bool, ups *demoUpstreams,
 		ups.phase.Store(int32(ph.kind))
 		tr.enter(ph.kind)
 		cur := rep.begin(ph)
+		if ph.kind == phaseBadConfig {
+			rep.note(cur, gw.applyBad())
+		}
 		end := time.NewTimer(time.Until(deadline))
 		done := false
 		for !done {
@@ -169,6 +174,10 @@ func follow(ctx context.Context, tl demoTimeline, once bool, ups *demoUpstreams,
 		}
 		end.Stop()
 		tr.leave(ph.kind) // the flood's last answers count for the flood
+		if ph.kind == phaseBadConfig {
+			cur.rolledBack, cur.reload = gw.reloadOutcome()
+			rep.note(cur, cur.reload)
+		}
 		stats = append(stats, rep.end(cur, tr.counts.take()))
 		if ctx.Err() != nil {
 			break
@@ -180,6 +189,7 @@ func follow(ctx context.Context, tl demoTimeline, once bool, ups *demoUpstreams,
 // demoGateway is the gateway serving the demo configuration.
 type demoGateway struct {
 	public, admin string
+	doc           string // the configuration it started with
 	cancel        context.CancelFunc
 	done          chan error
 	err           error
@@ -189,7 +199,7 @@ type demoGateway struct {
 // demoYAML is the demo's configuration with the upstreams' addresses and
 // the scaled durations filled in.
 func demoYAML(ups *demoUpstreams, tl demoTimeline) string {
-	pairs := []string{"{{open_duration}}", tl.openDuration().String()}
+	pairs := []string{"{{open_duration}}", tl.openDuration().String(), "{{self_check}}", tl.selfCheck().String()}
 	for name, addr := range ups.addrs {
 		pairs = append(pairs, "{{"+name+"}}", addr)
 	}
@@ -197,7 +207,8 @@ func demoYAML(ups *demoUpstreams, tl demoTimeline) string {
 }
 
 func startDemoGateway(ups *demoUpstreams, tl demoTimeline, stderr io.Writer) (*demoGateway, error) {
-	cfg, err := config.Parse([]byte(demoYAML(ups, tl)), config.Options{})
+	doc := demoYAML(ups, tl)
+	cfg, err := config.Parse([]byte(doc), config.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("the built-in configuration: %w", err)
 	}
@@ -205,9 +216,10 @@ func startDemoGateway(ups *demoUpstreams, tl demoTimeline, stderr io.Writer) (*d
 	// The gateway's own log would drown the table: only errors are shown.
 	log := slog.New(listening{slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}), addrs})
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &demoGateway{cancel: cancel, done: make(chan error, 1)}
+	g := &demoGateway{cancel: cancel, done: make(chan error, 1), doc: doc}
 	go func() {
 		g.done <- server.Run(ctx, cfg, server.Options{
+			Raw:       []byte(doc), // the version a rollback returns to
 			Logger:    log,
 			Lifecycle: lifecycle.Config{GracePeriod: 5 * time.Second, DrainDelay: -1, Signals: []os.Signal{}},
 		})

@@ -35,6 +35,9 @@ type demoPhaseStats struct {
 
 	limitMin, limitMax float64 // the adaptive limit seen at its ticks (0: never changed)
 	start              demoGauges
+
+	rolledBack bool   // bad config: the self-check rolled the change back
+	reload     string // bad config: the last reload's state, as the admin API says
 }
 
 // demoReport prints a line per tick and the summary.
@@ -107,6 +110,12 @@ func (r *demoReport) limitText(l float64) string {
 	return strconv.FormatFloat(l, 'f', 0, 64)
 }
 
+// note prints a line about the phase that is not a tick: what an action
+// through the admin API did.
+func (r *demoReport) note(s *demoPhaseStats, line string) {
+	fmt.Fprintf(r.out, "  %-9s %s\n", s.kind, line)
+}
+
 // summary prints what each phase showed.
 func (r *demoReport) summary(stats []demoPhaseStats) {
 	fmt.Fprintf(r.out, "\nsummary, phase by phase:\n")
@@ -119,6 +128,9 @@ func (r *demoReport) summary(stats []demoPhaseStats) {
 			s.kind, s.length.Seconds(), c[cSent], c[cOK], c[cFallback], c.refused(), c[cRateLimited], c[cShed], c[cConcurrency],
 			c[cTimeout], c[cUpstream5xx], s.opened, s.closed, s.refusals, s.gauges.state,
 			r.limitText(s.limitMin), r.limitText(s.limitMax))
+		if s.kind == phaseBadConfig {
+			fmt.Fprintf(r.out, "            %s\n", s.reload)
+		}
 		if s.kind == phaseFlood {
 			fmt.Fprintf(r.out, "            /orders by criticality: SHEDDABLE refused %s, CRITICAL refused %s; CRITICAL answered 2xx %s\n",
 				share(c[cSheddableRefused], c[cSheddableSent]), share(c[cCriticalRefused], c[cCriticalSent]),

@@ -19,10 +19,11 @@ const (
 	phaseRecovery                      // recommendations healed
 	phaseFlood                         // a flood of requests on orders
 	phaseCalm                          // the flood is over
+	phaseBadConfig                     // a bad configuration, rolled back by the self-check
 )
 
 func (k demoPhaseKind) String() string {
-	return [...]string{"steady", "incident", "recovery", "flood", "calm"}[k]
+	return [...]string{"steady", "incident", "recovery", "flood", "calm", "bad-config"}[k]
 }
 
 // demoPhase is one step of the timeline: what happens, for how long, and
@@ -48,6 +49,7 @@ func newDemoTimeline(scale float64) demoTimeline {
 		{phaseRecovery, s(5 * time.Second), "recommendations is healed: a probe should find it so and close the breaker"},
 		{phaseFlood, s(8 * time.Second), "a flood on /orders, 2/3 SHEDDABLE: the adaptive limit should hold goodput, shedding SHEDDABLE first"},
 		{phaseCalm, s(4 * time.Second), "the flood is over"},
+		{phaseBadConfig, s(8 * time.Second), "a bad configuration is applied through the admin API (/catalog moves to catalog_v2, which fails): the self-check should roll it back"},
 	}}
 }
 
@@ -72,6 +74,12 @@ func (t demoTimeline) openDuration() time.Duration {
 	return max(50*time.Millisecond, time.Duration(float64(time.Second)*t.scale)).Round(time.Millisecond)
 }
 
+// selfCheck is how long the self-check watches a new configuration: 6s
+// scaled, at least 300ms, so that it decides within the bad-config phase.
+func (t demoTimeline) selfCheck() time.Duration {
+	return max(300*time.Millisecond, time.Duration(float64(6*time.Second)*t.scale)).Round(time.Millisecond)
+}
+
 // ordersCapacity is how many requests the orders upstream works on at
 // once; more wait their turn, so its latency grows with the load.
 const ordersCapacity = 8
@@ -94,6 +102,9 @@ func startDemoUpstreams(demoTimeline) (*demoUpstreams, error) {
 	orders := make(chan struct{}, ordersCapacity)
 	handlers := map[string]http.HandlerFunc{
 		"catalog": func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "catalog: ok\n") },
+		"catalog_v2": func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "catalog v2: schema migration not run", http.StatusInternalServerError)
+		},
 		"recommendations": func(w http.ResponseWriter, r *http.Request) {
 			if demoPhaseKind(u.phase.Load()) == phaseIncident {
 				http.Error(w, "recommendations: model server unreachable", http.StatusInternalServerError)

@@ -79,7 +79,12 @@ func TestDemoTimeline(t *testing.T) {
 	if by[phaseFlood].gauges.limit == 0 {
 		t.Errorf("flood: the adaptive limit never changed (no levee_limit for orders)")
 	}
-	if calm := by[phaseCalm]; calm.last.refused() != 0 {
+	if bad := by[phaseBadConfig]; !bad.rolledBack {
+		t.Errorf("bad config: not rolled back by the self-check (%s)", bad.reload)
+	} else if bad.counts[cUpstream5xx] == 0 {
+		t.Errorf("bad config: rolled back, but no request met the failing catalog_v2 first")
+	}
+		if calm := by[phaseCalm]; calm.last.refused() != 0 {
 		t.Errorf("calm: the last tick still refused %d requests", calm.last.refused())
 	}
 }
