@@ -14,12 +14,12 @@ import (
 type demoPhaseKind int32
 
 const (
-	phaseSteady   demoPhaseKind = iota // every upstream healthy, steady traffic
-	phaseIncident                      // recommendations fails
-	phaseRecovery                      // recommendations healed
-	phaseFlood                         // a flood of requests on orders
-	phaseCalm                          // the flood is over
-	phaseBadConfig                     // a bad configuration, rolled back by the self-check
+	phaseSteady    demoPhaseKind = iota // every upstream healthy, steady traffic
+	phaseIncident                       // recommendations fails
+	phaseRecovery                       // recommendations healed
+	phaseFlood                          // a flood of requests on orders
+	phaseCalm                           // the flood is over
+	phaseBadConfig                      // a bad configuration, rolled back by the self-check
 )
 
 func (k demoPhaseKind) String() string {

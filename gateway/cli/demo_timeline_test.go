@@ -84,7 +84,7 @@ func TestDemoTimeline(t *testing.T) {
 	} else if bad.counts[cUpstream5xx] == 0 {
 		t.Errorf("bad config: rolled back, but no request met the failing catalog_v2 first")
 	}
-		if calm := by[phaseCalm]; calm.last.refused() != 0 {
+	if calm := by[phaseCalm]; calm.last.refused() != 0 {
 		t.Errorf("calm: the last tick still refused %d requests", calm.last.refused())
 	}
 }
