@@ -27,10 +27,10 @@ func (k *Keyed) Top(n int) []KeyUsage {
 // clock.
 func (k *Keyed) TopAt(now int64, n int) []KeyUsage {
 	p := k.p.Load()
-	if p == nil || p.interval == 0 || p.tau <= 0 || n <= 0 {
+	if p == nil || p.interval == 0 || p.tau <= 0 || n <= 0 || k.count.Load() == 0 {
 		return nil
 	}
-	top := make([]KeyUsage, 0, n) // the n most used so far, most first
+	var top []KeyUsage // the n most used so far, most first
 	for s := range k.shards {
 		sh := &k.shards[s]
 		sh.mu.RLock()
@@ -44,6 +44,9 @@ func (k *Keyed) TopAt(now int64, n int) []KeyUsage {
 				continue
 			}
 			j := len(top)
+			if top == nil {
+				top = make([]KeyUsage, 0, n)
+			}
 			if j < n {
 				top = append(top, KeyUsage{})
 			} else {
