@@ -553,6 +553,19 @@ func (c *checker) policies(p string, r *Route, upstreams map[string]bool) {
 			c.fail(p+".retry", "retries nothing: the route matches only non-idempotent methods and idempotency_key_header is empty")
 		}
 	}
+	if id := pol.Idempotency; id != nil {
+		c.positive(p+".idempotency.ttl", id.TTL)
+		c.positive(p+".idempotency.lease", id.Lease)
+		if id.MaxBody <= 0 {
+			c.fail(p+".idempotency.max_body", "must be positive")
+		}
+		if id.Store == RedisStore && c.cfg.Redis == nil {
+			c.fail(p+".idempotency.store", "redis needs the top-level redis section")
+		}
+		if r.Timeout > 0 && id.Lease > 0 && id.Lease <= r.Timeout {
+			c.fail(p+".idempotency.lease", "%v must be longer than the route's timeout %v, or a running request's key frees itself while it runs", id.Lease, r.Timeout)
+		}
+	}
 	if h := pol.Hedge; h != nil && onlyUnsafe(r.Match.Methods) {
 		c.fail(p+".hedge", "hedges nothing: the route matches only non-idempotent methods")
 	}

@@ -498,6 +498,36 @@ type Policies struct {
 	Fault *Fault `yaml:"fault"`
 	// SLO tracks an objective for the route and its error budget.
 	SLO *SLO `yaml:"slo"`
+	// Idempotency makes retried POST and PATCH requests safe with the
+	// Idempotency-Key header.
+	Idempotency *Idempotency `yaml:"idempotency"`
+}
+
+// Idempotency applies the IETF Idempotency-Key semantics to a route's POST
+// and PATCH requests: the first request with a key goes upstream and its
+// answer is stored; a retry after it finished gets that answer replayed
+// (marked Idempotent-Replayed: true) without reaching the upstream; a
+// retry while it still runs gets 409; the same key on another request
+// (method, path or body differ) gets 422. Keys are kept per client (the
+// client address after trusted_proxies), so a guessed key never reads
+// another client's answer. Answers that ask for a retry (5xx, 408, 409,
+// 425, 429) are not stored.
+type Idempotency struct {
+	// Required answers a POST or PATCH without an Idempotency-Key with 400.
+	Required bool `yaml:"required" default:"false"`
+	// TTL is how long a finished request's answer is kept and replayed.
+	TTL time.Duration `yaml:"ttl" default:"24h"`
+	// Lease is how long a running request holds its key; a gateway that
+	// dies mid-request frees its keys after it. Make it longer than the
+	// route's timeout.
+	Lease time.Duration `yaml:"lease" default:"1m"`
+	// MaxBody bounds the request body read to fingerprint a request (413
+	// beyond it) and the stored answer's body (a larger answer is passed
+	// on, not stored).
+	MaxBody Size `yaml:"max_body" default:"1MiB"`
+	// Store is where keys live: memory (this gateway alone, bounded) or
+	// redis (shared by every gateway using the top-level redis section).
+	Store IdempotencyStore `yaml:"store" default:"memory"`
 }
 
 // RateLimit caps the rate of requests per key, with a GCRA limit (a
@@ -554,6 +584,17 @@ const (
 func (RedisFailure) values() []string {
 	return []string{string(FailOpen), string(LocalShare), string(FailClosed)}
 }
+
+// IdempotencyStore is where a route's Idempotency-Keys live.
+type IdempotencyStore string
+
+// The Idempotency-Key stores.
+const (
+	MemoryStore IdempotencyStore = "memory"
+	RedisStore  IdempotencyStore = "redis"
+)
+
+func (IdempotencyStore) values() []string { return []string{string(MemoryStore), string(RedisStore)} }
 
 // Concurrency caps the requests in flight: either a fixed bulkhead (max,
 // with an optional queue) or an adaptive limit, exactly one of them. It is

@@ -180,6 +180,9 @@ func (p *Proxy) newRoute(i int, rc config.Route, upstreams map[string]*upstream)
 	if err := p.wireCall(rt, rc, upstreams); err != nil {
 		return nil, err
 	}
+	if err := p.wireIdempotency(rt, rc); err != nil {
+		return nil, err
+	}
 	return rt, nil
 }
 
@@ -364,7 +367,7 @@ func (p *Proxy) forward(w *statusWriter, r *http.Request, ex *exchange) {
 		}
 		settle(r, rt.upstream, tg, ex.permit, status, false)
 	}()
-	rt.proxy.ServeHTTP(w, r.WithContext(ctx))
+	rt.forward.ServeHTTP(w, r.WithContext(ctx))
 }
 
 // headerBytes measures h as it was sent, each field as "Name: value\r\n",

@@ -34,6 +34,7 @@ type route struct {
 	timeout  time.Duration
 	upstream *upstream
 	proxy    *httputil.ReverseProxy
+	forward  http.Handler // proxy, behind the Idempotency-Key policy when configured
 	call     callPolicies // fault injection, fallback, hedging: see call.go
 
 	admission *admission // shed, rate limit, concurrency; nil admits all
