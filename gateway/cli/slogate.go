@@ -29,8 +29,9 @@ after the route) or of an OpenSLO file, asks Prometheus for each one's
 remaining error budget over its window and its burn rates over the
 fast-burn windows, and prints a table. Figures come from the recording
 rules slo.WritePrometheusRules writes (slo:sli_error:ratio_rate<W>) when
-Prometheus has them, and otherwise from the counter observe exports,
-levee_slo_events_total{slo, good}.
+Prometheus has them, else from the counter observe exports,
+levee_slo_events_total{slo, good}, else, for a gateway route, from
+levee_gateway_requests_total{route, status_class} (5xx is bad).
 
 The exit status is 0 when every budget is above --min-budget and no
 fast-burn line fires (both its windows burn faster than its factor), 1
@@ -69,6 +70,9 @@ type gateSLO struct {
 	Name      string
 	Objective float64
 	Window    time.Duration
+	// Route is set for a gateway route's SLO, whose figures may also come
+	// from levee_gateway_requests_total.
+	Route bool
 }
 
 // gateResult holds the figures of one SLO.
@@ -192,7 +196,7 @@ func sloGate(args []string, stdout, stderr io.Writer) int {
 func evalSLO(q *promClient, s gateSLO, windows []time.Duration, lines []burnLine, floor float64) (gateResult, error) {
 	r := gateResult{SLO: s, Burn: map[time.Duration]float64{}, Source: map[time.Duration]string{}}
 	allowed := 1 - s.Objective
-	ratio, src, ok, err := q.errorRatio(s.Name, s.Window)
+	ratio, src, ok, err := q.errorRatio(s, s.Window)
 	if err != nil {
 		return r, err
 	}
@@ -206,7 +210,7 @@ func evalSLO(q *promClient, s gateSLO, windows []time.Duration, lines []burnLine
 		r.Remaining = 1 - ratio/allowed
 	}
 	for _, w := range windows {
-		ratio, src, ok, err := q.errorRatio(s.Name, w)
+		ratio, src, ok, err := q.errorRatio(s, w)
 		if err != nil {
 			return r, err
 		}
@@ -318,7 +322,7 @@ func slosFromConfig(file string) ([]gateSLO, error) {
 		if r.Policies.SLO == nil {
 			continue
 		}
-		out = append(out, gateSLO{Name: r.Name, Objective: r.Policies.SLO.Objective.Fraction(), Window: r.Policies.SLO.Window})
+		out = append(out, gateSLO{Name: r.Name, Objective: r.Policies.SLO.Objective.Fraction(), Window: r.Policies.SLO.Window, Route: true})
 	}
 	return out, nil
 }
@@ -427,29 +431,42 @@ type promClient struct {
 	client *http.Client
 }
 
-// errorRatio returns the share of bad events of SLO name over window d:
-// from the recording rule slo.WritePrometheusRules writes when Prometheus
-// has it, else from the raw counter. ok is false when the window holds no
-// events.
-func (q *promClient) errorRatio(name string, d time.Duration) (ratio float64, source string, ok bool, err error) {
-	sel := "slo=" + strconv.Quote(name)
-	rule := "slo:sli_error:ratio_rate" + promDuration(d)
-	v, found, err := q.query(rule + "{" + sel + "}")
-	if err != nil {
-		return 0, "", false, err
-	}
-	if found {
-		return v, "rules (" + rule + ")", !math.IsNaN(v), nil
-	}
+// errorRatio returns the share of bad events of s over window d: from the
+// recording rule slo.WritePrometheusRules writes when Prometheus has it,
+// else from levee_slo_events_total, else, for a gateway route, from
+// levee_gateway_requests_total (5xx answers are bad, as in the gateway's
+// own SLO; a latency objective is not visible there). ok is false when the
+// window holds no events.
+func (q *promClient) errorRatio(s gateSLO, d time.Duration) (ratio float64, source string, ok bool, err error) {
+	sel := "slo=" + strconv.Quote(s.Name)
 	pd := promDuration(d)
-	expr := fmt.Sprintf("(sum(rate(%s{%s,good=\"false\"}[%s])) or vector(0)) / sum(rate(%s{%s}[%s]))",
-		slo.EventsMetric, sel, pd, slo.EventsMetric, sel, pd)
-	v, found, err = q.query(expr)
-	if err != nil {
-		return 0, "", false, err
+	rule := "slo:sli_error:ratio_rate" + pd
+	tries := []struct{ expr, source string }{
+		{rule + "{" + sel + "}", "rules (" + rule + ")"},
+		{fmt.Sprintf("(sum(rate(%s{%s,good=\"false\"}[%s])) or vector(0)) / sum(rate(%s{%s}[%s]))",
+			slo.EventsMetric, sel, pd, slo.EventsMetric, sel, pd), slo.EventsMetric},
 	}
-	return v, slo.EventsMetric, found && !math.IsNaN(v), nil
+	if s.Route {
+		rsel := "route=" + strconv.Quote(s.Name)
+		tries = append(tries, struct{ expr, source string }{
+			fmt.Sprintf("(sum(rate(%s{%s,status_class=\"5xx\"}[%s])) or vector(0)) / sum(rate(%s{%s}[%s]))",
+				gatewayRequestsMetric, rsel, pd, gatewayRequestsMetric, rsel, pd), gatewayRequestsMetric})
+	}
+	for _, t := range tries {
+		v, found, err := q.query(t.expr)
+		if err != nil {
+			return 0, "", false, err
+		}
+		if found {
+			return v, t.source, !math.IsNaN(v), nil
+		}
+	}
+	return 0, "no series", false, nil
 }
+
+// gatewayRequestsMetric is the gateway's request counter, by route and
+// status class (observe.ProxyMetrics).
+const gatewayRequestsMetric = "levee_gateway_requests_total"
 
 // query runs an instant query and returns the value of its single sample;
 // found is false for an empty result.

@@ -23,9 +23,10 @@ import (
 	"github.com/levee-go/levee/slo"
 )
 
-// gateConfig is a gateway configuration with two route SLOs: checkout,
-// for which Prometheus has the recording rules, and search, for which it
-// has only the raw counter.
+// gateConfig is a gateway configuration with three route SLOs: checkout,
+// for which Prometheus has the recording rules, search, for which it has
+// only levee_slo_events_total, and orders, for which it has only the
+// gateway's levee_gateway_requests_total.
 const gateConfig = `
 listeners:
   - name: public
@@ -42,6 +43,11 @@ routes:
   - name: search
     upstream: app
     match: {path_prefix: /search}
+    policies:
+      slo: {objective: 90%, window: 2m}
+  - name: orders
+    upstream: app
+    match: {path_prefix: /orders}
     policies:
       slo: {objective: 90%, window: 2m}
 `
@@ -71,6 +77,7 @@ func TestSLOGatePrometheus(t *testing.T) {
 		return s
 	}
 	checkout, search := mk("checkout"), mk("search")
+	var orders atomic.Int64 // ticks: 19 2xx and one 5xx answer each, an error ratio of 5%
 	exporter := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "# TYPE %s counter\n", slo.EventsMetric)
 		for _, s := range []*slo.SLO{checkout, search} {
@@ -78,6 +85,10 @@ func TestSLOGatePrometheus(t *testing.T) {
 			fmt.Fprintf(w, "%s{slo=%q,good=\"true\"} %d\n", slo.EventsMetric, s.Name(), tot.Good)
 			fmt.Fprintf(w, "%s{slo=%q,good=\"false\"} %d\n", slo.EventsMetric, s.Name(), tot.Bad())
 		}
+		n := orders.Load()
+		fmt.Fprint(w, "# TYPE levee_gateway_requests_total counter\n")
+		fmt.Fprintf(w, "levee_gateway_requests_total{route=\"orders\",upstream=\"app\",status_class=\"2xx\",reason=\"none\"} %d\n", 19*n)
+		fmt.Fprintf(w, "levee_gateway_requests_total{route=\"orders\",upstream=\"app\",status_class=\"5xx\",reason=\"none\"} %d\n", n)
 	}))
 	defer exporter.Close()
 
@@ -95,6 +106,7 @@ func TestSLOGatePrometheus(t *testing.T) {
 				return
 			case <-tick.C:
 			}
+			orders.Add(1)
 			for range 5 {
 				search.Record(levee.Outcome{Result: levee.Success})
 				if checkoutBad.Load() {
@@ -192,6 +204,7 @@ scrape_configs:
 	if !strings.Contains(out, "SLO search figures: 5s from levee_slo_events_total") {
 		t.Errorf("phase 1: search figures should come from the raw counter:\n%s", out)
 	}
+	checkOrders(t, "phase 1", out)
 
 	// Phase 2: checkout's events all bad. The gate freezes for a fast burn
 	// and a spent budget.
@@ -229,6 +242,20 @@ scrape_configs:
 	}
 	if srow := gateRow(t, out, "search"); srow[3] != "100.00%" || srow[6] != "ok" {
 		t.Errorf("phase 2, search row %q, want 100.00%% ok\n%s", srow, out)
+	}
+	checkOrders(t, "phase 2", out)
+}
+
+// checkOrders checks the orders route, read from the gateway's counter:
+// 5% errors against 10% allowed is a burn rate of 0.5 and half the
+// budget left.
+func checkOrders(t *testing.T, phase, out string) {
+	t.Helper()
+	if row := gateRow(t, out, "orders"); row[3] != "50.00%" || row[4] != "0.50" || row[5] != "0.50" || row[6] != "ok" {
+		t.Errorf("%s, orders row %q, want 50.00%%, burns 0.50, ok\n%s", phase, row, out)
+	}
+	if !strings.Contains(out, "SLO orders figures: 5s from levee_gateway_requests_total") {
+		t.Errorf("%s: orders figures should come from levee_gateway_requests_total:\n%s", phase, out)
 	}
 }
 
