@@ -244,7 +244,58 @@ scrape_configs:
 		t.Errorf("phase 2, search row %q, want 100.00%% ok\n%s", srow, out)
 	}
 	checkOrders(t, "phase 2", out)
+
+	// The same SLOs from an OpenSLO file freeze the same way.
+	oslo := filepath.Join(dir, "openslo.yaml")
+	if err := os.WriteFile(oslo, []byte(gateOpenSLO), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var ob, oe bytes.Buffer
+	code = cli.Run([]string{"slo", "gate", "--openslo", oslo, "--prometheus", promURL,
+		"--fast-burn", "2:20s:5s", "--explain"}, &ob, &oe)
+	oout := ob.String() + oe.String()
+	if row := gateRow(t, oout, "checkout"); code != cli.ExitFailure || row[6] != "FREEZE" || row[4] != "10.00" {
+		t.Errorf("openslo: exit %d, checkout row %q: want exit 1, FREEZE, 5s burn 10.00\n%s", code, row, oout)
+	}
+	if row := gateRow(t, oout, "search"); row[3] != "100.00%" || row[6] != "ok" {
+		t.Errorf("openslo: search row %q, want 100.00%% ok\n%s", row, oout)
+	}
 }
+
+// gateOpenSLO declares checkout and search as OpenSLO v1 objects.
+const gateOpenSLO = `
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: checkout}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: checkout-ok}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: Prometheus, spec: {query: 'sum(levee_slo_events_total{slo="checkout",good="true"})'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum(levee_slo_events_total{slo="checkout"})'}}}
+  timeWindow: [{duration: 2m, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.9}]
+---
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: search}
+spec:
+  service: shop
+  indicator:
+    metadata: {name: search-ok}
+    spec:
+      ratioMetric:
+        counter: true
+        good: {metricSource: {type: Prometheus, spec: {query: 'sum(levee_slo_events_total{slo="search",good="true"})'}}}
+        total: {metricSource: {type: Prometheus, spec: {query: 'sum(levee_slo_events_total{slo="search"})'}}}
+  timeWindow: [{duration: 2m, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.9}]
+`
 
 // checkOrders checks the orders route, read from the gateway's counter:
 // 5% errors against 10% allowed is a burn rate of 0.5 and half the
