@@ -42,6 +42,8 @@ Commands:
 
 	serve -c FILE                run the gateway from a configuration file
 	validate [-no-env] FILE...   check configuration files and report every problem
+	slo gate -c FILE --prometheus URL
+	                             fail (exit 1) when an SLO's error budget is spent
 	demo [-duration D]           watch the gateway protect built-in failing upstreams
 	version                      print the version
 	help                         print this help
@@ -76,6 +78,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		return validate(rest, stdout, stderr)
 	case "demo":
 		return demo(rest, stdout, stderr)
+	case "slo":
+		return sloCmd(rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintf(stdout, "levee %s %s %s/%s\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return ExitOK
@@ -85,6 +89,9 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		}
 		if len(rest) > 0 && rest[0] == "serve" {
 			return serve([]string{"-h"}, stdout)
+		}
+		if len(rest) > 0 && rest[0] == "slo" {
+			return sloGate([]string{"-h"}, stdout, stdout)
 		}
 		if len(rest) > 0 && rest[0] == "demo" {
 			return demo([]string{"-h"}, stdout, stdout)
