@@ -83,11 +83,11 @@ func TestDrainFinishesInFlightAndStopsFetching(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 45*time.Second)
 	defer cancel2()
 	done2 := make(chan error, 1)
 	go func() { done2 <- c2.Run(ctx2) }()
-	eventually(t, 15*time.Second, "the unstarted messages processed by a second consumer", func() bool {
+	eventually(t, 40*time.Second, "the unstarted messages processed by a second consumer", func() bool {
 		return c2.Stats().Processed >= n-inFlight && settled(t, js, top)
 	})
 	cancel2()
