@@ -88,12 +88,12 @@ const (
 )
 
 type options struct {
-	dur, warm     time.Duration
-	conns         int
-	levee         string
-	idle          int
-	only          string
-	tmp, self, hz string
+	dur, warm time.Duration
+	conns     int
+	levee     string
+	idle      int
+	only      string
+	tmp, self string
 }
 
 // result is one measured run.
@@ -220,7 +220,6 @@ type proxy struct {
 	files map[string]string
 	argv  []string
 	env   []string
-	path  string // request path
 }
 
 func proxies(o options) []proxy {
