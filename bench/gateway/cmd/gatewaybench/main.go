@@ -31,6 +31,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -88,12 +89,12 @@ const (
 )
 
 type options struct {
-	dur, warm time.Duration
-	conns     int
-	levee     string
-	idle      int
-	only      string
-	tmp, self string
+	dur, warm     time.Duration
+	conns, rounds int
+	levee         string
+	idle          int
+	only          string
+	tmp, self     string
 }
 
 // result is one measured run.
@@ -105,6 +106,7 @@ type result struct {
 	p50, p99 string
 	cpuTicks int64 // proxy process's utime+stime over the run
 	hasCPU   bool
+	secs     float64 // wrk's duration
 }
 
 func run() error {
@@ -112,6 +114,7 @@ func run() error {
 	flag.DurationVar(&o.dur, "d", 5*time.Second, "duration of each measured wrk run")
 	flag.DurationVar(&o.warm, "warm", time.Second, "wrk warm-up before each measured run")
 	flag.IntVar(&o.conns, "c", 32, "wrk connections")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of every measurement, interleaved; the summary takes each figure's median")
 	flag.StringVar(&o.levee, "levee", "", "levee binary (built from ../gateway/cmd/levee when empty)")
 	flag.IntVar(&o.idle, "idle", 10000, "idle keep-alive connections for the RSS figure (0 skips it)")
 	flag.StringVar(&o.only, "only", "", "regexp: run only the proxies whose name matches")
@@ -147,42 +150,47 @@ func run() error {
 	}
 	defer up.stop()
 
-	direct, err := wrk(o, "direct", "http://"+upstreamAddr+"/", nil)
-	if err != nil {
-		return err
-	}
-	results := []result{direct}
 	var only *regexp.Regexp
 	if o.only != "" {
 		only = regexp.MustCompile(o.only)
 	}
-	for _, p := range proxies(o) {
-		if only != nil && !only.MatchString(p.name) {
-			continue
-		}
-		r, err := measure(o, p)
+	var rounds [][]result // each round: direct, the proxies, then the refusers
+	for i := 1; i <= o.rounds; i++ {
+		fmt.Printf("##### round %d of %d\n\n", i, o.rounds)
+		direct, err := wrk(o, "direct", "http://"+upstreamAddr+"/", nil)
 		if err != nil {
-			fmt.Printf("%-18s skipped: %v\n", p.name, err)
-			continue
+			return err
 		}
-		results = append(results, r)
+		results := []result{direct}
+		for _, p := range proxies(o) {
+			if only != nil && !only.MatchString(p.name) {
+				continue
+			}
+			r, err := measure(o, p)
+			if err != nil {
+				fmt.Printf("%-18s skipped: %v\n", p.name, err)
+				continue
+			}
+			results = append(results, r)
+		}
+		printTable(fmt.Sprintf("Round %d: throughput and CPU per request (proxy on core %s)", i, proxyCore), results, direct)
+		refusals := []result{direct}
+		for _, p := range refusers(o) {
+			if only != nil && !only.MatchString(p.name) {
+				continue
+			}
+			r, err := measure(o, p)
+			if err != nil {
+				fmt.Printf("%-18s skipped: %v\n", p.name, err)
+				continue
+			}
+			refusals = append(refusals, r)
+		}
+		printTable(fmt.Sprintf("Round %d: refusals (nearly every request answered 429)", i), refusals, direct)
+		rounds = append(rounds, append(results, refusals[1:]...))
 	}
-	printTable("Throughput and CPU per request (proxy on core "+proxyCore+")", results, direct)
-
-	var refusals []result
-	for _, p := range refusers(o) {
-		if only != nil && !only.MatchString(p.name) {
-			continue
-		}
-		r, err := measure(o, p)
-		if err != nil {
-			fmt.Printf("%-18s skipped: %v\n", p.name, err)
-			continue
-		}
-		refusals = append(refusals, r)
-	}
-	if len(refusals) > 0 {
-		printTable("Refusals (nearly every request answered 429)", refusals, direct)
+	if o.rounds > 1 {
+		printMedians(rounds)
 	}
 
 	if o.idle > 0 && (only == nil || only.MatchString("levee-idle")) {
@@ -432,7 +440,7 @@ func wrk(o options, name, target string, proc *process) (result, error) {
 			return result{}, fmt.Errorf("wrk warm-up: %v: %s", err, out)
 		}
 	}
-	r := result{name: name}
+	r := result{name: name, secs: o.dur.Seconds()}
 	var before int64
 	if proc != nil {
 		t, err := cpuTicks(proc.pid())
@@ -510,7 +518,7 @@ func cpuTicks(pid int) (int64, error) {
 
 func printTable(title string, rs []result, direct result) {
 	fmt.Printf("== %s\n", title)
-	fmt.Printf("%-16s %10s %8s %8s %10s %9s %9s %12s\n", "proxy", "req/s", "x direct", "non-2xx", "CPU µs/req", "p50", "p99", "CPU x nginx")
+	fmt.Printf("%-16s %10s %8s %8s %10s %6s %9s %9s %12s\n", "proxy", "req/s", "x direct", "non-2xx", "CPU µs/req", "core%", "p50", "p99", "CPU x nginx")
 	var nginxCPU float64
 	for _, r := range rs {
 		if r.name == "nginx" || r.name == "nginx-limit_req" {
@@ -518,15 +526,16 @@ func printTable(title string, rs []result, direct result) {
 		}
 	}
 	for _, r := range rs {
-		cpu, vsNginx := "-", "-"
+		cpu, vsNginx, core := "-", "-", "-"
 		if r.hasCPU {
 			c := cpuPerReq(r)
 			cpu = fmt.Sprintf("%.1f", c)
+			core = fmt.Sprintf("%.0f", float64(r.cpuTicks)/clockTicks/r.secs*100)
 			if nginxCPU > 0 {
 				vsNginx = fmt.Sprintf("%.2f", c/nginxCPU)
 			}
 		}
-		fmt.Printf("%-16s %10.0f %8.2f %8d %10s %9s %9s %12s\n", r.name, r.rps, r.rps/direct.rps, r.non2xx, cpu, r.p50, r.p99, vsNginx)
+		fmt.Printf("%-16s %10.0f %8.2f %8d %10s %6s %9s %9s %12s\n", r.name, r.rps, r.rps/direct.rps, r.non2xx, cpu, core, r.p50, r.p99, vsNginx)
 	}
 	fmt.Println()
 }
@@ -631,4 +640,66 @@ func lastLines(s string, n int) string {
 		ls = ls[len(ls)-n:]
 	}
 	return strings.Join(ls, " | ")
+}
+
+// printMedians summarizes the rounds: for each proxy, the median over the
+// rounds of its throughput ratio to that round's direct path, of its CPU per
+// request, and of that CPU's ratio to the same round's nginx figure (nginx
+// for proxies, nginx-limit_req for refusals).
+func printMedians(rounds [][]result) {
+	type agg struct{ xDirect, cpu, xNginx []float64 }
+	var names []string
+	m := map[string]*agg{}
+	for _, rs := range rounds {
+		direct := rs[0]
+		nginx := map[bool]float64{}
+		for _, r := range rs {
+			if r.name == "nginx" {
+				nginx[false] = cpuPerReq(r)
+			}
+			if r.name == "nginx-limit_req" {
+				nginx[true] = cpuPerReq(r)
+			}
+		}
+		for _, r := range rs {
+			a := m[r.name]
+			if a == nil {
+				a = &agg{}
+				m[r.name] = a
+				names = append(names, r.name)
+			}
+			a.xDirect = append(a.xDirect, r.rps/direct.rps)
+			if r.hasCPU {
+				c := cpuPerReq(r)
+				a.cpu = append(a.cpu, c)
+				refusal := strings.Contains(r.name, "limit_req") || strings.Contains(r.name, "429")
+				if n := nginx[refusal]; n > 0 {
+					a.xNginx = append(a.xNginx, c/n)
+				}
+			}
+		}
+	}
+	fmt.Printf("== Medians over %d rounds\n", len(rounds))
+	fmt.Printf("%-16s %8s %10s %12s\n", "proxy", "x direct", "CPU µs/req", "CPU x nginx")
+	for _, n := range names {
+		a := m[n]
+		fmt.Printf("%-16s %8.2f %10s %12s\n", n, median(a.xDirect), fmtMedian(a.cpu, "%.1f"), fmtMedian(a.xNginx, "%.2f"))
+	}
+	fmt.Println()
+}
+
+func fmtMedian(v []float64, format string) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf(format, median(v))
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
