@@ -12,7 +12,7 @@ MODULES      = $(shell scripts/modules.sh)
 FUZZTIME     ?= 3s
 LONGFUZZTIME ?= 2m
 
-.PHONY: test fmt-check vet lint unit fuzz-short bench-smoke bench bench-peers fuzz demo tools overload
+.PHONY: test fmt-check vet lint unit fuzz-short bench-smoke bench bench-peers bench-gateway fuzz demo tools overload
 
 ## test: everything CI checks, in every module.
 test: fmt-check vet lint unit fuzz-short bench-smoke
@@ -51,6 +51,11 @@ bench:
 ## bench-peers: the side-by-side benchmarks against peer libraries (bench/).
 bench-peers:
 	cd bench && ./run.sh
+
+## bench-gateway: levee serve against nginx, HAProxy, Caddy and a pooled
+## httputil.ReverseProxy on loopback (needs wrk, nginx, haproxy, caddy; not in test).
+bench-gateway:
+	cd bench && $(GO) run ./gateway/cmd/gatewaybench | tee results/gateway-latest.txt
 
 ## fuzz: long fuzzing of every fuzz test.
 fuzz:
