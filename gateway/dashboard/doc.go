@@ -17,8 +17,8 @@
 //
 // What the page shows comes from a [Source]; [ProxySource] reads a running
 // [proxy.Proxy] (its breakers and their transitions) and its
-// [observe.ProxyMetrics] (rates, errors, latency, refusals), and keeps an
-// in-process SLO per route that has one. The page's buttons (force or
+// [observe.ProxyMetrics] (rates, errors, latency, refusals), and the
+// proxy's SLO of each route that has one. The page's buttons (force or
 // reset a breaker, change a limit, inject faults, roll back the
 // configuration) ask for confirmation in a dialog, then call the admin
 // API's endpoints under /api/v1.

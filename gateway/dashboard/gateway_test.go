@@ -71,7 +71,7 @@ func newTestGateway(t testing.TB, clk clock.Clock) *testGateway {
 	}
 	srv := httptest.NewServer(h)
 	g.url = srv.URL
-	g.source, err = dashboard.NewProxySource(dashboard.ProxySourceOptions{Config: cfg, Proxy: g.proxy, Metrics: m, Clock: clk})
+	g.source, err = dashboard.NewProxySource(dashboard.ProxySourceOptions{Config: cfg, Proxy: g.proxy, Metrics: m})
 	if err != nil {
 		t.Fatalf("NewProxySource: %v", err)
 	}

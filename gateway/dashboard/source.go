@@ -19,7 +19,6 @@ import (
 
 	"github.com/levee-go/levee"
 	"github.com/levee-go/levee/breaker"
-	"github.com/levee-go/levee/clock"
 	"github.com/levee-go/levee/gateway/config"
 	"github.com/levee-go/levee/gateway/proxy"
 	"github.com/levee-go/levee/observe"
@@ -36,8 +35,6 @@ type ProxySourceOptions struct {
 	// Metrics are the proxy's metrics (proxy.Options.Metrics); request
 	// rates, errors, latency and refusals come from them. Required.
 	Metrics *observe.ProxyMetrics
-	// Clock is the clock of the SLOs' windows. Nil means [clock.Real].
-	Clock clock.Clock
 	// Version, when set, reports the running configuration's version and
 	// history for the config view. Nil means the view says "not
 	// reported".
@@ -45,15 +42,14 @@ type ProxySourceOptions struct {
 }
 
 // ProxySource is a [Source] over a running gateway. Rates are measured
-// between two calls of Snapshot. Each route with an slo section gets an
-// in-process [slo.SLO] fed from the route's request counts, for its burn
-// rates, budget and time to exhaustion. Call [ProxySource.Close] to stop
+// between two calls of Snapshot. A route with an slo section shows the
+// proxy's own objective for it ([proxy.Proxy.RouteSLO]): its burn rates,
+// budget and time to exhaustion. Call [ProxySource.Close] to stop
 // watching the breakers.
 type ProxySource struct {
 	cfg     *config.Config
 	metrics *observe.ProxyMetrics
 	version func() *Config
-	clk     clock.Clock
 
 	routes    []sourceRoute
 	upstreams []sourceUpstream
@@ -123,7 +119,7 @@ func NewProxySource(opts ProxySourceOptions) (*ProxySource, error) {
 	if opts.Config == nil || opts.Proxy == nil || opts.Metrics == nil {
 		return nil, errors.New("dashboard: ProxySourceOptions needs Config, Proxy and Metrics")
 	}
-	s := &ProxySource{cfg: opts.Config, metrics: opts.Metrics, version: opts.Version, clk: clock.Or(opts.Clock),
+	s := &ProxySource{cfg: opts.Config, metrics: opts.Metrics, version: opts.Version,
 		prev: map[string]routeCounts{}, targets: map[string]targetCounts{}}
 	for _, uc := range opts.Config.Upstreams {
 		u := sourceUpstream{name: uc.Name, breaker: opts.Proxy.Breaker(uc.Name)}
@@ -138,40 +134,32 @@ func NewProxySource(opts ProxySourceOptions) (*ProxySource, error) {
 	}
 	for _, rc := range opts.Config.Routes {
 		r := sourceRoute{cfg: rc}
-		if sc := rc.Policies.SLO; sc != nil {
-			var err error
-			if r.slo, r.windows, err = routeSLO(rc.Name, *sc, s.clk); err != nil {
+		if rc.Policies.SLO != nil {
+			// The proxy keeps the route's objective, counting every request
+			// as it ends: the dashboard reads it rather than keeping a copy.
+			if r.slo = opts.Proxy.RouteSLO(rc.Name); r.slo == nil {
 				s.Close()
-				return nil, fmt.Errorf("dashboard: route %s: slo: %w", rc.Name, err)
+				return nil, fmt.Errorf("dashboard: route %s: the proxy keeps no slo for it", rc.Name)
 			}
+			r.windows = burnWindows(r.slo.Config())
 		}
 		s.routes = append(s.routes, r)
 	}
 	return s, nil
 }
 
-// routeSLO builds the in-process SLO of a route: the default alert table,
-// without the lines whose long window exceeds the SLO's window.
-func routeSLO(name string, c config.SLO, clk clock.Clock) (*slo.SLO, []time.Duration, error) {
-	window := c.Window
-	bucket := time.Minute
-	if window < time.Hour || window%bucket != 0 {
-		bucket = max(window/60, time.Second).Truncate(time.Second)
-		window = window.Truncate(bucket)
-	}
-	alerts := []slo.Alert{}
+// burnWindows are the windows the dashboard charts an SLO's burn rate
+// over: those of the default alert table that fit in its window and its
+// buckets.
+func burnWindows(c slo.Config) []time.Duration {
 	var windows []time.Duration
 	for _, a := range slo.DefaultAlerts() {
-		if a.Long <= window && a.Short%bucket == 0 && a.Long%bucket == 0 {
-			alerts = append(alerts, a)
+		if a.Long <= c.Window && c.Bucket > 0 && a.Short%c.Bucket == 0 && a.Long%c.Bucket == 0 {
 			windows = append(windows, a.Short, a.Long)
 		}
 	}
 	slices.Sort(windows)
-	windows = slices.Compact(windows)
-	o, err := slo.New(slo.Config{Name: name, Objective: c.Objective.Fraction(), Window: window, Bucket: bucket,
-		Alerts: alerts, Clock: clk})
-	return o, windows, err
+	return slices.Compact(windows)
 }
 
 // targetHost is a target's host:port as the proxy names it.
@@ -210,7 +198,6 @@ func (s *ProxySource) Snapshot(now time.Time) Snapshot {
 		rt, refusals := s.route(r, cur[r.cfg.Name], s.prev[r.cfg.Name], dt)
 		snap.Routes = append(snap.Routes, rt)
 		rates[r.cfg.Name] = refusals
-		s.feedSLO(r, cur[r.cfg.Name], s.prev[r.cfg.Name])
 		if r.slo != nil {
 			snap.SLOs = append(snap.SLOs, sloView(r))
 		}
@@ -352,33 +339,6 @@ func sub(a, b uint64) uint64 {
 		return 0
 	}
 	return a - b
-}
-
-// feedSLO records the route's requests since the previous reading into its
-// SLO: errors are bad; with a latency objective, so are requests slower
-// than it.
-func (s *ProxySource) feedSLO(r sourceRoute, cur, prev routeCounts) {
-	if r.slo == nil {
-		return
-	}
-	total := sub(cur.total, prev.total)
-	bad := sub(cur.errors, prev.errors)
-	if r.cfg.Policies.SLO.Latency > 0 {
-		good := sub(cur.latencyGood, prev.latencyGood)
-		bad = sub(total, good)
-	}
-	const most = 1 << 20 // bounds the time one reading takes; the ratio is kept
-	if total > most {
-		bad = bad * most / total
-		total = most
-	}
-	for i := uint64(0); i < total; i++ {
-		res := levee.Success
-		if i < bad {
-			res = levee.Failure
-		}
-		r.slo.Record(levee.Outcome{Result: res})
-	}
 }
 
 func sloView(r sourceRoute) SLO {
